@@ -1,0 +1,273 @@
+/*
+ * specula.h: the one public header of specula, a C inference engine for large language models
+ * built around speculative decoding.
+ *
+ * Usage (greedy generation; error handling elided):
+ *
+ *     struct spc_model *m;
+ *     spc_model_load(&m, "smollm2-135m.gguf");
+ *     struct spc_ctx_params cp = spc_ctx_default_params();
+ *     struct spc_ctx *ctx;
+ *     spc_ctx_new(&ctx, m, &cp);
+ *     int32_t toks[256];
+ *     int n = spc_tokenize(spc_model_vocab(m), "Hello", 5, 0, 1, toks, 256);
+ *     struct spc_batch b = { .n = n, .token = toks };       // one sequence, causal chain
+ *     spc_forward(ctx, &b);                                    // logits of the last position
+ *     int32_t next = spc_argmax(spc_ctx_logits(ctx, n - 1), spc_model_n_vocab(m));
+ *
+ * Conventions: fallible functions return int status (SPC_OK = 0, negative SPC_ERR_*), with a
+ * thread-local message in spc_errmsg(). Objects are handed back through out-pointers; whoever
+ * creates frees; *_free(NULL) is a no-op. Functions that fill caller buffers follow the snprintf
+ * rule: they return the count needed and never write past the capacity.
+ *
+ * Thread safety: a model is immutable after load and may be shared by any number of contexts and
+ * threads. A context (and a sampler) belongs to one thread at a time. The allocator and log hooks
+ * are process-wide and must be set before other calls.
+ */
+#ifndef SPECULA_H
+#define SPECULA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status codes ----------------------------------------------------------------------- */
+
+#define SPC_STATUS_LIST(X)                                        \
+    X(SPC_OK,               0, "ok")                              \
+    X(SPC_ERR_NOMEM,       -1, "out of memory")                   \
+    X(SPC_ERR_IO,          -2, "i/o error")                       \
+    X(SPC_ERR_FORMAT,      -3, "malformed file")                  \
+    X(SPC_ERR_UNSUPPORTED, -4, "unsupported")                     \
+    X(SPC_ERR_INVALID,     -5, "invalid argument")                \
+    X(SPC_ERR_CONTEXT,     -6, "context full")                    \
+    X(SPC_ERR_NOTFOUND,    -7, "not found")
+
+enum spc_status {
+#define SPC_X_ENUM(name, val, str) name = val,
+    SPC_STATUS_LIST(SPC_X_ENUM)
+#undef SPC_X_ENUM
+};
+
+const char *spc_status_str(int status);
+/* Detail of the last error on this thread (never NULL). */
+const char *spc_errmsg(void);
+
+/* ---- process-wide hooks ----------------------------------------------------------------- */
+
+/* Every allocation of the library goes through this hook (accounting, failure injection). */
+struct spc_allocator {
+    void *(*alloc)(void *ud, size_t size);
+    void *(*realloc)(void *ud, void *ptr, size_t size);
+    void (*free)(void *ud, void *ptr);
+    void *ud;
+};
+/* NULL restores the default (malloc/realloc/free). */
+void spc_set_allocator(const struct spc_allocator *a);
+
+enum spc_log_level { SPC_LOG_DEBUG = 0, SPC_LOG_INFO = 1, SPC_LOG_WARN = 2, SPC_LOG_ERROR = 3 };
+typedef void (*spc_log_fn)(int level, const char *msg, void *ud);
+/* The library never prints; messages go here (default: dropped). */
+void spc_set_log(spc_log_fn fn, void *ud);
+
+/* ---- GGUF files ------------------------------------------------------------------------- */
+
+enum spc_gguf_type {
+    SPC_GGUF_UINT8 = 0, SPC_GGUF_INT8 = 1, SPC_GGUF_UINT16 = 2, SPC_GGUF_INT16 = 3,
+    SPC_GGUF_UINT32 = 4, SPC_GGUF_INT32 = 5, SPC_GGUF_FLOAT32 = 6, SPC_GGUF_BOOL = 7,
+    SPC_GGUF_STRING = 8, SPC_GGUF_ARRAY = 9, SPC_GGUF_UINT64 = 10, SPC_GGUF_INT64 = 11,
+    SPC_GGUF_FLOAT64 = 12, SPC_GGUF_TYPE_COUNT = 13
+};
+
+/* Tensor element types (ggml ids, as stored in GGUF). */
+enum spc_type {
+    SPC_TYPE_F32 = 0, SPC_TYPE_F16 = 1, SPC_TYPE_Q4_0 = 2, SPC_TYPE_Q4_1 = 3,
+    SPC_TYPE_Q5_0 = 6, SPC_TYPE_Q5_1 = 7, SPC_TYPE_Q8_0 = 8, SPC_TYPE_Q8_1 = 9,
+    SPC_TYPE_Q2_K = 10, SPC_TYPE_Q3_K = 11, SPC_TYPE_Q4_K = 12, SPC_TYPE_Q5_K = 13,
+    SPC_TYPE_Q6_K = 14, SPC_TYPE_Q8_K = 15, SPC_TYPE_BF16 = 30, SPC_TYPE_COUNT = 43
+};
+
+struct spc_gguf;
+
+struct spc_gguf_tensor {
+    const char *name;
+    uint32_t type;          /* enum spc_type */
+    uint32_t n_dims;
+    int64_t ne[4];          /* ne[0] is the contiguous dimension; unused dims are 1 */
+    uint64_t offset;        /* from the start of the data section */
+    uint64_t size;          /* bytes */
+    const void *data;       /* inside the mapping */
+};
+
+/* Opens and validates a GGUF v2/v3 file over mmap. Malformed input gives SPC_ERR_FORMAT. */
+int spc_gguf_open(struct spc_gguf **out, const char *path);
+/* Same over a caller buffer (not copied; it must outlive the handle). */
+int spc_gguf_open_memory(struct spc_gguf **out, const void *buf, size_t size);
+void spc_gguf_close(struct spc_gguf *g);
+
+uint32_t spc_gguf_version(const struct spc_gguf *g);
+int64_t spc_gguf_n_kv(const struct spc_gguf *g);
+const char *spc_gguf_key(const struct spc_gguf *g, int64_t i);
+int spc_gguf_find(const struct spc_gguf *g, const char *key);      /* index or -1 */
+enum spc_gguf_type spc_gguf_kv_type(const struct spc_gguf *g, int64_t i);
+/* For arrays: the element type and count. */
+enum spc_gguf_type spc_gguf_arr_type(const struct spc_gguf *g, int64_t i);
+uint64_t spc_gguf_arr_n(const struct spc_gguf *g, int64_t i);
+/* Scalars converted to the asked kind; SPC_ERR_INVALID when the stored type does not fit. */
+int spc_gguf_get_int(const struct spc_gguf *g, const char *key, int64_t *out);
+int spc_gguf_get_float(const struct spc_gguf *g, const char *key, double *out);
+int spc_gguf_get_str(const struct spc_gguf *g, const char *key, const char **out, size_t *len);
+/* Writes a human-readable rendering of value i (arrays abbreviated); snprintf rule. */
+int spc_gguf_kv_format(const struct spc_gguf *g, int64_t i, char *buf, size_t cap);
+
+int64_t spc_gguf_n_tensors(const struct spc_gguf *g);
+const struct spc_gguf_tensor *spc_gguf_tensor(const struct spc_gguf *g, int64_t i);
+const struct spc_gguf_tensor *spc_gguf_find_tensor(const struct spc_gguf *g, const char *name);
+
+const char *spc_type_name(uint32_t type);   /* "?" for unknown */
+
+/* ---- models ----------------------------------------------------------------------------- */
+
+struct spc_model;
+struct spc_vocab;
+
+/* Loads llama and qwen2 GGUF models (weights stay mmapped). */
+int spc_model_load(struct spc_model **out, const char *path);
+void spc_model_free(struct spc_model *m);
+
+const struct spc_gguf *spc_model_gguf(const struct spc_model *m);
+const struct spc_vocab *spc_model_vocab(const struct spc_model *m);
+const char *spc_model_arch(const struct spc_model *m);
+int spc_model_n_vocab(const struct spc_model *m);   /* rows of the output layer */
+int spc_model_n_ctx_train(const struct spc_model *m);
+int spc_model_n_layer(const struct spc_model *m);
+int spc_model_n_embd(const struct spc_model *m);
+/* Bytes of weights read by one forward pass of one position. */
+uint64_t spc_model_weight_bytes(const struct spc_model *m);
+
+/* ---- tokenizer -------------------------------------------------------------------------- */
+
+int spc_vocab_n_tokens(const struct spc_vocab *v);
+int32_t spc_vocab_bos(const struct spc_vocab *v);      /* -1 when none */
+int32_t spc_vocab_eos(const struct spc_vocab *v);
+int spc_vocab_add_bos(const struct spc_vocab *v);      /* 1 if the model wants BOS prepended */
+int spc_vocab_is_eog(const struct spc_vocab *v, int32_t tok);   /* end of generation */
+const char *spc_vocab_token_text(const struct spc_vocab *v, int32_t tok);  /* raw vocab string */
+int32_t spc_vocab_find(const struct spc_vocab *v, const char *text);       /* -1 if absent */
+
+/* Tokenizes len bytes of UTF-8 text. parse_special: strings of control and user-defined tokens
+ * become those tokens. Returns the number of tokens needed (write at most cap), or a negative
+ * status (SPC_ERR_INVALID on invalid UTF-8). */
+int spc_tokenize(const struct spc_vocab *v, const char *text, size_t len, int add_bos,
+                 int parse_special, int32_t *out, int cap);
+/* The bytes of one token (control tokens render only when special is set); snprintf rule,
+ * not NUL-terminated when it fills cap exactly. Negative status for an invalid id. */
+int spc_token_to_piece(const struct spc_vocab *v, int32_t tok, int special, char *buf,
+                       int cap);
+
+/* Streaming detokenizer: holds back incomplete UTF-8 sequences so every chunk it returns is
+ * valid UTF-8 on its own. */
+struct spc_detok {
+    const struct spc_vocab *vocab;
+    int special;
+    char pending[8];
+    int n_pending;
+};
+void spc_detok_init(struct spc_detok *d, const struct spc_vocab *v, int special);
+/* Appends the text of tok to out (cap bytes); returns bytes written or needed, snprintf rule. */
+int spc_detok_push(struct spc_detok *d, int32_t tok, char *out, int cap);
+/* Flushes what is held back (invalid bytes become U+FFFD). */
+int spc_detok_flush(struct spc_detok *d, char *out, int cap);
+
+/* Chat templates. */
+struct spc_chat_msg {
+    const char *role;       /* "system", "user", "assistant" */
+    const char *content;
+};
+/* Renders messages with the model's template family (ChatML for llama/qwen2 models), optionally
+ * opening an assistant turn. No default system message is inserted. snprintf rule. */
+int spc_chat_apply(const struct spc_model *m, const struct spc_chat_msg *msgs, int n,
+                   int add_assistant, char *buf, size_t cap);
+
+/* ---- contexts and the forward pass ------------------------------------------------------ */
+
+enum spc_kv_type { SPC_KV_F32 = 0, SPC_KV_F16 = 1 };
+
+struct spc_ctx_params {
+    int n_ctx;          /* positions per sequence (0: the model's training context) */
+    int n_seq;          /* sequences, each with its own KV cache */
+    int n_batch;        /* most positions in one forward call */
+    int n_logits;       /* most positions with logits in one forward call */
+    int n_threads;
+    int kv_type;        /* enum spc_kv_type */
+};
+struct spc_ctx_params spc_ctx_default_params(void);
+
+struct spc_ctx;
+int spc_ctx_new(struct spc_ctx **out, const struct spc_model *m, const struct spc_ctx_params *p);
+void spc_ctx_free(struct spc_ctx *ctx);
+int spc_ctx_n_ctx(const struct spc_ctx *ctx);
+
+/*
+ * A batch of positions, possibly of several sequences, with an explicit attention structure.
+ * Position i belongs to sequence seq[i] (all 0 when seq is NULL). It attends to its sequence's
+ * committed KV prefix, to itself, and to its ancestors in the batch: parent[i] is the batch index
+ * of an earlier position of the same sequence, or -1 for one that hangs directly off the prefix.
+ * parent == NULL means a causal chain per sequence (each position's parent is the previous
+ * position of its sequence in the batch). The RoPE position is prefix length + depth in the tree.
+ * So a prompt, a chain of drafts and a token tree are all evaluated by the same code.
+ * logits[i] != 0 asks for position i's logits (logits == NULL: the last position only).
+ * Every position's K/V is appended to its sequence's cache in batch order; roll back with
+ * spc_kv_truncate or keep a subset with spc_kv_compact.
+ */
+struct spc_batch {
+    int n;
+    const int32_t *token;
+    const int32_t *seq;
+    const int32_t *parent;
+    const uint8_t *logits;
+};
+int spc_forward(struct spc_ctx *ctx, const struct spc_batch *b);
+/* Logits (n_vocab floats) of batch position i of the last forward call; NULL if not asked. */
+const float *spc_ctx_logits(const struct spc_ctx *ctx, int i);
+
+int spc_kv_len(const struct spc_ctx *ctx, int seq);
+/* Rolls sequence seq back to its first n positions. */
+int spc_kv_truncate(struct spc_ctx *ctx, int seq, int n);
+/* Keeps positions start + keep[0..n_keep) (strictly increasing) as start..start+n_keep-1 and
+ * drops the rest after start: a tree's accepted path becomes the committed prefix. */
+int spc_kv_compact(struct spc_ctx *ctx, int seq, int start, const int32_t *keep, int n_keep);
+
+/* ---- sampling --------------------------------------------------------------------------- */
+
+struct spc_sampler_params {
+    float temp;         /* <= 0: greedy */
+    int top_k;          /* <= 0: off */
+    float top_p;        /* >= 1: off */
+    float min_p;        /* <= 0: off */
+    uint64_t seed;
+};
+struct spc_sampler_params spc_sampler_default_params(void);
+
+struct spc_sampler;
+int spc_sampler_new(struct spc_sampler **out, const struct spc_sampler_params *p, int n_vocab);
+void spc_sampler_free(struct spc_sampler *s);
+/* The final distribution after temperature, top-k, top-p and min-p: *n_out entries sorted by
+ * descending probability, summing to 1. Pointers stay valid until the next call on s. Greedy
+ * gives one entry with probability 1. */
+int spc_sampler_dist(struct spc_sampler *s, const float *logits, const int32_t **ids,
+                     const float **probs, int *n_out);
+/* Draws a token from the final distribution (argmax when greedy). */
+int32_t spc_sampler_sample(struct spc_sampler *s, const float *logits);
+/* A uniform draw in [0,1) from the sampler's generator. */
+double spc_sampler_uniform(struct spc_sampler *s);
+
+int32_t spc_argmax(const float *logits, int n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SPECULA_H */

@@ -1,0 +1,375 @@
+/*
+ * forward.c: contexts, the KV cache, and the forward pass over a batch of positions.
+ *
+ * A batch holds positions of one or more sequences with an explicit attention structure (a parent
+ * index per position, see spc_batch in specula.h): position i attends to its sequence's committed
+ * prefix, to its ancestors in the batch and to itself. A prompt, a chain of drafts and a token
+ * tree therefore go through the same code.
+ *
+ * Bit-identity invariant: everything a position computes is a function of its own inputs and of
+ * the keys/values it attends to, visited in one fixed order (prefix slots ascending, then batch
+ * ancestors from the root down, then itself). Matmuls call one dot kernel per (row, position),
+ * norms and RoPE work per position, and attention keeps per-position scratch. So a position's
+ * logits are the same bits whether it is computed alone, in a prompt or in a verification batch.
+ *
+ * KV layout: per sequence, per layer, n_ctx slots of n_head_kv * head_dim values (f16 or f32).
+ * Nothing is allocated after spc_ctx_new.
+ * Depends on: base, pool, quant, matmul, model.
+ */
+#include <math.h>
+
+#include "matmul.h"
+#include "model.h"
+#include "pool.h"
+
+struct spc_ctx {
+    const struct spc_model *m;
+    struct spc_ctx_params p;
+    struct spc_pool *pool;
+    size_t kv_elt;                  /* 2 (f16) or 4 (f32) */
+    uint8_t *kv_k, *kv_v;           /* [seq][layer][slot][kv_dim] */
+    int *kv_len;                    /* per sequence */
+
+    /* per-batch scratch, sized for n_batch positions */
+    float *x, *xb, *q, *k, *v, *att, *hb, *hb2, *xl;
+    void *mm_scratch;
+    int32_t *pos, *slot, *depth, *par, *seq_off;
+    float *scores;                  /* per thread: n_ctx floats */
+    int32_t *keys;                  /* per thread: n_ctx key slots */
+    float *logits;                  /* n_logits rows of n_vocab */
+    int32_t *logit_row;             /* per batch position: row in logits or -1 */
+    int last_n;
+};
+
+struct spc_ctx_params spc_ctx_default_params(void) {
+    return (struct spc_ctx_params){ .n_ctx = 4096, .n_seq = 1, .n_batch = 512, .n_logits = 64,
+                                    .n_threads = 2, .kv_type = SPC_KV_F16 };
+}
+
+static size_t kv_dim(const struct spc_model *m) { return (size_t)m->hp.n_head_kv * m->hp.head_dim; }
+
+/* Address of the K (or V) row for (seq, layer, slot). */
+static inline uint8_t *kv_row(const struct spc_ctx *c, uint8_t *base, int seq, int il, int slot) {
+    size_t row = kv_dim(c->m) * c->kv_elt;
+    return base + (((size_t)seq * c->m->hp.n_layer + il) * c->p.n_ctx + slot) * row;
+}
+
+int spc_ctx_new(struct spc_ctx **out, const struct spc_model *m, const struct spc_ctx_params *pp) {
+    if (!out || !m) return spc__err(SPC_ERR_INVALID, "ctx: NULL argument");
+    *out = NULL;
+    struct spc_ctx_params p = pp ? *pp : spc_ctx_default_params();
+    if (p.n_ctx <= 0) p.n_ctx = m->hp.n_ctx_train;
+    if (p.n_ctx > m->hp.n_ctx_train)
+        return spc__err(SPC_ERR_INVALID, "ctx: context %d is longer than the model's %d", p.n_ctx,
+                        m->hp.n_ctx_train);
+    if (p.n_seq < 1 || p.n_seq > 4096 || p.n_batch < 1 || p.n_batch > 65536 || p.n_logits < 1 ||
+        p.n_threads < 1 || p.n_threads > 512 || (p.kv_type != SPC_KV_F16 && p.kv_type != SPC_KV_F32))
+        return spc__err(SPC_ERR_INVALID, "ctx: invalid parameters");
+    if (p.n_logits > p.n_batch) p.n_logits = p.n_batch;
+    struct spc_ctx *c = spc__calloc(1, sizeof *c);
+    if (!c) return spc__err(SPC_ERR_NOMEM, "ctx: out of memory");
+    c->m = m;
+    c->p = p;
+    c->kv_elt = p.kv_type == SPC_KV_F16 ? 2 : 4;
+    const struct spc_hparams *hp = &m->hp;
+    size_t nb = (size_t)p.n_batch, e = (size_t)hp->n_embd, qd = (size_t)hp->n_head * hp->head_dim;
+    size_t kvd = kv_dim(m), nt = (size_t)p.n_threads;
+    size_t kv_bytes = (size_t)p.n_seq * hp->n_layer * p.n_ctx * kvd * c->kv_elt;
+    size_t mm_in = e > qd ? e : qd;
+    if ((size_t)hp->n_ff > mm_in) mm_in = (size_t)hp->n_ff;
+    int st = spc__pool_new(&c->pool, p.n_threads);
+    if (st) goto fail;
+    c->kv_k = spc__alloc(kv_bytes);
+    c->kv_v = spc__alloc(kv_bytes);
+    c->kv_len = spc__calloc((size_t)p.n_seq, sizeof *c->kv_len);
+    c->x = spc__calloc(nb * e, 4);
+    c->xb = spc__calloc(nb * (e > qd ? e : qd), 4);
+    c->q = spc__calloc(nb * qd, 4);
+    c->k = spc__calloc(nb * kvd, 4);
+    c->v = spc__calloc(nb * kvd, 4);
+    c->att = spc__calloc(nb * qd, 4);
+    c->hb = spc__calloc(nb * (size_t)hp->n_ff, 4);
+    c->hb2 = spc__calloc(nb * (size_t)hp->n_ff, 4);
+    c->xl = spc__calloc((size_t)p.n_logits * e, 4);
+    c->mm_scratch = spc__alloc(spc__matmul_scratch((int64_t)mm_in, p.n_batch));
+    c->pos = spc__calloc(nb, 4);
+    c->slot = spc__calloc(nb, 4);
+    c->depth = spc__calloc(nb, 4);
+    c->par = spc__calloc(nb, 4);
+    c->seq_off = spc__calloc((size_t)p.n_seq, 4);
+    c->scores = spc__calloc(nt * ((size_t)p.n_ctx + (size_t)hp->head_dim), 4);
+    c->keys = spc__calloc(nt * (size_t)p.n_ctx, 4);
+    c->logits = spc__calloc((size_t)p.n_logits * hp->n_vocab, 4);
+    c->logit_row = spc__calloc(nb, 4);
+    if (!c->kv_k || !c->kv_v || !c->kv_len || !c->x || !c->xb || !c->q || !c->k || !c->v || !c->att ||
+        !c->hb || !c->hb2 || !c->xl || !c->mm_scratch || !c->pos || !c->slot || !c->depth || !c->par ||
+        !c->seq_off || !c->scores || !c->keys || !c->logits || !c->logit_row) {
+        st = spc__err(SPC_ERR_NOMEM, "ctx: out of memory (KV cache %zu MiB)", 2 * kv_bytes >> 20);
+        goto fail;
+    }
+    *out = c;
+    return SPC_OK;
+fail:
+    spc_ctx_free(c);
+    return st;
+}
+
+void spc_ctx_free(struct spc_ctx *c) {
+    if (!c) return;
+    spc__pool_free(c->pool);
+    void *bufs[] = { c->kv_k, c->kv_v, c->kv_len, c->x, c->xb, c->q, c->k, c->v, c->att, c->hb,
+                     c->hb2, c->xl, c->mm_scratch, c->pos, c->slot, c->depth, c->par, c->seq_off, c->scores,
+                     c->keys, c->logits, c->logit_row };
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) spc__free(bufs[i]);
+    spc__free(c);
+}
+
+int spc_ctx_n_ctx(const struct spc_ctx *c) { return c->p.n_ctx; }
+
+int spc_kv_len(const struct spc_ctx *c, int seq) {
+    if (seq < 0 || seq >= c->p.n_seq) return spc__err(SPC_ERR_INVALID, "kv: no sequence %d", seq);
+    return c->kv_len[seq];
+}
+
+int spc_kv_truncate(struct spc_ctx *c, int seq, int n) {
+    if (seq < 0 || seq >= c->p.n_seq) return spc__err(SPC_ERR_INVALID, "kv: no sequence %d", seq);
+    if (n < 0 || n > c->kv_len[seq])
+        return spc__err(SPC_ERR_INVALID, "kv: cannot truncate sequence %d of %d positions to %d", seq,
+                        c->kv_len[seq], n);
+    c->kv_len[seq] = n;
+    return SPC_OK;
+}
+
+int spc_kv_compact(struct spc_ctx *c, int seq, int start, const int32_t *keep, int n_keep) {
+    if (seq < 0 || seq >= c->p.n_seq) return spc__err(SPC_ERR_INVALID, "kv: no sequence %d", seq);
+    int len = c->kv_len[seq];
+    if (start < 0 || start > len || n_keep < 0 || n_keep > len - start || (n_keep && !keep))
+        return spc__err(SPC_ERR_INVALID, "kv: bad compaction range");
+    for (int j = 0; j < n_keep; j++)
+        if (keep[j] < 0 || start + keep[j] >= len || (j > 0 && keep[j] <= keep[j - 1]))
+            return spc__err(SPC_ERR_INVALID, "kv: keep list must be increasing offsets inside the cache");
+    size_t row = kv_dim(c->m) * c->kv_elt;
+    for (int il = 0; il < c->m->hp.n_layer; il++)
+        for (int j = 0; j < n_keep; j++) {
+            if (keep[j] == j) continue;
+            memmove(kv_row(c, c->kv_k, seq, il, start + j), kv_row(c, c->kv_k, seq, il, start + keep[j]), row);
+            memmove(kv_row(c, c->kv_v, seq, il, start + j), kv_row(c, c->kv_v, seq, il, start + keep[j]), row);
+        }
+    c->kv_len[seq] = start + n_keep;
+    return SPC_OK;
+}
+
+const float *spc_ctx_logits(const struct spc_ctx *c, int i) {
+    if (i < 0 || i >= c->last_n || c->logit_row[i] < 0) return NULL;
+    return c->logits + (size_t)c->logit_row[i] * c->m->hp.n_vocab;
+}
+
+/* ---- elementwise ops (per position, fixed order) ---- */
+
+static void rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    float scale = 1.0f / sqrtf((float)(ss / n) + eps);
+    for (int i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
+}
+
+/* Rotates the first n_rot dims of each head of x (n_heads * head_dim) for position pos. */
+static void rope(float *x, int n_heads, int head_dim, int n_rot, float base, int pos, enum spc_rope mode) {
+    const float theta_scale = powf(base, -2.0f / n_rot);
+    for (int h = 0; h < n_heads; h++) {
+        float *v = x + (size_t)h * head_dim, theta = (float)pos;
+        for (int i = 0; i < n_rot / 2; i++) {
+            float c = cosf(theta), s = sinf(theta);
+            int a = mode == SPC_ROPE_NORM ? 2 * i : i, b = mode == SPC_ROPE_NORM ? 2 * i + 1 : i + n_rot / 2;
+            float x0 = v[a], x1 = v[b];
+            v[a] = x0 * c - x1 * s;
+            v[b] = x0 * s + x1 * c;
+            theta *= theta_scale;
+        }
+    }
+}
+
+/* ---- attention ---- */
+
+struct att_task {
+    struct spc_ctx *c;
+    const int32_t *seq;
+    int n, il;
+};
+
+static inline float kv_get(const struct spc_ctx *c, const uint8_t *row, int i) {
+    if (c->kv_elt == 2) {
+        uint16_t h;
+        memcpy(&h, row + 2 * (size_t)i, 2);
+        return spc__f16_to_f32(h);
+    }
+    float f;
+    memcpy(&f, row + 4 * (size_t)i, 4);
+    return f;
+}
+
+static void att_task_fn(void *va, int ith, int nth) {
+    struct att_task *t = va;
+    struct spc_ctx *c = t->c;
+    const struct spc_hparams *hp = &c->m->hp;
+    int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
+    float *scores = c->scores + (size_t)ith * (c->p.n_ctx + (size_t)hp->head_dim);
+    int32_t *keys = c->keys + (size_t)ith * c->p.n_ctx;
+    const float scale = 1.0f / sqrtf((float)hd);
+    int total = t->n * hp->n_head;
+    for (int job = ith; job < total; job += nth) {
+        int i = job / hp->n_head, h = job % hp->n_head, kvh = h / group;
+        int seq = t->seq ? t->seq[i] : 0;
+        /* key slots: committed prefix, then batch ancestors root-first, then the position itself */
+        int prefix = c->kv_len[seq], nk = 0;       /* kv_len moves only after the pass */
+        for (int s = 0; s < prefix; s++) keys[nk++] = s;
+        int chain = c->depth[i] + 1;
+        for (int j = i, d = chain - 1; d >= 0; d--, j = c->par[j]) keys[nk + d] = c->slot[j];
+        nk += chain;
+        const float *q = c->q + (size_t)i * hp->n_head * hd + (size_t)h * hd;
+        /* with an f16 cache, q and the probabilities are rounded to f16 before their products, as
+           ggml does (its f16 matmul converts the f32 operand); this keeps us close to llama.cpp */
+        float *qr = scores + c->p.n_ctx;               /* hd floats after the scores */
+        bool f16 = c->kv_elt == 2;
+        for (int d = 0; d < hd; d++) qr[d] = f16 ? spc__f16_to_f32(spc__f32_to_f16(q[d])) : q[d];
+        float max = -INFINITY;
+        for (int s = 0; s < nk; s++) {
+            const uint8_t *kr = kv_row(c, c->kv_k, seq, t->il, keys[s]) + (size_t)kvh * hd * c->kv_elt;
+            float dot = 0;
+            for (int d = 0; d < hd; d++) dot += qr[d] * kv_get(c, kr, d);
+            scores[s] = dot * scale;
+            if (scores[s] > max) max = scores[s];
+        }
+        double sum = 0;
+        for (int s = 0; s < nk; s++) {
+            scores[s] = expf(scores[s] - max);
+            sum += scores[s];
+        }
+        float inv = (float)(1.0 / sum);
+        float *out = c->att + (size_t)i * hp->n_head * hd + (size_t)h * hd;
+        memset(out, 0, (size_t)hd * 4);
+        for (int s = 0; s < nk; s++) {
+            const uint8_t *vr = kv_row(c, c->kv_v, seq, t->il, keys[s]) + (size_t)kvh * hd * c->kv_elt;
+            float p = scores[s] * inv;
+            if (f16) p = spc__f16_to_f32(spc__f32_to_f16(p));
+            for (int d = 0; d < hd; d++) out[d] += p * kv_get(c, vr, d);
+        }
+    }
+}
+
+/* ---- the forward pass ---- */
+
+static int check_batch(struct spc_ctx *c, const struct spc_batch *b) {
+    const struct spc_hparams *hp = &c->m->hp;
+    if (!b || b->n < 1 || !b->token) return spc__err(SPC_ERR_INVALID, "forward: empty batch");
+    if (b->n > c->p.n_batch)
+        return spc__err(SPC_ERR_INVALID, "forward: batch of %d exceeds n_batch %d", b->n, c->p.n_batch);
+    int n_logits = 0;
+    for (int s = 0; s < c->p.n_seq; s++) c->seq_off[s] = 0;
+    for (int i = 0; i < b->n; i++) {
+        int seq = b->seq ? b->seq[i] : 0;
+        if (seq < 0 || seq >= c->p.n_seq) return spc__err(SPC_ERR_INVALID, "forward: position %d has bad sequence %d", i, seq);
+        if (b->token[i] < 0 || b->token[i] >= hp->n_vocab)
+            return spc__err(SPC_ERR_INVALID, "forward: token %d out of range at position %d", b->token[i], i);
+        int par = b->parent ? b->parent[i] : -2;
+        if (par == -2) {                        /* chain: previous position of the same sequence */
+            par = -1;
+            for (int j = i - 1; j >= 0; j--)
+                if (!b->seq || b->seq[j] == seq) { par = j; break; }
+        } else if (par < -1 || par >= i || (b->seq && b->seq[par] != seq)) {
+            return spc__err(SPC_ERR_INVALID, "forward: position %d has invalid parent %d", i, par);
+        }
+        c->par[i] = par;
+        c->depth[i] = par < 0 ? 0 : c->depth[par] + 1;
+        c->slot[i] = c->kv_len[seq] + c->seq_off[seq]++;
+        c->pos[i] = c->kv_len[seq] + c->depth[i];
+        if (c->slot[i] >= c->p.n_ctx)
+            return spc__err(SPC_ERR_CONTEXT, "forward: sequence %d would exceed the context of %d", seq, c->p.n_ctx);
+        bool want = b->logits ? b->logits[i] != 0 : i == b->n - 1;
+        c->logit_row[i] = want ? n_logits++ : -1;
+        if (n_logits > c->p.n_logits)
+            return spc__err(SPC_ERR_INVALID, "forward: more than n_logits=%d positions ask for logits", c->p.n_logits);
+    }
+    return SPC_OK;
+}
+
+static void store_kv(struct spc_ctx *c, const struct spc_batch *b, int il) {
+    size_t kvd = kv_dim(c->m);
+    for (int i = 0; i < b->n; i++) {
+        int seq = b->seq ? b->seq[i] : 0;
+        uint8_t *kr = kv_row(c, c->kv_k, seq, il, c->slot[i]), *vr = kv_row(c, c->kv_v, seq, il, c->slot[i]);
+        const float *k = c->k + i * kvd, *v = c->v + i * kvd;
+        if (c->kv_elt == 4) {
+            memcpy(kr, k, kvd * 4);
+            memcpy(vr, v, kvd * 4);
+        } else {
+            for (size_t d = 0; d < kvd; d++) {
+                uint16_t hk = spc__f32_to_f16(k[d]), hv = spc__f32_to_f16(v[d]);
+                memcpy(kr + 2 * d, &hk, 2);
+                memcpy(vr + 2 * d, &hv, 2);
+            }
+        }
+    }
+}
+
+static void add_bias(float *x, const struct spc_w *b, int n_pos) {
+    if (!b->data) return;
+    const float *bias = (const float *)b->data;
+    for (int i = 0; i < n_pos; i++)
+        for (int64_t d = 0; d < b->ne0; d++) x[i * b->ne0 + d] += bias[d];
+}
+
+int spc_forward(struct spc_ctx *c, const struct spc_batch *b) {
+    c->last_n = 0;
+    int st = check_batch(c, b);
+    if (st) return st;
+    const struct spc_model *m = c->m;
+    const struct spc_hparams *hp = &m->hp;
+    const int n = b->n, e = hp->n_embd, qd = hp->n_head * hp->head_dim, kvd = (int)kv_dim(m);
+    for (int i = 0; i < n; i++) spc__get_row(&m->tok_embd, b->token[i], c->x + (size_t)i * e);
+    for (int il = 0; il < hp->n_layer; il++) {
+        const struct spc_layer *L = &m->layers[il];
+        for (int i = 0; i < n; i++)
+            rmsnorm(c->xb + (size_t)i * e, c->x + (size_t)i * e, (const float *)L->attn_norm.data, e, hp->eps);
+        spc__matmul(c->pool, &L->wq, c->xb, n, c->q, c->mm_scratch);
+        spc__matmul(c->pool, &L->wk, c->xb, n, c->k, c->mm_scratch);
+        spc__matmul(c->pool, &L->wv, c->xb, n, c->v, c->mm_scratch);
+        add_bias(c->q, &L->bq, n);
+        add_bias(c->k, &L->bk, n);
+        add_bias(c->v, &L->bv, n);
+        for (int i = 0; i < n; i++) {
+            rope(c->q + (size_t)i * qd, hp->n_head, hp->head_dim, hp->n_rot, L->rope_base, c->pos[i], hp->rope);
+            rope(c->k + (size_t)i * kvd, hp->n_head_kv, hp->head_dim, hp->n_rot, L->rope_base, c->pos[i], hp->rope);
+        }
+        store_kv(c, b, il);
+        struct att_task at = { c, b->seq, n, il };
+        spc__pool_run(c->pool, att_task_fn, &at);
+        spc__matmul(c->pool, &L->wo, c->att, n, c->xb, c->mm_scratch);
+        for (size_t j = 0; j < (size_t)n * e; j++) c->x[j] += c->xb[j];
+        for (int i = 0; i < n; i++)
+            rmsnorm(c->xb + (size_t)i * e, c->x + (size_t)i * e, (const float *)L->ffn_norm.data, e, hp->eps);
+        spc__matmul(c->pool, &L->gate, c->xb, n, c->hb, c->mm_scratch);
+        spc__matmul(c->pool, &L->up, c->xb, n, c->hb2, c->mm_scratch);
+        for (size_t j = 0; j < (size_t)n * hp->n_ff; j++) {
+            float g = c->hb[j];
+            c->hb[j] = g / (1.0f + expf(-g)) * c->hb2[j];
+        }
+        spc__matmul(c->pool, &L->down, c->hb, n, c->xb, c->mm_scratch);
+        for (size_t j = 0; j < (size_t)n * e; j++) c->x[j] += c->xb[j];
+    }
+    int nl = 0;
+    for (int i = 0; i < n; i++)
+        if (c->logit_row[i] >= 0)
+            rmsnorm(c->xl + (size_t)nl++ * e, c->x + (size_t)i * e, (const float *)m->output_norm.data, e, hp->eps);
+    if (nl) spc__matmul(c->pool, &m->output, c->xl, nl, c->logits, c->mm_scratch);
+    for (int i = 0; i < n; i++) c->kv_len[b->seq ? b->seq[i] : 0]++;
+    c->last_n = n;
+    return SPC_OK;
+}
+
+int32_t spc_argmax(const float *logits, int n) {
+    int32_t best = 0;
+    for (int i = 1; i < n; i++)
+        if (logits[i] > logits[best]) best = i;
+    return best;
+}

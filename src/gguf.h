@@ -1,0 +1,22 @@
+/*
+ * gguf.h: internal view of an opened GGUF file (see gguf.c). String arrays are indexed once at
+ * open so the tokenizer can walk them without re-parsing.
+ */
+#ifndef SPC_GGUF_H
+#define SPC_GGUF_H
+
+#include "base.h"
+
+struct spc_gguf_str {
+    const char *ptr;    /* inside the file; not NUL-terminated */
+    uint64_t len;
+};
+
+/* The i-th string of a string-array value; NULL when i is not a string array or j is out of range. */
+const struct spc_gguf_str *spc__gguf_arr_str(const struct spc_gguf *g, int64_t i, uint64_t j);
+/* Raw element data of a numeric array (little-endian, as stored). */
+const void *spc__gguf_arr_data(const struct spc_gguf *g, int64_t i);
+/* Size in bytes of one element of a numeric GGUF type (0 for string/array). */
+size_t spc__gguf_type_size(enum spc_gguf_type t);
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * matmul.c: see matmul.h. Rows are split across the pool's threads in contiguous chunks; each
+ * thread walks its rows and, for each row, every position, so a weight row is read from memory
+ * once per batch and reused from cache for the other positions.
+ */
+#include "matmul.h"
+
+size_t spc__matmul_scratch(int64_t ne0, int n_pos) {
+    /* q8_1 (36 bytes per 32) is the widest partner format; f32 needs 4 bytes a value */
+    size_t per = (size_t)ne0 * 4;
+    return per * (size_t)n_pos + 64;
+}
+
+struct mm_task {
+    const struct spc_w *w;
+    const float *x;
+    int n_pos;
+    float *y;
+    const uint8_t *qx;
+    size_t qrow;
+    spc_vec_dot_fn dot;
+};
+
+static void quantize_task(void *va, int ith, int nth) {
+    struct mm_task *t = va;
+    const struct spc_type_traits *vt = spc__type_traits(spc__type_traits(t->w->type)->vec_dot_type);
+    for (int p = ith; p < t->n_pos; p += nth)
+        vt->from_float(t->x + (size_t)p * t->w->ne0, (uint8_t *)t->qx + (size_t)p * t->qrow, t->w->ne0);
+}
+
+static void dot_task(void *va, int ith, int nth) {
+    struct mm_task *t = va;
+    const struct spc_w *w = t->w;
+    int64_t r0 = w->ne1 * ith / nth, r1 = w->ne1 * (ith + 1) / nth;
+    int n = (int)w->ne0;
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *row = w->data + (size_t)r * w->row_bytes;
+        for (int p = 0; p < t->n_pos; p++)
+            t->dot(n, &t->y[(size_t)p * w->ne1 + r], row, t->qx + (size_t)p * t->qrow);
+    }
+}
+
+void spc__matmul(struct spc_pool *pool, const struct spc_w *w, const float *x, int n_pos, float *y,
+                 void *scratch) {
+    const struct spc_type_traits *tr = spc__type_traits(w->type);
+    struct mm_task t = { w, x, n_pos, y, NULL, 0, spc__vec_dot(w->type) };
+    if (tr->vec_dot_type == SPC_TYPE_F32) {
+        t.qx = (const uint8_t *)x;
+        t.qrow = (size_t)w->ne0 * 4;
+    } else {
+        t.qx = scratch;
+        t.qrow = spc__row_size(tr->vec_dot_type, w->ne0);
+        if (n_pos == 1) quantize_task(&t, 0, 1);
+        else spc__pool_run(pool, quantize_task, &t);
+    }
+    spc__pool_run(pool, dot_task, &t);
+}
+
+void spc__get_row(const struct spc_w *w, int64_t row, float *out) {
+    spc__type_traits(w->type)->to_float(w->data + (size_t)row * w->row_bytes, out, w->ne0);
+}

@@ -1,0 +1,58 @@
+/*
+ * model.h: internal model representation: hyperparameters read from GGUF metadata, weights bound
+ * by name to mmapped tensors, the vocabulary. Immutable after load.
+ * Depends on: base, gguf, quant, vocab.
+ */
+#ifndef SPC_MODEL_H
+#define SPC_MODEL_H
+
+#include "base.h"
+#include "gguf.h"
+#include "quant.h"
+
+#define SPC_MAX_LAYERS 512
+
+enum spc_arch { SPC_ARCH_LLAMA, SPC_ARCH_QWEN2, SPC_ARCH_GEMMA3 };
+enum spc_rope { SPC_ROPE_NORM, SPC_ROPE_NEOX };
+
+/* A weight: rows of ne0 values, ne1 rows. */
+struct spc_w {
+    uint32_t type;
+    int64_t ne0, ne1;
+    size_t row_bytes;
+    const uint8_t *data;
+};
+
+struct spc_layer {
+    struct spc_w attn_norm, wq, wk, wv, wo, bq, bk, bv;
+    struct spc_w q_norm, k_norm, post_attn_norm;    /* gemma3 */
+    struct spc_w ffn_norm, gate, up, down, post_ffn_norm;
+    bool swa;                                       /* sliding-window layer (gemma3) */
+    float rope_base;
+};
+
+struct spc_hparams {
+    int n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_rot;
+    float eps, rope_base, rope_base_swa;
+    int n_swa;
+    enum spc_rope rope;
+};
+
+struct spc_vocab;
+
+struct spc_model {
+    struct spc_gguf *gguf;
+    enum spc_arch arch;
+    char arch_name[32];
+    struct spc_hparams hp;
+    struct spc_w tok_embd, output_norm, output;
+    struct spc_layer *layers;
+    struct spc_vocab *vocab;
+    uint64_t weight_bytes;
+};
+
+/* Vocabulary (vocab.c). */
+int spc__vocab_load(struct spc_vocab **out, const struct spc_gguf *g);
+void spc__vocab_free(struct spc_vocab *v);
+
+#endif

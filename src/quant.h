@@ -1,0 +1,69 @@
+/*
+ * quant.h: tensor element types: block layouts (as ggml stores them in GGUF), a traits table, and
+ * the scalar reference kernels (dequantize, quantize activations, dot product) that every SIMD
+ * kernel is tested against. Depends on: base.
+ */
+#ifndef SPC_QUANT_H
+#define SPC_QUANT_H
+
+#include "base.h"
+
+#define QK 32       /* block size of the legacy quants */
+#define QK_K 256    /* super-block size of the k-quants */
+
+struct block_q4_0 { uint16_t d; uint8_t qs[QK / 2]; };
+struct block_q4_1 { uint16_t d, m; uint8_t qs[QK / 2]; };
+struct block_q5_0 { uint16_t d; uint8_t qh[4]; uint8_t qs[QK / 2]; };
+struct block_q5_1 { uint16_t d, m; uint8_t qh[4]; uint8_t qs[QK / 2]; };
+struct block_q8_0 { uint16_t d; int8_t qs[QK]; };
+struct block_q8_1 { uint16_t d, s; int8_t qs[QK]; };     /* s = d * sum(qs) */
+struct block_q4_K { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[QK_K / 2]; };
+struct block_q5_K { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[QK_K / 8]; uint8_t qs[QK_K / 2]; };
+struct block_q6_K { uint8_t ql[QK_K / 2]; uint8_t qh[QK_K / 4]; int8_t scales[QK_K / 16]; uint16_t d; };
+struct block_q8_K { float d; int8_t qs[QK_K]; int16_t bsums[QK_K / 16]; };
+
+_Static_assert(sizeof(struct block_q4_0) == 18, "q4_0");
+_Static_assert(sizeof(struct block_q4_1) == 20, "q4_1");
+_Static_assert(sizeof(struct block_q5_0) == 22, "q5_0");
+_Static_assert(sizeof(struct block_q5_1) == 24, "q5_1");
+_Static_assert(sizeof(struct block_q8_0) == 34, "q8_0");
+_Static_assert(sizeof(struct block_q8_1) == 36, "q8_1");
+_Static_assert(sizeof(struct block_q4_K) == 144, "q4_K");
+_Static_assert(sizeof(struct block_q5_K) == 176, "q5_K");
+_Static_assert(sizeof(struct block_q6_K) == 210, "q6_K");
+_Static_assert(sizeof(struct block_q8_K) == 292, "q8_K");
+
+/* s = dot(x, y) over n values; x is a row of the weight type, y of its vec_dot_type. */
+typedef void (*spc_vec_dot_fn)(int n, float *s, const void *x, const void *y);
+typedef void (*spc_to_float_fn)(const void *x, float *y, int64_t n);
+typedef void (*spc_from_float_fn)(const float *x, void *y, int64_t n);
+
+struct spc_type_traits {
+    const char *name;
+    int blck;                   /* values per block */
+    size_t type_size;           /* bytes per block */
+    bool supported;             /* false: size known (so files parse) but no kernels */
+    uint32_t vec_dot_type;      /* activations are converted to this type for dot products */
+    spc_to_float_fn to_float;
+    spc_from_float_fn from_float;
+    spc_vec_dot_fn vec_dot;     /* scalar reference */
+};
+
+/* NULL for an id that is not a known type. */
+const struct spc_type_traits *spc__type_traits(uint32_t type);
+static inline size_t spc__row_size(uint32_t type, int64_t n) {
+    const struct spc_type_traits *t = spc__type_traits(type);
+    return (size_t)(n / t->blck) * t->type_size;
+}
+
+/* The fastest dot product for this CPU (chosen once); falls back to the reference. */
+spc_vec_dot_fn spc__vec_dot(uint32_t type);
+
+/* Reference kernels, exposed for tests and the dev lab. */
+void spc__quantize_q8_0(const float *x, void *y, int64_t n);
+void spc__quantize_q8_1(const float *x, void *y, int64_t n);
+void spc__quantize_q8_K(const float *x, void *y, int64_t n);
+/* Reference quantizers for weight types (round to nearest; used to make test data). */
+void spc__quantize_ref(uint32_t type, const float *x, void *y, int64_t n);
+
+#endif

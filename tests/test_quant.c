@@ -1,0 +1,148 @@
+/*
+ * test_quant.c: every tensor type's scalar reference: dequantization of hand-built blocks with
+ * known values, quantize/dequantize round trips, and dot products against the dequantized
+ * floats; fp16/bf16 conversion; each SIMD kernel against the reference on random data.
+ */
+#include "test.h"
+
+#include "base.h"
+#include "quant.h"
+
+static const uint32_t TYPES[] = { SPC_TYPE_F32, SPC_TYPE_F16, SPC_TYPE_BF16, SPC_TYPE_Q4_0, SPC_TYPE_Q4_1,
+                                  SPC_TYPE_Q5_0, SPC_TYPE_Q5_1, SPC_TYPE_Q8_0, SPC_TYPE_Q4_K, SPC_TYPE_Q5_K,
+                                  SPC_TYPE_Q6_K };
+#define N_TYPES (sizeof TYPES / sizeof *TYPES)
+
+TEST(fp16_conversion) {
+    spc__init_tables();
+    CHECK(spc__f32_to_f16(1.0f) == 0x3c00);
+    CHECK(spc__f32_to_f16(-2.0f) == 0xc000);
+    CHECK(spc__f32_to_f16(65504.0f) == 0x7bff);
+    CHECK(spc__f32_to_f16(1e6f) == 0x7c00);
+    CHECK(spc__f32_to_f16(5.9604645e-8f) == 0x0001);         /* smallest subnormal */
+    CHECK(spc__f16_to_f32(0x0001) == 5.9604645e-8f);
+    CHECK(spc__f16_to_f32(0x3555) == 0.333251953125f);
+    for (uint32_t h = 0; h < 65536; h++) {                    /* every finite half round-trips */
+        if ((h & 0x7c00) == 0x7c00) continue;
+        CHECK_MSG(spc__f32_to_f16(spc__f16_to_f32((uint16_t)h)) == h || (h == 0x8000), "h=%04x", h);
+    }
+    CHECK(spc__f32_to_f16(1.0f + 1.0f / 2048) == 0x3c00);    /* tie to even */
+    CHECK(spc__f32_to_f16(1.0f + 3.0f / 2048) == 0x3c02);
+    CHECK(spc__f32_to_bf16(1.0f) == 0x3f80);
+    CHECK(spc__bf16_to_f32(0x4049) == 3.140625f);
+}
+
+TEST(known_blocks) {
+    spc__init_tables();
+    float y[256];
+    struct block_q4_0 b40 = { spc__f32_to_f16(0.5f), { 0 } };
+    for (int j = 0; j < 16; j++) b40.qs[j] = (uint8_t)(j | ((15 - j) << 4));
+    spc__type_traits(SPC_TYPE_Q4_0)->to_float(&b40, y, 32);
+    CHECK(y[0] == -4.0f && y[15] == 3.5f && y[16] == 3.5f && y[31] == -4.0f);
+    struct block_q4_1 b41 = { spc__f32_to_f16(2.0f), spc__f32_to_f16(-1.0f), { 0 } };
+    b41.qs[3] = 0x52;
+    spc__type_traits(SPC_TYPE_Q4_1)->to_float(&b41, y, 32);
+    CHECK(y[3] == 3.0f && y[19] == 9.0f && y[0] == -1.0f);
+    struct block_q5_0 b50 = { spc__f32_to_f16(1.0f), { 0x01, 0, 0, 0x80 }, { 0 } };
+    b50.qs[0] = 0x33;
+    b50.qs[15] = 0xf0;
+    spc__type_traits(SPC_TYPE_Q5_0)->to_float(&b50, y, 32);
+    CHECK(y[0] == 3.0f);            /* 3 | 16 - 16 */
+    CHECK(y[16] == -13.0f);         /* 3 - 16 */
+    CHECK(y[31] == 15.0f);          /* 15 | 16 (bit 31) - 16 */
+    CHECK(y[15] == -16.0f);
+    struct block_q8_0 b80 = { spc__f32_to_f16(0.25f), { 0 } };
+    b80.qs[5] = -128;
+    b80.qs[6] = 127;
+    spc__type_traits(SPC_TYPE_Q8_0)->to_float(&b80, y, 32);
+    CHECK(y[5] == -32.0f && y[6] == 31.75f);
+    /* q4_K: sub-block 0 scale 2 min 1, sub-block 5 scale 33 min 17 (6-bit packing) */
+    struct block_q4_K k4;
+    memset(&k4, 0, sizeof k4);
+    k4.d = spc__f32_to_f16(1.0f);
+    k4.dmin = spc__f32_to_f16(0.5f);
+    k4.scales[0] = 2;
+    k4.scales[4] = 1;
+    k4.scales[9] = (33 & 0xf) | ((17 & 0xf) << 4);
+    k4.scales[1] |= (33 >> 4) << 6;
+    k4.scales[5] |= (17 >> 4) << 6;
+    k4.qs[0] = 0x07;                 /* value 0 (low nibble, group 0) = 7 */
+    k4.qs[64 + 3] = 0x90;            /* group 2: value 128+32+3 (sub-block 5) = 9 */
+    spc__type_traits(SPC_TYPE_Q4_K)->to_float(&k4, y, 256);
+    CHECK(y[0] == 2 * 7 - 0.5f);
+    CHECK(y[163] == 33 * 9 - 0.5f * 17);
+    CHECK(y[1] == -0.5f);
+    /* q6_K: value 0 = ql low nibble 5 | qh bits 2 -> 37 - 32 = 5, scale 3, d 0.5 */
+    struct block_q6_K k6;
+    memset(&k6, 0, sizeof k6);
+    k6.d = spc__f32_to_f16(0.5f);
+    for (int g = 0; g < 16; g++) k6.scales[g] = (int8_t)(g == 0 ? 3 : -1);
+    k6.ql[0] = 0x05;
+    k6.qh[0] = 0x02;
+    spc__type_traits(SPC_TYPE_Q6_K)->to_float(&k6, y, 256);
+    CHECK(y[0] == 0.5f * 3 * (0x25 - 32));
+    CHECK(y[1] == 0.5f * 3 * -32);
+    CHECK(y[255] == 0.5f * -1 * -32);
+}
+
+TEST(roundtrip_and_dot_reference) {
+    spc__init_tables();
+    enum { N = 512 };
+    static float x[N], y[N], back[N];
+    static uint8_t qx[N * 4], qy[N * 4];
+    unsigned seed = 7;
+    for (int i = 0; i < N; i++) { x[i] = test_randf(&seed); y[i] = test_randf(&seed); }
+    for (size_t k = 0; k < N_TYPES; k++) {
+        const struct spc_type_traits *tr = spc__type_traits(TYPES[k]);
+        tr->from_float(x, qx, N);
+        tr->to_float(qx, back, N);
+        double err = 0, ref = 0;
+        for (int i = 0; i < N; i++) { err += (x[i] - back[i]) * (x[i] - back[i]); ref += x[i] * x[i]; }
+        double rel = sqrt(err / ref);
+        CHECK_MSG(rel < 0.12, "%s round-trip relative error %g", tr->name, rel);
+        /* dot of the quantized row with the partner-quantized activations vs the float dot of the
+           dequantized row with the dequantized activations */
+        const struct spc_type_traits *vt = spc__type_traits(tr->vec_dot_type);
+        vt->from_float(y, qy, N);
+        static float yd[N];
+        vt->to_float(qy, yd, N);
+        float got, want = 0;
+        tr->vec_dot(N, &got, qx, qy);
+        for (int i = 0; i < N; i++) want += back[i] * yd[i];
+        CHECK_MSG(fabsf(got - want) <= 1e-3f * (1 + fabsf(want)), "%s dot %g vs %g", tr->name, got, want);
+    }
+}
+
+TEST(simd_matches_reference) {
+    spc__init_tables();
+    enum { N = 1024 };
+    static float x[N], y[N];
+    static uint8_t qx[N * 4], qy[N * 4];
+    unsigned seed = 11;
+    int compared = 0;
+    for (int rep = 0; rep < 20; rep++) {
+        for (int i = 0; i < N; i++) { x[i] = test_randf(&seed) * (1 + rep); y[i] = test_randf(&seed); }
+        for (size_t k = 0; k < N_TYPES; k++) {
+            const struct spc_type_traits *tr = spc__type_traits(TYPES[k]);
+            spc_vec_dot_fn fast = spc__vec_dot(TYPES[k]);
+            if (fast == tr->vec_dot) continue;
+            tr->from_float(x, qx, N);
+            spc__type_traits(tr->vec_dot_type)->from_float(y, qy, N);
+            float a, b;
+            tr->vec_dot(N, &a, qx, qy);
+            fast(N, &b, qx, qy);
+            CHECK_MSG(fabsf(a - b) <= 1e-4f * (1 + fabsf(a)), "%s: ref %.8g simd %.8g", tr->name, a, b);
+            compared++;
+        }
+    }
+    if (!compared) SKIP("no SIMD kernels on this CPU (or SPECULA_NO_SIMD set)");
+}
+
+int main(int argc, char **argv) {
+    test_init(argc, argv);
+    RUN(fp16_conversion);
+    RUN(known_blocks);
+    RUN(roundtrip_and_dot_reference);
+    RUN(simd_matches_reference);
+    return test_done();
+}
