@@ -1,0 +1,68 @@
+/*
+ * test_cli.c: the specula command line as a user scripts it: JSON output fields, greedy text,
+ * and clear errors with non-zero exit codes for bad options, missing or malformed models, prompts
+ * longer than the context and invalid UTF-8.
+ */
+#include "test.h"
+
+#include <sys/wait.h>
+
+static char g_out[1 << 16];
+
+/* Runs `specula ARGS` (stderr folded into the output); returns the exit code. */
+static int run(const char *args) {
+    const char *build = getenv("BUILD") ? getenv("BUILD") : "build";
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s/specula %s 2>&1", build, args);
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t n = fread(g_out, 1, sizeof g_out - 1, p);
+    g_out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+TEST(run_json) {
+    if (!test_model_path("smollm2-135m")) SKIP("model smollm2-135m not cached");
+    CHECK(run("run -m smollm2-135m -p 'The capital of France is' -n 8 --json") == 0);
+    const char *keys[] = { "\"text\": \" Paris.", "\"tokens\": [7042, 30, 198", "\"n_prompt\": 5", "\"n_gen\": 8",
+                           "\"prompt_tok_per_s\":", "\"gen_tok_per_s\":" };
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) CHECK_MSG(strstr(g_out, keys[i]), "missing %s in %s", keys[i], g_out);
+}
+
+TEST(run_stream_and_chat) {
+    if (!test_model_path("smollm2-135m")) SKIP("model smollm2-135m not cached");
+    CHECK(run("run -m smollm2-135m -p 'The capital of France is' -n 4") == 0);
+    CHECK(strncmp(g_out, " Paris.", 7) == 0);
+    CHECK(run("run -m smollm2-135m --chat -p 'What is the capital of France?' -n 16 --temp 0.7 --seed 3 --json") == 0);
+    CHECK(strstr(g_out, "\"n_gen\":") != NULL);
+}
+
+TEST(errors_are_clear) {
+    CHECK(run("run --bogus") == 2 && strstr(g_out, "unknown option"));
+    CHECK(run("run -m smollm2-135m") == 2 && strstr(g_out, "exactly one of"));
+    CHECK(run("run -m /nonexistent/model.gguf -p hi") == 1 && strstr(g_out, "cannot open"));
+    CHECK(run("run -m smollm2-135m -p hi -n x") == 2 && strstr(g_out, "bad value"));
+    CHECK(run("frobnicate") == 2);
+    FILE *f = fopen("/tmp/spc_cli_bad.gguf", "wb");
+    CHECK(f);
+    fwrite("GGUF\3\0\0\0\1\0\0\0\0\0\0\0", 1, 16, f);
+    fclose(f);
+    CHECK(run("info /tmp/spc_cli_bad.gguf") == 1 && strstr(g_out, "malformed file"));
+    CHECK(run("run -m /tmp/spc_cli_bad.gguf -p hi") == 1 && strstr(g_out, "truncated"));
+    remove("/tmp/spc_cli_bad.gguf");
+    if (!test_model_path("smollm2-135m")) return;
+    CHECK(run("run -m smollm2-135m -c 8 -p 'one two three four five six seven eight nine ten'") == 1);
+    CHECK(strstr(g_out, "more than the context"));
+    CHECK(run("run -m smollm2-135m -p \"$(printf '\\377\\376')\"") == 1 && strstr(g_out, "UTF-8"));
+    CHECK(run("tokenize -m smollm2-135m -p 'Hello world'") == 0 && strcmp(g_out, "19556 905\n") == 0);
+    CHECK(run("info smollm2-135m") == 0 && strstr(g_out, "llama.block_count") && strstr(g_out, "token_embd.weight"));
+}
+
+int main(int argc, char **argv) {
+    test_init(argc, argv);
+    RUN(run_json);
+    RUN(run_stream_and_chat);
+    RUN(errors_are_clear);
+    return test_done();
+}
