@@ -174,10 +174,11 @@ static void rmsnorm(float *out, const float *x, const float *w, int n, float eps
 }
 
 /* Rotates the first n_rot dims of each head of x (n_heads * head_dim) for position pos. */
-static void rope(float *x, int n_heads, int head_dim, int n_rot, float base, int pos, enum spc_rope mode) {
+static void rope(float *x, int n_heads, int head_dim, int n_rot, float base, float scale, int pos,
+                 enum spc_rope mode) {
     const float theta_scale = powf(base, -2.0f / n_rot);
     for (int h = 0; h < n_heads; h++) {
-        float *v = x + (size_t)h * head_dim, theta = (float)pos;
+        float *v = x + (size_t)h * head_dim, theta = (float)pos * scale;
         for (int i = 0; i < n_rot / 2; i++) {
             float c = cosf(theta), s = sinf(theta);
             int a = mode == SPC_ROPE_NORM ? 2 * i : i, b = mode == SPC_ROPE_NORM ? 2 * i + 1 : i + n_rot / 2;
@@ -208,6 +209,8 @@ static inline float kv_get(const struct spc_ctx *c, const uint8_t *row, int i) {
     return f;
 }
 
+static inline int hp_n_swa(const struct spc_ctx *c) { return c->m->hp.n_swa; }
+
 static void att_task_fn(void *va, int ith, int nth) {
     struct att_task *t = va;
     struct spc_ctx *c = t->c;
@@ -215,17 +218,23 @@ static void att_task_fn(void *va, int ith, int nth) {
     int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
     float *scores = c->scores + (size_t)ith * (c->p.n_ctx + (size_t)hp->head_dim);
     int32_t *keys = c->keys + (size_t)ith * c->p.n_ctx;
-    const float scale = 1.0f / sqrtf((float)hd);
+    const float scale = hp->q_scale != 1 ? 1.0f : 1.0f / sqrtf((float)hd);   /* gemma3 scales q itself */
+    const bool swa = c->m->layers[t->il].swa;
     int total = t->n * hp->n_head;
     for (int job = ith; job < total; job += nth) {
         int i = job / hp->n_head, h = job % hp->n_head, kvh = h / group;
         int seq = t->seq ? t->seq[i] : 0;
         /* key slots: committed prefix, then batch ancestors root-first, then the position itself */
         int prefix = c->kv_len[seq], nk = 0;       /* kv_len moves only after the pass */
-        for (int s = 0; s < prefix; s++) keys[nk++] = s;
+        /* sliding-window layers see only keys less than n_swa positions back (prefix slot s sits at
+           position s; ancestors are always closer than the query's own prefix) */
+        int first = swa && c->pos[i] - hp_n_swa(c) + 1 > 0 ? c->pos[i] - hp_n_swa(c) + 1 : 0;
+        for (int s = first; s < prefix; s++) keys[nk++] = s;
         int chain = c->depth[i] + 1;
         for (int j = i, d = chain - 1; d >= 0; d--, j = c->par[j]) keys[nk + d] = c->slot[j];
-        nk += chain;
+        int drop = swa && chain > hp_n_swa(c) ? chain - hp_n_swa(c) : 0;   /* the oldest ancestors */
+        if (drop) memmove(keys + nk, keys + nk + drop, sizeof *keys * (size_t)(chain - drop));
+        nk += chain - drop;
         const float *q = c->q + (size_t)i * hp->n_head * hd + (size_t)h * hd;
         /* with an f16 cache, q and the probabilities are rounded to f16 before their products, as
            ggml does (its f16 matmul converts the f32 operand); this keeps us close to llama.cpp */
@@ -326,7 +335,11 @@ int spc_forward(struct spc_ctx *c, const struct spc_batch *b) {
     const struct spc_model *m = c->m;
     const struct spc_hparams *hp = &m->hp;
     const int n = b->n, e = hp->n_embd, qd = hp->n_head * hp->head_dim, kvd = (int)kv_dim(m);
-    for (int i = 0; i < n; i++) spc__get_row(&m->tok_embd, b->token[i], c->x + (size_t)i * e);
+    for (int i = 0; i < n; i++) {
+        spc__get_row(&m->tok_embd, b->token[i], c->x + (size_t)i * e);
+        if (hp->embd_scale != 1)
+            for (int d = 0; d < e; d++) c->x[(size_t)i * e + d] *= hp->embd_scale;
+    }
     for (int il = 0; il < hp->n_layer; il++) {
         const struct spc_layer *L = &m->layers[il];
         for (int i = 0; i < n; i++)
@@ -338,23 +351,41 @@ int spc_forward(struct spc_ctx *c, const struct spc_batch *b) {
         add_bias(c->k, &L->bk, n);
         add_bias(c->v, &L->bv, n);
         for (int i = 0; i < n; i++) {
-            rope(c->q + (size_t)i * qd, hp->n_head, hp->head_dim, hp->n_rot, L->rope_base, c->pos[i], hp->rope);
-            rope(c->k + (size_t)i * kvd, hp->n_head_kv, hp->head_dim, hp->n_rot, L->rope_base, c->pos[i], hp->rope);
+            float *q = c->q + (size_t)i * qd, *k = c->k + (size_t)i * kvd;
+            if (L->q_norm.data) {               /* gemma3: RMS norm per head before RoPE */
+                for (int h = 0; h < hp->n_head; h++)
+                    rmsnorm(q + h * hp->head_dim, q + h * hp->head_dim, (const float *)L->q_norm.data, hp->head_dim, hp->eps);
+                for (int h = 0; h < hp->n_head_kv; h++)
+                    rmsnorm(k + h * hp->head_dim, k + h * hp->head_dim, (const float *)L->k_norm.data, hp->head_dim, hp->eps);
+            }
+            rope(q, hp->n_head, hp->head_dim, hp->n_rot, L->rope_base, L->rope_scale, c->pos[i], hp->rope);
+            rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, L->rope_base, L->rope_scale, c->pos[i], hp->rope);
+            if (hp->q_scale != 1)
+                for (int d = 0; d < qd; d++) q[d] *= hp->q_scale;
         }
         store_kv(c, b, il);
         struct att_task at = { c, b->seq, n, il };
         spc__pool_run(c->pool, att_task_fn, &at);
         spc__matmul(c->pool, &L->wo, c->att, n, c->xb, c->mm_scratch);
+        if (L->post_attn_norm.data)
+            for (int i = 0; i < n; i++)
+                rmsnorm(c->xb + (size_t)i * e, c->xb + (size_t)i * e, (const float *)L->post_attn_norm.data, e, hp->eps);
         for (size_t j = 0; j < (size_t)n * e; j++) c->x[j] += c->xb[j];
         for (int i = 0; i < n; i++)
             rmsnorm(c->xb + (size_t)i * e, c->x + (size_t)i * e, (const float *)L->ffn_norm.data, e, hp->eps);
         spc__matmul(c->pool, &L->gate, c->xb, n, c->hb, c->mm_scratch);
         spc__matmul(c->pool, &L->up, c->xb, n, c->hb2, c->mm_scratch);
+        bool gelu = m->arch == SPC_ARCH_GEMMA3;
         for (size_t j = 0; j < (size_t)n * hp->n_ff; j++) {
             float g = c->hb[j];
-            c->hb[j] = g / (1.0f + expf(-g)) * c->hb2[j];
+            float act = gelu ? 0.5f * g * (1.0f + tanhf(0.7978845608f * (g + 0.044715f * g * g * g)))
+                             : g / (1.0f + expf(-g));
+            c->hb[j] = act * c->hb2[j];
         }
         spc__matmul(c->pool, &L->down, c->hb, n, c->xb, c->mm_scratch);
+        if (L->post_ffn_norm.data)
+            for (int i = 0; i < n; i++)
+                rmsnorm(c->xb + (size_t)i * e, c->xb + (size_t)i * e, (const float *)L->post_ffn_norm.data, e, hp->eps);
         for (size_t j = 0; j < (size_t)n * e; j++) c->x[j] += c->xb[j];
     }
     int nl = 0;

@@ -5,6 +5,7 @@
  */
 #include "model.h"
 
+#include <math.h>
 #include <stdio.h>
 
 static int get_u(const struct spc_gguf *g, const char *arch, const char *suffix, int64_t lo, int64_t hi,
@@ -89,6 +90,15 @@ static int load_hparams(struct spc_model *m) {
         (st = get_f(g, a, "rope.freq_base", 10000.0, &hp->rope_base)))
         return st;
     hp->rope = m->arch == SPC_ARCH_LLAMA ? SPC_ROPE_NORM : SPC_ROPE_NEOX;
+    hp->embd_scale = 1;
+    hp->q_scale = 1;
+    if (m->arch == SPC_ARCH_GEMMA3) {
+        hp->embd_scale = sqrtf((float)hp->n_embd);
+        hp->q_scale = 1.0f / sqrtf((float)hp->head_dim);  /* query_pre_attn_scalar = head_dim */
+        if ((st = get_u(g, a, "attention.sliding_window", 1, 1 << 24, true, 0, &hp->n_swa)) ||
+            (st = get_f(g, a, "rope.freq_base_swa", 10000.0, &hp->rope_base_swa)))
+            return st;
+    }
     const struct spc_gguf_tensor *te = spc_gguf_find_tensor(g, "token_embd.weight");
     if (!te) return spc__err(SPC_ERR_FORMAT, "model: missing tensor token_embd.weight");
     if (te->ne[1] < 1 || te->ne[1] > (1 << 22)) return spc__err(SPC_ERR_FORMAT, "model: vocabulary size out of range");
@@ -107,7 +117,22 @@ static int bind_weights(struct spc_model *m) {
     if (!m->output.data) m->output = m->tok_embd;     /* tied embeddings */
     m->layers = spc__calloc((size_t)hp->n_layer, sizeof *m->layers);
     if (!m->layers) return spc__err(SPC_ERR_NOMEM, "model: out of memory");
-    bool bias = m->arch == SPC_ARCH_QWEN2;
+    bool bias = m->arch == SPC_ARCH_QWEN2, gemma = m->arch == SPC_ARCH_GEMMA3;
+    int swa_pattern = 6;            /* gemma3: 5 sliding-window layers, then 1 global */
+    if (gemma) {
+        int64_t pat;
+        char key[96];
+        snprintf(key, sizeof key, "%s.attention.sliding_window_pattern", m->arch_name);
+        if (spc_gguf_get_int(m->gguf, key, &pat) == SPC_OK) {
+            if (pat < 1 || pat > SPC_MAX_LAYERS) return spc__err(SPC_ERR_FORMAT, "model: %s out of range", key);
+            swa_pattern = (int)pat;
+        }
+    }
+    float rope_scale = 1;
+    double factor;
+    char fkey[96];
+    snprintf(fkey, sizeof fkey, "%s.rope.scaling.factor", m->arch_name);
+    if (spc_gguf_get_float(m->gguf, fkey, &factor) == SPC_OK && factor > 0) rope_scale = (float)(1.0 / factor);
     for (int il = 0; il < hp->n_layer; il++) {
         struct spc_layer *L = &m->layers[il];
         char n[64];
@@ -120,8 +145,15 @@ static int bind_weights(struct spc_model *m) {
             B(ffn_norm, "ffn_norm.weight", e, 1, true) || B(gate, "ffn_gate.weight", e, hp->n_ff, true) ||
             B(up, "ffn_up.weight", e, hp->n_ff, true) || B(down, "ffn_down.weight", hp->n_ff, e, true))
             return st;
+        if (gemma && (B(q_norm, "attn_q_norm.weight", hp->head_dim, 1, true) ||
+                      B(k_norm, "attn_k_norm.weight", hp->head_dim, 1, true) ||
+                      B(post_attn_norm, "post_attention_norm.weight", e, 1, true) ||
+                      B(post_ffn_norm, "post_ffw_norm.weight", e, 1, true)))
+            return st;
 #undef B
-        L->rope_base = hp->rope_base;
+        L->swa = gemma && swa_pattern > 1 && il % swa_pattern < swa_pattern - 1;
+        L->rope_base = L->swa ? hp->rope_base_swa : hp->rope_base;
+        L->rope_scale = L->swa ? 1.0f : rope_scale;
         const struct spc_w *mats[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down };
         for (size_t k = 0; k < sizeof mats / sizeof *mats; k++)
             m->weight_bytes += mats[k]->row_bytes * (uint64_t)mats[k]->ne1;
@@ -147,8 +179,9 @@ int spc_model_load(struct spc_model **out, const char *path) {
     memcpy(m->arch_name, a, alen);
     if (strcmp(m->arch_name, "llama") == 0) m->arch = SPC_ARCH_LLAMA;
     else if (strcmp(m->arch_name, "qwen2") == 0) m->arch = SPC_ARCH_QWEN2;
+    else if (strcmp(m->arch_name, "gemma3") == 0) m->arch = SPC_ARCH_GEMMA3;
     else {
-        st = spc__err(SPC_ERR_UNSUPPORTED, "model: architecture '%s' is not supported (llama, qwen2)",
+        st = spc__err(SPC_ERR_UNSUPPORTED, "model: architecture '%s' is not supported (llama, qwen2, gemma3)",
                       m->arch_name);
         goto fail;
     }

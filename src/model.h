@@ -28,14 +28,16 @@ struct spc_layer {
     struct spc_w q_norm, k_norm, post_attn_norm;    /* gemma3 */
     struct spc_w ffn_norm, gate, up, down, post_ffn_norm;
     bool swa;                                       /* sliding-window layer (gemma3) */
-    float rope_base;
+    float rope_base, rope_scale;                    /* theta = pos * rope_scale * base^(-2i/n_rot) */
 };
 
 struct spc_hparams {
     int n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_rot;
     float eps, rope_base, rope_base_swa;
-    int n_swa;
+    int n_swa;                  /* sliding window (gemma3); 0: none */
     enum spc_rope rope;
+    float embd_scale;           /* token embeddings are multiplied by this (gemma3: sqrt(n_embd)) */
+    float q_scale;              /* queries are multiplied by this before attention */
 };
 
 struct spc_vocab;

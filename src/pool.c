@@ -34,9 +34,13 @@ static void *worker(void *va) {
         while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen &&
                !atomic_load(&p->stop)) {
             if (++spins < 20000) {
+                if (spins < 4000) {
 #if defined(__x86_64__)
-                __builtin_ia32_pause();
+                    __builtin_ia32_pause();
 #endif
+                } else {
+                    sched_yield();
+                }
                 continue;
             }
             pthread_mutex_lock(&p->mu);
@@ -115,9 +119,14 @@ void spc__pool_run(struct spc_pool *p, spc_task_fn fn, void *arg) {
         pthread_mutex_unlock(&p->mu);
     }
     fn(arg, 0, p->n);
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
+    /* spin briefly, then yield: on an oversubscribed machine the worker we wait for may need our core */
+    for (int spins = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; spins++) {
+        if (spins < 4000) {
 #if defined(__x86_64__)
-        __builtin_ia32_pause();
+            __builtin_ia32_pause();
 #endif
+        } else {
+            sched_yield();
+        }
     }
 }

@@ -48,6 +48,9 @@ struct spc_vocab {
     char byte_utf8[256][3];     /* bytes_to_unicode as UTF-8 */
     uint8_t byte_utf8_len[256];
     int32_t byte_tok[256];      /* token of each single byte */
+    bool spm;                   /* SentencePiece (tokenizer.ggml.model = "llama") */
+    bool add_space_prefix;
+    const float *scores;        /* SPM merge priority, per token (inside the file) */
 };
 
 /* ---- string map ---- */
@@ -253,23 +256,34 @@ static int load_merges(struct spc_vocab *v, const struct spc_gguf *g) {
     return SPC_OK;
 }
 
+static int load_scores(struct spc_vocab *v, const struct spc_gguf *g) {
+    int si = spc_gguf_find(g, "tokenizer.ggml.scores");
+    if (si < 0 || spc_gguf_arr_type(g, si) != SPC_GGUF_FLOAT32 || spc_gguf_arr_n(g, si) != (uint64_t)v->n)
+        return spc__err(SPC_ERR_FORMAT, "vocab: tokenizer.ggml.scores missing or not one f32 per token");
+    v->scores = spc__gguf_arr_data(g, si);
+    return strmap_init(&v->merge_map, 1);
+}
+
 int spc__vocab_load(struct spc_vocab **out, const struct spc_gguf *g) {
     *out = NULL;
     const char *model;
     size_t mlen;
     if (spc_gguf_get_str(g, "tokenizer.ggml.model", &model, &mlen) != SPC_OK)
         return spc__err(SPC_ERR_FORMAT, "vocab: tokenizer.ggml.model missing");
-    if (mlen != 4 || memcmp(model, "gpt2", 4) != 0)
-        return spc__err(SPC_ERR_UNSUPPORTED, "vocab: tokenizer '%.*s' is not supported (byte-level BPE 'gpt2' is)",
+    bool spm = mlen == 5 && memcmp(model, "llama", 5) == 0;
+    if (!spm && (mlen != 4 || memcmp(model, "gpt2", 4) != 0))
+        return spc__err(SPC_ERR_UNSUPPORTED, "vocab: tokenizer '%.*s' is not supported ('gpt2' BPE and 'llama' SentencePiece are)",
                         (int)(mlen > 32 ? 32 : mlen), model);
     struct spc_vocab *v = spc__calloc(1, sizeof *v);
     if (!v) return spc__err(SPC_ERR_NOMEM, "vocab: out of memory");
+    v->spm = spm;
     init_bytes(v);
     const char *pre = NULL;
     size_t plen = 0;
     int st;
     if (spc_gguf_get_str(g, "tokenizer.ggml.pre", &pre, &plen) != SPC_OK) pre = NULL;
-    if ((st = load_tokens(v, g)) || (st = load_merges(v, g)) || (st = set_regexes(v, pre, plen))) {
+    if ((st = load_tokens(v, g)) || (st = spm ? load_scores(v, g) : load_merges(v, g)) ||
+        (!spm && (st = set_regexes(v, pre, plen)))) {
         spc__vocab_free(v);
         return st;
     }
@@ -289,7 +303,16 @@ int spc__vocab_load(struct spc_vocab **out, const struct spc_gguf *g) {
         int32_t id = strmap_get(&v->tok_map, eog_text[i], strlen(eog_text[i]));
         if (id >= 0) v->eog[id] = true;     /* as llama.cpp: by text, whatever the token type */
     }
-    for (int b = 0; b < 256; b++) v->byte_tok[b] = strmap_get(&v->tok_map, v->byte_utf8[b], v->byte_utf8_len[b]);
+    for (int b = 0; b < 256; b++) {
+        char hex[8];
+        snprintf(hex, sizeof hex, "<0x%02X>", b);
+        v->byte_tok[b] = spm ? strmap_get(&v->tok_map, hex, 6) : strmap_get(&v->tok_map, v->byte_utf8[b], v->byte_utf8_len[b]);
+    }
+    if (spm) {
+        int64_t asp = 1;                        /* SentencePiece default, as llama.cpp */
+        spc_gguf_get_int(g, "tokenizer.ggml.add_space_prefix", &asp);
+        v->add_space_prefix = asp != 0;
+    }
     *out = v;
     return SPC_OK;
 }
@@ -404,6 +427,106 @@ static int bpe_piece(const struct spc_vocab *v, const char *s, size_t n, struct 
     return SPC_OK;
 }
 
+/* ---- SentencePiece (tokenizer.ggml.model = "llama") ----
+ * As llama.cpp: spaces become U+2581, the text starts as one symbol per UTF-8 character, and the
+ * adjacent pair whose concatenation is the highest-scoring token (leftmost on ties) is merged until
+ * none is left; a symbol that is not a token falls back to its <0xXX> byte tokens. A binary heap of
+ * candidate pairs keeps this O(n log n) on long prompts; stale pairs are skipped when popped. */
+
+struct spm_pair { float score; int left, right, len; };
+
+static bool pair_before(const struct spm_pair *a, const struct spm_pair *b) {
+    return a->score > b->score || (a->score == b->score && a->left < b->left);
+}
+
+static void heap_push(struct spm_pair *h, int *n, struct spm_pair p) {
+    int i = (*n)++;
+    h[i] = p;
+    while (i > 0 && pair_before(&h[i], &h[(i - 1) / 2])) {
+        struct spm_pair t = h[i];
+        h[i] = h[(i - 1) / 2];
+        h[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+
+static struct spm_pair heap_pop(struct spm_pair *h, int *n) {
+    struct spm_pair top = h[0];
+    h[0] = h[--*n];
+    for (int i = 0;;) {
+        int l = 2 * i + 1, r = l + 1, m = i;
+        if (l < *n && pair_before(&h[l], &h[m])) m = l;
+        if (r < *n && pair_before(&h[r], &h[m])) m = r;
+        if (m == i) break;
+        struct spm_pair t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+    return top;
+}
+
+static void spm_try_pair(const struct spc_vocab *v, const char *text, const struct sym *sy, int l, int r,
+                         struct spm_pair *h, int *nh) {
+    if (l < 0 || r < 0) return;
+    int32_t t = strmap_get(&v->tok_map, text + sy[l].start, (size_t)(sy[l].len + sy[r].len));
+    if (t >= 0) heap_push(h, nh, (struct spm_pair){ v->scores[t], l, r, sy[l].len + sy[r].len });
+}
+
+static int spm_piece(const struct spc_vocab *v, const char *raw, size_t n, bool space_prefix, struct tokout *o) {
+    size_t cap = 3 * n + 3;
+    char *text = spc__alloc(cap);
+    struct sym *sy = spc__alloc((n + 1) * sizeof *sy);
+    struct spm_pair *h = spc__alloc((2 * n + 2) * sizeof *h);
+    if (!text || !sy || !h) {
+        spc__free(text);
+        spc__free(sy);
+        spc__free(h);
+        return spc__err(SPC_ERR_NOMEM, "tokenize: out of memory");
+    }
+    int len = 0, ns = 0, nh = 0;
+    if (space_prefix) { memcpy(text, "\xe2\x96\x81", 3); len = 3; }
+    for (size_t i = 0; i < n; i++) {
+        if (raw[i] == ' ') { memcpy(text + len, "\xe2\x96\x81", 3); len += 3; }
+        else text[len++] = raw[i];
+    }
+    for (int i = 0; i < len;) {
+        int cl = utf8_len((uint8_t)text[i]);
+        if (i + cl > len) cl = len - i;
+        sy[ns] = (struct sym){ i, cl, ns - 1, ns + 1 };
+        ns++;
+        i += cl;
+    }
+    if (ns) sy[ns - 1].next = -1;
+    for (int i = 1; i < ns; i++) spm_try_pair(v, text, sy, i - 1, i, h, &nh);
+    while (nh > 0) {
+        struct spm_pair p = heap_pop(h, &nh);
+        struct sym *l = &sy[p.left], *r = &sy[p.right];
+        if (l->len == 0 || r->len == 0 || l->len + r->len != p.len || l->next != p.right) continue;
+        l->len += r->len;
+        r->len = 0;
+        l->next = r->next;
+        if (r->next >= 0) sy[r->next].prev = p.left;
+        spm_try_pair(v, text, sy, l->prev, p.left, h, &nh);
+        spm_try_pair(v, text, sy, p.left, l->next, h, &nh);
+    }
+    for (int i = 0; ns > 0 && i != -1; i = sy[i].next) {
+        int32_t t = strmap_get(&v->tok_map, text + sy[i].start, (size_t)sy[i].len);
+        if (t >= 0) {
+            emit(o, t);
+            continue;
+        }
+        for (int k = 0; k < sy[i].len; k++) {
+            int32_t bt = v->byte_tok[(uint8_t)text[sy[i].start + k]];
+            if (bt >= 0) emit(o, bt);
+        }
+    }
+    spc__free(text);
+    spc__free(sy);
+    spc__free(h);
+    return SPC_OK;
+}
+
 /* Applies regex r (and the following ones) to text[0..n), then BPE on every final piece. */
 static int pretok(const struct spc_vocab *v, int r, const char *text, size_t n, pcre2_match_data *md, struct tokout *o) {
     if (n == 0) return SPC_OK;
@@ -441,6 +564,7 @@ int spc_tokenize(const struct spc_vocab *v, const char *text, size_t len, int ad
     if (!md) return spc__err(SPC_ERR_NOMEM, "tokenize: out of memory");
     size_t start = 0, i = 0;
     int st = SPC_OK;
+    bool prev_special = true;
     while (i < len && st == SPC_OK) {
         int32_t hit = -1;
         for (int k = 0; k < v->n_special; k++) {
@@ -455,12 +579,16 @@ int spc_tokenize(const struct spc_vocab *v, const char *text, size_t len, int ad
             i += (size_t)utf8_len((uint8_t)text[i]);
             continue;
         }
-        st = pretok(v, 0, text + start, i - start, md, &o);
+        st = v->spm ? (i > start ? spm_piece(v, text + start, i - start, v->add_space_prefix && prev_special, &o) : SPC_OK)
+                    : pretok(v, 0, text + start, i - start, md, &o);
+        prev_special = true;
         emit(&o, hit);
         i += v->len[hit];
         start = i;
     }
-    if (st == SPC_OK) st = pretok(v, 0, text + start, len - start, md, &o);
+    if (st == SPC_OK)
+        st = v->spm ? (len > start ? spm_piece(v, text + start, len - start, v->add_space_prefix && prev_special, &o) : SPC_OK)
+                    : pretok(v, 0, text + start, len - start, md, &o);
     pcre2_match_data_free(md);
     if (st) return st;
     if (o.n < 0 || o.n > INT32_MAX / 2) return spc__err(SPC_ERR_INVALID, "tokenize: too many tokens");
@@ -482,6 +610,26 @@ int spc_token_to_piece(const struct spc_vocab *v, int32_t t, int special, char *
         return n;
     }
     int w = 0;
+    if (v->spm) {
+        if (v->attr[t] == TOK_BYTE && n == 6) {
+            unsigned b = 0;
+            sscanf(s + 3, "%2X", &b);
+            if (cap > 0) buf[0] = (char)b;
+            return 1;
+        }
+        for (int i = 0; i < n;) {
+            if (i + 3 <= n && memcmp(s + i, "\xe2\x96\x81", 3) == 0) {
+                if (w < cap) buf[w] = ' ';
+                w++;
+                i += 3;
+            } else {
+                if (w < cap) buf[w] = s[i];
+                w++;
+                i++;
+            }
+        }
+        return w;
+    }
     for (int i = 0; i < n;) {
         int cl = utf8_len((uint8_t)s[i]);
         if (i + cl > n) cl = n - i;
