@@ -62,7 +62,16 @@ test-asan:
 	$(MAKE) BUILD=build-asan SANITIZE=1 OPT=-O1 test
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 .PHONY: all test test-asan clean
 .SECONDARY:
+
+# Fuzz targets (clang + libFuzzer + ASan/UBSan), not part of `make test`.
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang OPT="-O1" CFLAGS="-g -O1 -fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libspecula.a
+	clang $(CPPFLAGS) $(FUZZ_CFLAGS) tests/fuzz/fuzz_gguf.c build-fuzz/libspecula.a $(LDLIBS) -o build-fuzz/fuzz_gguf
+	clang $(CPPFLAGS) $(FUZZ_CFLAGS) tests/fuzz/fuzz_tokenize.c build-fuzz/libspecula.a $(LDLIBS) -o build-fuzz/fuzz_tokenize
+
+.PHONY: fuzz

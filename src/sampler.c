@@ -8,7 +8,6 @@
  * Depends on: base.
  */
 #include <math.h>
-#include <stdlib.h>
 
 #include "base.h"
 
@@ -51,11 +50,36 @@ void spc_sampler_free(struct spc_sampler *s) {
 }
 
 
-static int cmp_desc(const void *a, const void *b, void *ctx) {
-    const float *l = ctx;
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    if (l[x] != l[y]) return l[x] > l[y] ? -1 : 1;
-    return x < y ? -1 : x > y;          /* ties: lower id first, deterministic */
+/* Order: higher logit first, lower id first on ties (deterministic). */
+static inline bool before(const float *l, int32_t x, int32_t y) { return l[x] > l[y] || (l[x] == l[y] && x < y); }
+
+/* In-place heapsort of ids by `before`: no allocation (glibc's qsort may call malloc). */
+static void sort_ids(int32_t *a, int n, const float *l) {
+    for (int start = n / 2 - 1, end = n; end > 1;) {
+        int root;
+        if (start >= 0) root = start--;
+        else {
+            int32_t t = a[0];
+            a[0] = a[--end];
+            a[end] = t;
+            root = 0;
+        }
+        for (;;) {          /* sift down: the root is the element that sorts first */
+            int c = 2 * root + 1;
+            if (c >= end) break;
+            if (c + 1 < end && before(l, a[c + 1], a[c])) c++;
+            if (!before(l, a[c], a[root])) break;
+            int32_t t = a[root];
+            a[root] = a[c];
+            a[c] = t;
+            root = c;
+        }
+    }
+    for (int i = 0, j = n - 1; i < j; i++, j--) {   /* heapsort left the first-sorting element last */
+        int32_t t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+    }
 }
 
 int spc_sampler_dist(struct spc_sampler *s, const float *logits, const int32_t **ids, const float **probs,
@@ -77,7 +101,7 @@ int spc_sampler_dist(struct spc_sampler *s, const float *logits, const int32_t *
     int n = 0;
     for (int i = 0; i < s->n_vocab; i++)
         if (logits[i] >= cut) s->ids[n++] = i;
-    qsort_r(s->ids, (size_t)n, sizeof *s->ids, cmp_desc, (void *)logits);
+    sort_ids(s->ids, n, logits);
     if (p->top_k > 0 && p->top_k < n) n = p->top_k;
     /* softmax at temperature 1 for top-p and min-p */
     double sum = 0;

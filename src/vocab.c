@@ -418,6 +418,8 @@ static int bpe_piece(const struct spc_vocab *v, const char *s, size_t n, struct 
                                   : ((uint32_t)(enc[sym[i].start + k] & 0x1f) << 6) | (enc[sym[i].start + k + 1] & 0x3f);
             int32_t bt = cp < 512 && v->byte_valid[cp] ? v->byte_tok[v->byte_of[cp]] : -1;
             if (bt >= 0) emit(o, bt);
+            else spc__log(SPC_LOG_WARN, "tokenize: byte 0x%02x has no token in this vocabulary; dropped (as llama.cpp does)",
+                          cp < 512 && v->byte_valid[cp] ? v->byte_of[cp] : 0);
             k += cl;
         }
     }
@@ -519,6 +521,8 @@ static int spm_piece(const struct spc_vocab *v, const char *raw, size_t n, bool 
         for (int k = 0; k < sy[i].len; k++) {
             int32_t bt = v->byte_tok[(uint8_t)text[sy[i].start + k]];
             if (bt >= 0) emit(o, bt);
+            else spc__log(SPC_LOG_WARN, "tokenize: byte 0x%02x has no token in this vocabulary; dropped",
+                          (uint8_t)text[sy[i].start + k]);
         }
     }
     spc__free(text);

@@ -359,6 +359,35 @@ TEST(context_overflow_is_an_error) {
     CHECK(spc_kv_len(g_c, 0) == 0);        /* nothing was half-applied */
 }
 
+static long g_allocs;
+static void *count_alloc(void *ud, size_t n) { (void)ud; g_allocs++; return malloc(n); }
+static void *count_realloc(void *ud, void *p, size_t n) { (void)ud; g_allocs++; return realloc(p, n); }
+static void count_free(void *ud, void *p) { (void)ud; free(p); }
+
+TEST(no_allocation_in_decode_loop) {
+    if (!setup_small()) SKIP("model smollm2-135m not cached");
+    struct spc_sampler_params sp = { 0.8f, 40, 0.95f, 0.05f, 7 };
+    struct spc_sampler *smp;
+    CHECK_OK(spc_sampler_new(&smp, &sp, spc_model_n_vocab(g_m)));
+    CHECK_OK(spc_kv_truncate(g_c, 0, 0));
+    struct spc_allocator a = { count_alloc, count_realloc, count_free, NULL };
+    spc_set_allocator(&a);
+    g_allocs = 0;
+    struct spc_batch b = { .n = 8, .token = SEQ };
+    int st = spc_forward(g_c, &b);
+    int32_t t = SEQ[8];
+    for (int i = 0; i < 16 && st == SPC_OK; i++) {
+        struct spc_batch one = { .n = 1, .token = &t };
+        st = spc_forward(g_c, &one);
+        t = spc_sampler_sample(smp, spc_ctx_logits(g_c, 0));
+        if (st == SPC_OK) st = spc_kv_truncate(g_c, 0, spc_kv_len(g_c, 0));
+    }
+    spc_set_allocator(NULL);
+    spc_sampler_free(smp);
+    CHECK_OK(st);
+    CHECK_MSG(g_allocs == 0, "%ld allocations in the loop", g_allocs);
+}
+
 int main(int argc, char **argv) {
     test_init(argc, argv);
     RUN(tokenizer_smollm2);
@@ -373,6 +402,7 @@ int main(int argc, char **argv) {
     RUN(tree_and_compaction);
     RUN(multi_sequence_batch);
     RUN(context_overflow_is_an_error);
+    RUN(no_allocation_in_decode_loop);
     spc_ctx_free(g_c);
     spc_model_free(g_m);
     free(g_ref);
