@@ -19,12 +19,16 @@ Outputs (all plain text, UTF-8, "\n" line ends):
         <special>\t<hex of the UTF-8 text>\t<space-separated token ids>
     special is 1 when the text was tokenized with parse_special=True (so control-token strings
     such as <|im_start|> become single ids), else 0. No BOS is added. The empty string gives
-    "0\t\t". Written for smollm2-135m and qwen2.5-coder-0.5b; qwen2.5-coder-1.5b has the same
-    tokenizer (identical tokens, token types, merges and pre-tokenizer; only the chat template
-    differs), so tok-qwen2.5-coder-1.5b.txt is written only if its token ids ever differ.
+    "0\t\t". Written for smollm2-135m, qwen2.5-coder-0.5b and gemma3-270m; qwen2.5-coder-1.5b
+    has the same tokenizer (identical tokens, token types, merges and pre-tokenizer; only the
+    chat template differs), so tok-qwen2.5-coder-1.5b.txt is written only if its token ids ever
+    differ. Every file has the same cases in the same order; tok-gemma3-270m.txt then appends
+    cases with Gemma's own markup (<start_of_turn>, <end_of_turn>, <bos>, ...; see
+    GEMMA_SPECIAL_TEXTS), each with special=0 and special=1.
 
   tests/fixtures/gen-<model>.txt   greedy-decoding / logit goldens, per prompt:
         prompt <ids>                     the prompt, tokenized with parse_special=True, no BOS
+                                         (gemma3-270m: the BOS id 2 first, as that model needs)
         greedy <32 ids>                  argmax of the raw logits, 32 steps
         top <step> <id>:<logit> x10      the 10 largest raw logits (%.5f) at the position that
                                          predicts greedy token <step>, step 0..31 (step 0 is
@@ -32,6 +36,12 @@ Outputs (all plain text, UTF-8, "\n" line ends):
     and a blank line between prompts. The prompt is decoded as a single batch, then each
     greedy token one at a time (n_threads=2, n_ctx=2048, f16 KV cache, flash attention off).
     Greedy is plain argmax (lowest id on ties) and does not stop at end-of-generation tokens.
+    The prompt texts are the same for every model, except that the chat prompt uses the model's
+    own template (ChatML, or Gemma's <start_of_turn>user ... <start_of_turn>model, which has no
+    system turn). Gemma 3 270M's longest prompt is 507 tokens with its BOS, just under its
+    sliding window (512), and its greedy steps run past the window: llama.cpp hides key position
+    p0 from query position p1 in the sliding-window layers when p1 - p0 >= 512, so from step 6
+    on (query position 512 and up) those layers no longer see the oldest positions.
 """
 import argparse
 import os
@@ -45,7 +55,12 @@ import llama_cpp
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "tests", "fixtures")
 CACHE = os.environ.get("SPECULA_CACHE", os.path.expanduser("~/.cache/specula"))
-MODELS = ["smollm2-135m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]
+MODELS = ["smollm2-135m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b", "gemma3-270m"]
+# models whose gen prompts start with BOS (their tokenizer.ggml.add_bos_token is true and they
+# need it); the tok files never add BOS
+BOS_MODELS = {"gemma3-270m"}
+# chat template of each model's chat prompt (GEN_PROMPTS[CHAT_PROMPT])
+CHAT_TEMPLATE = {"gemma3-270m": "gemma"}  # default: ChatML
 N_GEN = 32
 N_TOP = 10
 
@@ -240,6 +255,33 @@ FIXED_TEXTS = [
     LONG_PARAGRAPH,
 ]
 
+# Gemma's chat markup and other Gemma 3 control / user-defined tokens; tokenized both with
+# special=0 and special=1, for gemma3-270m only (appended after the shared cases)
+GEMMA_CHAT = ("<start_of_turn>user\nYou are a helpful assistant.\n\nhi<end_of_turn>\n"
+              "<start_of_turn>model\nHello! How can I help?<end_of_turn>\n")
+GEMMA_SPECIAL_TEXTS = [
+    "<start_of_turn>user\nhi<end_of_turn>\n",
+    GEMMA_CHAT,
+    "<start_of_turn>model\n",
+    "<start_of_turn>",
+    "<end_of_turn>",
+    "<end_of_turn><start_of_turn>",
+    "<bos><start_of_turn>user\nhi<end_of_turn>\n<start_of_turn>model\n",
+    "<bos>", "<eos>", "<pad>", "<unk>", "<mask>", "</s>", "[multimodal]",
+    "text<eos>more text",
+    " <start_of_turn> spaced <end_of_turn> ",
+    "<start_of_turn>user\n  leading spaces\n\n<end_of_turn>\n",
+    "<start_of_turn user\nnot quite special<end_of_turn",
+    "<start_of_turn><start_of_turn><end_of_turn><end_of_turn>",
+    "a<end_of_turn>b",
+    "\n<start_of_turn>\n",
+    "<unused0><unused6241>x<unused99>",
+    "<start_of_image><end_of_image>",
+    "<table><tr><td>x</td></tr></table>",
+    "<h1>Title</h1>\n<b>bold</b> <code>x = 1</code> <s>struck</s>",
+    "<0x41><0x0A>",
+]
+
 RANDOM_POOLS = [
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
     "0123456789",
@@ -292,6 +334,14 @@ def tok_cases():
     return cases
 
 
+def gemma_tok_cases():
+    cases = []
+    for t in GEMMA_SPECIAL_TEXTS:
+        cases.append((0, t))
+        cases.append((1, t))
+    return cases
+
+
 def gen_tok(name, cases):
     llm = llama_cpp.Llama(model_path(name), vocab_only=True, verbose=False)
     lines = []
@@ -306,17 +356,27 @@ def gen_tok(name, cases):
 # --------------------------------------------------------------------------------------------
 # greedy / logit goldens
 
+CHAT_QUESTION = "What is the capital of Japan? Answer in one sentence."
+CHAT_PROMPT = 2  # index in GEN_PROMPTS
 GEN_PROMPTS = [
     "The capital of France is",
     "Once upon a time, in a small village,",
     "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
-    "What is the capital of Japan? Answer in one sentence.<|im_end|>\n<|im_start|>assistant\n",
+    + CHAT_QUESTION + "<|im_end|>\n<|im_start|>assistant\n",
     "def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n",
     "#include <stdio.h>\n\n/* print the first ten squares */\nint main(void) {\n",
     # a longer prompt (a few hundred tokens), still one batch
     LONG_PARAGRAPH + "\nQuestion: What does speculative decoding use to propose tokens?\n"
     "Answer:",
 ]
+
+
+def gen_prompts(name):
+    prompts = list(GEN_PROMPTS)
+    if CHAT_TEMPLATE.get(name) == "gemma":
+        prompts[CHAT_PROMPT] = ("<start_of_turn>user\n" + CHAT_QUESTION +
+                                "<end_of_turn>\n<start_of_turn>model\n")
+    return prompts
 
 
 def gen_greedy(name):
@@ -326,8 +386,11 @@ def gen_greedy(name):
     n_vocab = llm.n_vocab()
     ctx = llm.ctx
     out, stats = [], []
-    for prompt in GEN_PROMPTS:
+    for prompt in gen_prompts(name):
         ids = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        if name in BOS_MODELS:
+            assert llm.token_bos() >= 0 and ids[:1] != [llm.token_bos()]
+            ids = [llm.token_bos()] + ids
         assert len(ids) <= 2048 - N_GEN
         llm.reset()
         t0 = time.perf_counter()
@@ -377,6 +440,8 @@ def main():
         ref = {}
         for name in MODELS:
             lines = gen_tok(name, cases)
+            if name == "gemma3-270m":
+                lines += gen_tok(name, gemma_tok_cases())
             same_as = next((k for k, v in ref.items() if v == lines and
                             k.split("-")[0] == name.split("-")[0]), None)
             if same_as:

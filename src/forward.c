@@ -190,6 +190,16 @@ static void rope(float *x, int n_heads, int head_dim, int n_rot, float base, flo
     }
 }
 
+/* GELU (tanh form) through an f16 table, as ggml computes it by default (GGML_GELU_FP16): the input
+   is rounded to f16 and the result is the f16 rounding of gelu(that input). */
+static float gelu_f16(float x) {
+    if (x <= -10.0f) return 0.0f;
+    if (x >= 10.0f) return x;
+    float h = spc__f16_to_f32(spc__f32_to_f16(x));
+    float y = 0.5f * h * (1.0f + tanhf(0.79788456080286535587989211986876f * h * (1.0f + 0.044715f * h * h)));
+    return spc__f16_to_f32(spc__f32_to_f16(y));
+}
+
 /* ---- attention ---- */
 
 struct att_task {
@@ -378,8 +388,7 @@ int spc_forward(struct spc_ctx *c, const struct spc_batch *b) {
         bool gelu = m->arch == SPC_ARCH_GEMMA3;
         for (size_t j = 0; j < (size_t)n * hp->n_ff; j++) {
             float g = c->hb[j];
-            float act = gelu ? 0.5f * g * (1.0f + tanhf(0.7978845608f * (g + 0.044715f * g * g * g)))
-                             : g / (1.0f + expf(-g));
+            float act = gelu ? gelu_f16(g) : g / (1.0f + expf(-g));
             c->hb[j] = act * c->hb2[j];
         }
         spc__matmul(c->pool, &L->down, c->hb, n, c->xb, c->mm_scratch);

@@ -301,7 +301,13 @@ int spc__vocab_load(struct spc_vocab **out, const struct spc_gguf *g) {
     if (eom >= 0) v->eog[eom] = true;
     for (size_t i = 0; i < sizeof eog_text / sizeof *eog_text; i++) {
         int32_t id = strmap_get(&v->tok_map, eog_text[i], strlen(eog_text[i]));
-        if (id >= 0) v->eog[id] = true;     /* as llama.cpp: by text, whatever the token type */
+        if (id < 0) continue;
+        v->eog[id] = true;                  /* as llama.cpp: by text, whatever the token type ... */
+        if (v->attr[id] != TOK_CONTROL) {   /* ... which it then overrides to control */
+            if (v->attr[id] != TOK_USER) v->special[v->n_special++] = id;
+            v->attr[id] = TOK_CONTROL;
+            qsort_r(v->special, (size_t)v->n_special, 4, cmp_special, v);
+        }
     }
     for (int b = 0; b < 256; b++) {
         char hex[8];

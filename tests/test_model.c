@@ -10,8 +10,10 @@
  * Tolerance: llama.cpp and specula make the same quantization choices (q8 activations, f16 KV, f16
  * q and attention weights) but sum in different orders; through 24-30 layers that moves logits by a
  * few tenths. Measured: up to 0.89 on smollm2-135m, whose logits move by 0.35 when only the KV
- * cache goes from f16 to f32, and up to 0.46 on the qwen models; hence 1.0 and 0.6. A greedy
- * disagreement is accepted only where llama.cpp's top two logits are within 0.25.
+ * cache goes from f16 to f32, up to 0.46 on the qwen models, and up to 1.8 on gemma3-270m, whose
+ * top logit moves by 1.0 between our own f16 and f32 KV caches; hence 1.0, 0.6 and 2.0, and the
+ * mean deviation must stay under a quarter of the tolerance. A greedy
+ * disagreement is accepted only where llama.cpp's top two logits are within half the tolerance.
  * Models missing from the cache are skipped visibly (set SPECULA_REQUIRE_MODELS=1 to fail).
  */
 #include "test.h"
@@ -101,6 +103,7 @@ static void check_tok_goldens(const char *model, const char *fixture_model) {
 TEST(tokenizer_smollm2) { check_tok_goldens("smollm2-135m", "smollm2-135m"); }
 TEST(tokenizer_qwen25) { check_tok_goldens("qwen2.5-coder-0.5b", "qwen2.5-coder-0.5b"); }
 TEST(tokenizer_qwen25_15b) { check_tok_goldens("qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"); }
+TEST(tokenizer_gemma3) { check_tok_goldens("gemma3-270m", "gemma3-270m"); }
 
 TEST(invalid_utf8_rejected) {
     const char *path = test_model_path("smollm2-135m");
@@ -170,6 +173,8 @@ static void check_logits(const char *model, float tol, int max_prompt) {
     CHECK(f != NULL);
     static struct golden g;
     float worst = 0;
+    double dev_sum = 0;
+    int dev_n = 0;
     int steps = 0, argmax_ok = 0, near_ties = 0, prompts = 0;
     int n_vocab = spc_model_n_vocab(m);
     while (read_golden(f, &g)) {
@@ -180,16 +185,22 @@ static void check_logits(const char *model, float tol, int max_prompt) {
         CHECK_OK(spc_forward(c, &b));
         const float *l = spc_ctx_logits(c, g.n_prompt - 1);
         for (int step = 0; step < g.n_greedy; step++) {
+            float sw = 0;
             for (int k = 0; k < 10; k++) {
                 float d = fabsf(l[g.top_id[step][k]] - g.top_val[step][k]);
                 if (d > worst) worst = d;
+                if (d > sw) sw = d;
+                dev_sum += d;
+                dev_n++;
             }
+            if (getenv("SPC_VERBOSE")) printf("    prompt %d step %d: deviation %.3f\n", prompts, step, sw);
             float gap = g.top_val[step][0] - g.top_val[step][1];
             int32_t mine = spc_argmax(l, n_vocab);
             if (mine == g.greedy[step]) argmax_ok++;
-            else if (gap < 0.25f) { near_ties++; if (getenv("SPC_VERBOSE")) printf("    near tie step %d: %d vs %d gap %.3f\n", step, mine, g.greedy[step], gap); }
+            else if (gap < tol / 2) { near_ties++; if (getenv("SPC_VERBOSE")) printf("    near tie step %d: %d vs %d gap %.3f\n", step, mine, g.greedy[step], gap); }
             else {
-                printf("    step %d: argmax %d, llama.cpp %d (gap %.3f)\n", step, mine, g.greedy[step], gap);
+                printf("    prompt %d step %d: argmax %d, llama.cpp %d (gap %.3f, my logits %.3f vs %.3f)\n", prompts, step, mine,
+                       g.greedy[step], gap, l[mine], l[g.greedy[step]]);
                 CHECK(0);
             }
             steps++;
@@ -199,16 +210,18 @@ static void check_logits(const char *model, float tol, int max_prompt) {
         }
     }
     fclose(f);
-    printf("    %d prompts, %d steps: argmax equal %d, near ties %d; largest top-10 logit deviation %.4f (tolerance %.2f)\n",
-           prompts, steps, argmax_ok, near_ties, worst, tol);
+    printf("    %d prompts, %d steps: argmax equal %d, near ties %d; top-10 logit deviation mean %.4f, largest %.4f "
+           "(tolerance %.2f)\n", prompts, steps, argmax_ok, near_ties, dev_sum / (dev_n ? dev_n : 1), worst, tol);
     spc_ctx_free(c);
     spc_model_free(m);
     CHECK(steps > 0);
     CHECK(worst <= tol);
+    CHECK(dev_sum / (dev_n ? dev_n : 1) <= tol / 4);
 }
 
 TEST(logits_vs_llamacpp_smollm2) { check_logits("smollm2-135m", 1.0f, 1024); }
 TEST(logits_vs_llamacpp_qwen05) { check_logits("qwen2.5-coder-0.5b", 0.6f, 1024); }
+TEST(logits_vs_llamacpp_gemma3) { check_logits("gemma3-270m", 2.0f, 1024); }
 TEST(logits_vs_llamacpp_qwen15) {
     if (getenv("SPECULA_TEST_QUICK")) SKIP("SPECULA_TEST_QUICK: same kernels as qwen2.5-coder-0.5b, 3x the time");
     check_logits("qwen2.5-coder-1.5b", 0.6f, 1024);
@@ -359,6 +372,47 @@ TEST(context_overflow_is_an_error) {
     CHECK(spc_kv_len(g_c, 0) == 0);        /* nothing was half-applied */
 }
 
+/* gemma3's sliding-window layers: a prompt longer than the window in one batch gives the same bits
+   as chunks and single steps (the window must hold for batch ancestors and prefix alike). */
+TEST(sliding_window_bit_identity) {
+    const char *path = test_model_path("gemma3-270m");
+    if (!path) SKIP("model gemma3-270m not cached");
+    struct spc_model *m;
+    CHECK_OK(spc_model_load(&m, path));
+    struct spc_ctx_params cp = spc_ctx_default_params();
+    cp.n_ctx = 640;
+    cp.n_batch = 600;
+    cp.n_logits = 32;
+    struct spc_ctx *c;
+    CHECK_OK(spc_ctx_new(&c, m, &cp));
+    enum { N = 560, TAIL = 24 };
+    static int32_t tok[N];
+    static uint8_t lg[N];
+    for (int i = 0; i < N; i++) tok[i] = 2 + (int32_t)((i * 7919u) % 5000u) + 500;
+    for (int i = N - TAIL; i < N; i++) lg[i] = 1;
+    int nv = spc_model_n_vocab(m);
+    float *a = malloc(sizeof *a * (size_t)nv * TAIL);
+    CHECK(a);
+    struct spc_batch all = { .n = N, .token = tok, .logits = lg };
+    CHECK_OK(spc_forward(c, &all));
+    for (int i = 0; i < TAIL; i++) memcpy(a + (size_t)i * nv, spc_ctx_logits(c, N - TAIL + i), sizeof *a * (size_t)nv);
+    CHECK_OK(spc_kv_truncate(c, 0, 0));
+    struct spc_batch head = { .n = 300, .token = tok };
+    CHECK_OK(spc_forward(c, &head));
+    struct spc_batch mid = { .n = N - TAIL - 300, .token = tok + 300 };
+    CHECK_OK(spc_forward(c, &mid));
+    int bad = 0;
+    for (int i = N - TAIL; i < N; i++) {
+        struct spc_batch one = { .n = 1, .token = &tok[i] };
+        CHECK_OK(spc_forward(c, &one));
+        if (!same_bits(spc_ctx_logits(c, 0), a + (size_t)(i - N + TAIL) * nv, nv)) bad++;
+    }
+    free(a);
+    spc_ctx_free(c);
+    spc_model_free(m);
+    CHECK_MSG(bad == 0, "%d of %d positions differ", bad, TAIL);
+}
+
 static long g_allocs;
 static void *count_alloc(void *ud, size_t n) { (void)ud; g_allocs++; return malloc(n); }
 static void *count_realloc(void *ud, void *p, size_t n) { (void)ud; g_allocs++; return realloc(p, n); }
@@ -393,16 +447,19 @@ int main(int argc, char **argv) {
     RUN(tokenizer_smollm2);
     RUN(tokenizer_qwen25);
     RUN(tokenizer_qwen25_15b);
+    RUN(tokenizer_gemma3);
     RUN(invalid_utf8_rejected);
     RUN(logits_vs_llamacpp_smollm2);
     RUN(logits_vs_llamacpp_qwen05);
     RUN(logits_vs_llamacpp_qwen15);
+    RUN(logits_vs_llamacpp_gemma3);
     RUN(bit_identity_chains);
     RUN(kv_rollback_equals_fresh);
     RUN(tree_and_compaction);
     RUN(multi_sequence_batch);
     RUN(context_overflow_is_an_error);
     RUN(no_allocation_in_decode_loop);
+    RUN(sliding_window_bit_identity);
     spc_ctx_free(g_c);
     spc_model_free(g_m);
     free(g_ref);

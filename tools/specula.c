@@ -301,6 +301,7 @@ static int cmd_run(int argc, char **argv) {
         printf("}\n");
     } else {
         printf("\n");
+        fflush(stdout);
         fprintf(stderr, "specula: prompt %d tokens, %.1f tok/s; generated %d tokens, %.1f tok/s; stop: %s\n",
                 n_prompt, pp, n_gen, tg, stop);
     }
