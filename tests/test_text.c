@@ -71,10 +71,27 @@ TEST(chatml_template) {
     spc_model_free(m);
 }
 
+TEST(gemma_template) {
+    struct spc_model *m = load("gemma3-270m");
+    if (!m) SKIP("model gemma3-270m not cached");
+    struct spc_chat_msg msgs[3] = { { "system", "Be brief." }, { "user", "Hi" }, { "assistant", "Hello." } };
+    char buf[256];
+    int n = spc_chat_apply(m, msgs, 3, 1, buf, sizeof buf);
+    const char *want = "<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\nHello.<end_of_turn>\n"
+                       "<start_of_turn>model\n";
+    CHECK_MSG(n == (int)strlen(want) && strcmp(buf, want) == 0, "got %s", buf);
+    /* the rendered turn markers are single control tokens */
+    int32_t ids[64];
+    int k = spc_tokenize(spc_model_vocab(m), buf, (size_t)n, 1, 1, ids, 64);
+    CHECK(k > 5 && ids[0] == 2 && ids[1] == 105);
+    spc_model_free(m);
+}
+
 int main(int argc, char **argv) {
     test_init(argc, argv);
     RUN(streaming_detok_keeps_utf8_whole);
     RUN(tokenize_snprintf_rule_and_specials);
     RUN(chatml_template);
+    RUN(gemma_template);
     return test_done();
 }
