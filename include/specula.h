@@ -112,6 +112,7 @@ uint32_t spc_gguf_version(const struct spc_gguf *g);
 int64_t spc_gguf_n_kv(const struct spc_gguf *g);
 const char *spc_gguf_key(const struct spc_gguf *g, int64_t i);
 int spc_gguf_find(const struct spc_gguf *g, const char *key);      /* index or -1 */
+/* Type of value i (SPC_GGUF_TYPE_COUNT for an index out of range). */
 enum spc_gguf_type spc_gguf_kv_type(const struct spc_gguf *g, int64_t i);
 /* For arrays: the element type and count. */
 enum spc_gguf_type spc_gguf_arr_type(const struct spc_gguf *g, int64_t i);

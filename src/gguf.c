@@ -183,6 +183,7 @@ static int parse(struct spc_gguf *g) {
     if (memcmp(magic, "GGUF", 4) != 0) return FMT_ERR("gguf: bad magic (not a GGUF file)");
     if ((st = rd(&r, &g->version, 4, "version"))) return st;
     if (g->version == 1) return FMT_ERR("gguf: version 1 is no longer supported");
+    if (g->version == 0) return FMT_ERR("gguf: invalid version 0");
     if ((g->version & 0xffff) == 0) return FMT_ERR("gguf: big-endian files are not supported");
     if (g->version > 3) return FMT_ERR("gguf: unknown version %u", g->version);
     uint64_t nt = 0, nkv = 0;
@@ -249,7 +250,7 @@ static int parse(struct spc_gguf *g) {
     if ((st = check_unique(g))) return st;
     uint64_t a = g->alignment;
     uint64_t data = r.off + (a - r.off % a) % a;
-    if (data > g->size) return FMT_ERR("gguf: data section starts past the end of the file");
+    if (data > g->size && g->n_tensors > 0) return FMT_ERR("gguf: data section starts past the end of the file");
     g->data_offset = data;
     uint64_t expect = 0;
     for (int64_t i = 0; i < g->n_tensors; i++) {
@@ -351,10 +352,15 @@ int spc_gguf_find(const struct spc_gguf *g, const char *key) {
     return -1;
 }
 
-enum spc_gguf_type spc_gguf_kv_type(const struct spc_gguf *g, int64_t i) { return g->kv[i].type; }
-enum spc_gguf_type spc_gguf_arr_type(const struct spc_gguf *g, int64_t i) { return g->kv[i].arr_type; }
+/* Out-of-range indices answer SPC_GGUF_TYPE_COUNT / 0 rather than reading past the table. */
+enum spc_gguf_type spc_gguf_kv_type(const struct spc_gguf *g, int64_t i) {
+    return i >= 0 && i < g->n_kv ? g->kv[i].type : SPC_GGUF_TYPE_COUNT;
+}
+enum spc_gguf_type spc_gguf_arr_type(const struct spc_gguf *g, int64_t i) {
+    return i >= 0 && i < g->n_kv && g->kv[i].type == SPC_GGUF_ARRAY ? g->kv[i].arr_type : SPC_GGUF_TYPE_COUNT;
+}
 uint64_t spc_gguf_arr_n(const struct spc_gguf *g, int64_t i) {
-    return g->kv[i].type == SPC_GGUF_ARRAY ? g->kv[i].arr_n : 0;
+    return i >= 0 && i < g->n_kv && g->kv[i].type == SPC_GGUF_ARRAY ? g->kv[i].arr_n : 0;
 }
 
 const struct spc_gguf_str *spc__gguf_arr_str(const struct spc_gguf *g, int64_t i, uint64_t j) {
@@ -379,9 +385,9 @@ int spc_gguf_get_int(const struct spc_gguf *g, const char *key, int64_t *out) {
     int i = spc_gguf_find(g, key);
     if (i < 0) return spc__err(SPC_ERR_NOTFOUND, "gguf: key '%s' not found", key);
     const struct kv *kv = &g->kv[i];
-    if (!is_int(kv->type)) return spc__err(SPC_ERR_FORMAT, "gguf: key '%s' is not an integer", key);
+    if (!is_int(kv->type)) return spc__err(SPC_ERR_INVALID, "gguf: key '%s' is not an integer", key);
     if (!is_signed(kv->type) && kv->num.u > INT64_MAX)
-        return spc__err(SPC_ERR_FORMAT, "gguf: key '%s' value is out of range", key);
+        return spc__err(SPC_ERR_INVALID, "gguf: key '%s' value is out of range", key);
     *out = is_signed(kv->type) ? kv->num.i : (int64_t)kv->num.u;
     return SPC_OK;
 }
@@ -392,14 +398,14 @@ int spc_gguf_get_float(const struct spc_gguf *g, const char *key, double *out) {
     const struct kv *kv = &g->kv[i];
     if (kv->type == SPC_GGUF_FLOAT32 || kv->type == SPC_GGUF_FLOAT64) *out = kv->num.f;
     else if (is_int(kv->type)) *out = is_signed(kv->type) ? (double)kv->num.i : (double)kv->num.u;
-    else return spc__err(SPC_ERR_FORMAT, "gguf: key '%s' is not a number", key);
+    else return spc__err(SPC_ERR_INVALID, "gguf: key '%s' is not a number", key);
     return SPC_OK;
 }
 
 int spc_gguf_get_str(const struct spc_gguf *g, const char *key, const char **out, size_t *len) {
     int i = spc_gguf_find(g, key);
     if (i < 0) return spc__err(SPC_ERR_NOTFOUND, "gguf: key '%s' not found", key);
-    if (g->kv[i].type != SPC_GGUF_STRING) return spc__err(SPC_ERR_FORMAT, "gguf: key '%s' is not a string", key);
+    if (g->kv[i].type != SPC_GGUF_STRING) return spc__err(SPC_ERR_INVALID, "gguf: key '%s' is not a string", key);
     *out = g->kv[i].str.ptr;
     *len = g->kv[i].str.len;
     return SPC_OK;
@@ -435,7 +441,7 @@ int spc_gguf_kv_format(const struct spc_gguf *g, int64_t i, char *buf, size_t ca
         uint64_t show = kv->arr_n < 3 ? kv->arr_n : 3;
         for (uint64_t j = 0; j < show; j++) {
             const struct spc_gguf_str *s = &kv->arr_strs[j];
-            int m = snprintf(buf + used, cap - used, " \"%.*s\"", (int)(s->len > 40 ? 40 : s->len), s->ptr);
+            int m = snprintf(cap ? buf + used : NULL, cap - used, " \"%.*s\"", (int)(s->len > 40 ? 40 : s->len), s->ptr);
             n += m;
             used = (size_t)n < cap ? (size_t)n : cap;
         }

@@ -16,7 +16,7 @@ static int get_u(const struct spc_gguf *g, const char *arch, const char *suffix,
     int st = spc_gguf_get_int(g, key, &v);
     if (st == SPC_ERR_NOTFOUND && !required) v = def;
     else if (st == SPC_ERR_NOTFOUND) return spc__err(SPC_ERR_FORMAT, "model: missing key %s", key);
-    else if (st) return st;
+    else if (st) return spc__err(SPC_ERR_FORMAT, "model: %s is not an integer", key);
     if (v < lo || v > hi) return spc__err(SPC_ERR_FORMAT, "model: %s = %lld is out of range [%lld, %lld]",
                                           key, (long long)v, (long long)lo, (long long)hi);
     *out = (int)v;
@@ -29,7 +29,7 @@ static int get_f(const struct spc_gguf *g, const char *arch, const char *suffix,
     double v;
     int st = spc_gguf_get_float(g, key, &v);
     if (st == SPC_ERR_NOTFOUND) v = def;
-    else if (st) return st;
+    else if (st) return spc__err(SPC_ERR_FORMAT, "model: %s is not a number", key);
     if (!(v > 0) || v > 1e12) return spc__err(SPC_ERR_FORMAT, "model: %s = %g is out of range", key, v);
     *out = (float)v;
     return SPC_OK;
@@ -171,7 +171,10 @@ int spc_model_load(struct spc_model **out, const char *path) {
     if (st) goto fail;
     const char *a;
     size_t alen;
-    if ((st = spc_gguf_get_str(m->gguf, "general.architecture", &a, &alen))) goto fail;
+    if (spc_gguf_get_str(m->gguf, "general.architecture", &a, &alen) != SPC_OK) {
+        st = spc__err(SPC_ERR_FORMAT, "model: general.architecture is missing or not a string");
+        goto fail;
+    }
     if (alen == 0 || alen >= sizeof m->arch_name) {
         st = spc__err(SPC_ERR_FORMAT, "model: bad general.architecture");
         goto fail;

@@ -50,7 +50,7 @@ struct spc_vocab {
     int32_t byte_tok[256];      /* token of each single byte */
     bool spm;                   /* SentencePiece (tokenizer.ggml.model = "llama") */
     bool add_space_prefix;
-    const float *scores;        /* SPM merge priority, per token (inside the file) */
+    float *scores;              /* SPM merge priority, per token (copied: the file gives no alignment) */
 };
 
 /* ---- string map ---- */
@@ -189,10 +189,18 @@ static int cmp_special(const void *a, const void *b, void *vv) {
     return x < y ? -1 : x > y;
 }
 
-static int32_t get_id(const struct spc_gguf *g, const char *key, int32_t def, int n) {
+/* A special token id: def when the key is absent; an id outside the vocabulary is malformed. */
+static int get_id(const struct spc_gguf *g, const char *key, int32_t def, int n, int32_t *out) {
     int64_t id;
-    if (spc_gguf_get_int(g, key, &id) != SPC_OK) return def;
-    return id >= 0 && id < n ? (int32_t)id : def;
+    int st = spc_gguf_get_int(g, key, &id);
+    if (st == SPC_ERR_NOTFOUND) {
+        *out = def;
+        return SPC_OK;
+    }
+    if (st || id < -1 || id >= n)
+        return spc__err(SPC_ERR_FORMAT, "vocab: %s is not a token id below %d", key, n);
+    *out = (int32_t)id;
+    return SPC_OK;
 }
 
 static int load_tokens(struct spc_vocab *v, const struct spc_gguf *g) {
@@ -260,7 +268,9 @@ static int load_scores(struct spc_vocab *v, const struct spc_gguf *g) {
     int si = spc_gguf_find(g, "tokenizer.ggml.scores");
     if (si < 0 || spc_gguf_arr_type(g, si) != SPC_GGUF_FLOAT32 || spc_gguf_arr_n(g, si) != (uint64_t)v->n)
         return spc__err(SPC_ERR_FORMAT, "vocab: tokenizer.ggml.scores missing or not one f32 per token");
-    v->scores = spc__gguf_arr_data(g, si);
+    v->scores = spc__alloc((size_t)v->n * sizeof *v->scores);
+    if (!v->scores) return spc__err(SPC_ERR_NOMEM, "vocab: out of memory");
+    memcpy(v->scores, spc__gguf_arr_data(g, si), (size_t)v->n * sizeof *v->scores);
     return strmap_init(&v->merge_map, 1);
 }
 
@@ -287,8 +297,14 @@ int spc__vocab_load(struct spc_vocab **out, const struct spc_gguf *g) {
         spc__vocab_free(v);
         return st;
     }
-    v->bos = get_id(g, "tokenizer.ggml.bos_token_id", 11 < v->n ? 11 : -1, v->n);
-    v->eos = get_id(g, "tokenizer.ggml.eos_token_id", 11 < v->n ? 11 : -1, v->n);
+    int32_t eot = -1, eom = -1, def = spm ? 1 : 11;     /* llama.cpp's defaults */
+    if ((st = get_id(g, "tokenizer.ggml.bos_token_id", def < v->n ? def : -1, v->n, &v->bos)) ||
+        (st = get_id(g, "tokenizer.ggml.eos_token_id", (spm ? 2 : 11) < v->n ? (spm ? 2 : 11) : -1, v->n, &v->eos)) ||
+        (st = get_id(g, "tokenizer.ggml.eot_token_id", -1, v->n, &eot)) ||
+        (st = get_id(g, "tokenizer.ggml.eom_token_id", -1, v->n, &eom))) {
+        spc__vocab_free(v);
+        return st;
+    }
     int64_t add_bos = 0;
     if (spc_gguf_get_int(g, "tokenizer.ggml.add_bos_token", &add_bos) == SPC_OK) v->add_bos = add_bos != 0;
     /* end of generation: eos, eot, eom, and tokens whose text marks the end of a turn */
@@ -296,7 +312,6 @@ int spc__vocab_load(struct spc_vocab **out, const struct spc_gguf *g) {
                                             "<|eom_id|>", "<EOT>", "<|end_of_text|>", "</s>", "<|fim_pad|>",
                                             "<|repo_name|>", "<reponame>", "<|file_sep|>" };
     if (v->eos >= 0) v->eog[v->eos] = true;
-    int32_t eot = get_id(g, "tokenizer.ggml.eot_token_id", -1, v->n), eom = get_id(g, "tokenizer.ggml.eom_token_id", -1, v->n);
     if (eot >= 0) v->eog[eot] = true;
     if (eom >= 0) v->eog[eom] = true;
     for (size_t i = 0; i < sizeof eog_text / sizeof *eog_text; i++) {
@@ -328,7 +343,7 @@ void spc__vocab_free(struct spc_vocab *v) {
     for (int i = 0; i < v->n_re; i++) pcre2_code_free(v->re[i]);
     strmap_free(&v->tok_map);
     strmap_free(&v->merge_map);
-    void *bufs[] = { v->text, v->off, v->len, v->attr, v->eog, v->special };
+    void *bufs[] = { v->text, v->off, v->len, v->attr, v->eog, v->special, v->scores };
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) spc__free(bufs[i]);
     spc__free(v);
 }

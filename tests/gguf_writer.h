@@ -105,29 +105,31 @@ static inline void gw_add_kv_raw(struct gw *w, const char *key, uint32_t type, c
     w->n_kv++;
 }
 
-static inline void gw_add_scalar(struct gw *w, const char *key, enum spc_gguf_type t, const void *v,
-                                 size_t n) {
-    gw_add_kv_raw(w, key, (uint32_t)t, v, n);
-}
-
-static inline void gw_add_u8(struct gw *w, const char *k, uint8_t v) { gw_add_scalar(w, k, SPC_GGUF_UINT8, &v, 1); }
-static inline void gw_add_i8(struct gw *w, const char *k, int8_t v) { gw_add_scalar(w, k, SPC_GGUF_INT8, &v, 1); }
-static inline void gw_add_u16(struct gw *w, const char *k, uint16_t v) { gw_add_scalar(w, k, SPC_GGUF_UINT16, &v, 2); }
-static inline void gw_add_i16(struct gw *w, const char *k, int16_t v) { gw_add_scalar(w, k, SPC_GGUF_INT16, &v, 2); }
-static inline void gw_add_i32(struct gw *w, const char *k, int32_t v) { gw_add_scalar(w, k, SPC_GGUF_INT32, &v, 4); }
-static inline void gw_add_f32(struct gw *w, const char *k, float v) { gw_add_scalar(w, k, SPC_GGUF_FLOAT32, &v, 4); }
-static inline void gw_add_u64(struct gw *w, const char *k, uint64_t v) { gw_add_scalar(w, k, SPC_GGUF_UINT64, &v, 8); }
-static inline void gw_add_i64(struct gw *w, const char *k, int64_t v) { gw_add_scalar(w, k, SPC_GGUF_INT64, &v, 8); }
-static inline void gw_add_f64(struct gw *w, const char *k, double v) { gw_add_scalar(w, k, SPC_GGUF_FLOAT64, &v, 8); }
+/* Scalars: gw_add_u8 .. gw_add_f64 (gw_add_u32 and gw_add_bool below), in host byte order,
+ * which is GGUF's little-endian on every machine specula runs on. */
+#define GW_SCALAR(fn, ctype, gtype)                                                     \
+    static inline void fn(struct gw *w, const char *key, ctype v) {                    \
+        gw_add_kv_raw(w, key, gtype, &v, sizeof v);                                     \
+    }
+GW_SCALAR(gw_add_u8, uint8_t, SPC_GGUF_UINT8)
+GW_SCALAR(gw_add_i8, int8_t, SPC_GGUF_INT8)
+GW_SCALAR(gw_add_u16, uint16_t, SPC_GGUF_UINT16)
+GW_SCALAR(gw_add_i16, int16_t, SPC_GGUF_INT16)
+GW_SCALAR(gw_add_i32, int32_t, SPC_GGUF_INT32)
+GW_SCALAR(gw_add_f32, float, SPC_GGUF_FLOAT32)
+GW_SCALAR(gw_add_u64, uint64_t, SPC_GGUF_UINT64)
+GW_SCALAR(gw_add_i64, int64_t, SPC_GGUF_INT64)
+GW_SCALAR(gw_add_f64, double, SPC_GGUF_FLOAT64)
+#undef GW_SCALAR
 static inline void gw_add_bool(struct gw *w, const char *k, int v) {
     uint8_t b = v != 0;
-    gw_add_scalar(w, k, SPC_GGUF_BOOL, &b, 1);
+    gw_add_kv_raw(w, k, SPC_GGUF_BOOL, &b, 1);
 }
 
 /* A u32; "general.alignment" with a power-of-two value also sets the alignment of the tensors
  * added after it (add it before any tensor). */
 static inline void gw_add_u32(struct gw *w, const char *k, uint32_t v) {
-    gw_add_scalar(w, k, SPC_GGUF_UINT32, &v, 4);
+    gw_add_kv_raw(w, k, SPC_GGUF_UINT32, &v, 4);
     if (strcmp(k, "general.alignment") == 0 && v && !(v & (v - 1))) w->alignment = v;
 }
 
@@ -137,7 +139,9 @@ static inline void gw_add_str_n(struct gw *w, const char *key, const char *s, ui
     gw_buf_str(&w->kv, s, len);
     w->n_kv++;
 }
-static inline void gw_add_str(struct gw *w, const char *key, const char *s) { gw_add_str_n(w, key, s, strlen(s)); }
+static inline void gw_add_str(struct gw *w, const char *key, const char *s) {
+    gw_add_str_n(w, key, s, strlen(s));
+}
 
 /* An array of n numbers of type et (u8..f64 or bool), data as stored (little-endian). */
 static inline void gw_add_arr(struct gw *w, const char *key, enum spc_gguf_type et, const void *data,
@@ -271,7 +275,8 @@ struct gw_model_opts {
     uint32_t seed;              /* weights */
     int tied;                   /* leave out output.weight (tied embeddings) */
     /* for error tests */
-    int64_t block_count;        /* 0: n_layer; else written as block_count (layers stay n_layer) */
+    const char *hparam;         /* this key (no "<arch>." prefix) is written as i64 hparam_value, */
+    int64_t hparam_value;       /* in place of the u32 the shapes imply (or added if not written) */
     const char *skip_tensor;    /* leave this tensor out */
     const char *retype_tensor;  /* write this tensor with type `retype` instead */
     uint32_t retype;
@@ -319,8 +324,9 @@ static inline float gw_randf(uint32_t *s) {
 static inline int gw_is_kquant(uint32_t t) { return t >= SPC_TYPE_Q2_K && t <= SPC_TYPE_Q8_K; }
 
 /* One weight: `ne0 x ne1` values scaled by `scale` (+ `bias`), f32 for vectors. */
-static inline void gw_model_tensor(struct gw *w, const struct gw_model_opts *o, const char *name, uint32_t type,
-                                   int64_t ne0, int64_t ne1, float scale, float bias, uint32_t *rng) {
+static inline void gw_model_tensor(struct gw *w, const struct gw_model_opts *o, const char *name,
+                                   uint32_t type, int64_t ne0, int64_t ne1, float scale, float bias,
+                                   uint32_t *rng) {
     if (o->skip_tensor && strcmp(o->skip_tensor, name) == 0) return;
     if (o->retype_tensor && strcmp(o->retype_tensor, name) == 0) type = o->retype;
     size_t n = (size_t)(ne0 * ne1);
@@ -335,6 +341,17 @@ static inline void gw_model_tensor(struct gw *w, const struct gw_model_opts *o, 
     free(x);
 }
 
+/* "<arch>.<suffix>" = v as a u32, unless o->hparam names it. Returns 1 when overridden. */
+static inline int gw_model_hparam(struct gw *w, const struct gw_model_opts *o, const char *arch,
+                                  const char *suffix, uint32_t v) {
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    int hit = o->hparam && strcmp(o->hparam, suffix) == 0;
+    if (hit) gw_add_i64(w, key, o->hparam_value);
+    else gw_add_u32(w, key, v);
+    return hit;
+}
+
 /* Builds the tiny model; returns the malloc'ed file (NULL when out of memory). */
 static inline uint8_t *gw_build_model(const struct gw_model_opts *opts, size_t *size) {
     struct gw_model_opts o = *opts;
@@ -347,24 +364,27 @@ static inline uint8_t *gw_build_model(const struct gw_model_opts *opts, size_t *
     if (!o.n_head_kv) o.n_head_kv = 2;
     if (!o.n_ctx) o.n_ctx = 256;
     const int e = o.n_embd, hd = e / o.n_head, kvd = hd * o.n_head_kv;
-    char key[128];
     struct gw w;
     gw_init(&w);
     gw_add_str(&w, "general.architecture", arch);
     gw_add_str(&w, "general.name", "specula tiny test model");
     if (o.alignment) gw_add_u32(&w, "general.alignment", o.alignment);
-#define GW_KEY(suffix) (snprintf(key, sizeof key, "%s.%s", arch, suffix), key)
-    if (o.block_count) gw_add_i64(&w, GW_KEY("block_count"), o.block_count);
-    else gw_add_u32(&w, GW_KEY("block_count"), (uint32_t)o.n_layer);
-    gw_add_u32(&w, GW_KEY("context_length"), (uint32_t)o.n_ctx);
-    gw_add_u32(&w, GW_KEY("embedding_length"), (uint32_t)e);
-    gw_add_u32(&w, GW_KEY("feed_forward_length"), (uint32_t)o.n_ff);
-    gw_add_u32(&w, GW_KEY("attention.head_count"), (uint32_t)o.n_head);
-    gw_add_u32(&w, GW_KEY("attention.head_count_kv"), (uint32_t)o.n_head_kv);
-    gw_add_u32(&w, GW_KEY("rope.dimension_count"), (uint32_t)hd);
-    gw_add_f32(&w, GW_KEY("rope.freq_base"), 10000.0f);
-    gw_add_f32(&w, GW_KEY("attention.layer_norm_rms_epsilon"), 1e-5f);
-#undef GW_KEY
+    int hit = gw_model_hparam(&w, &o, arch, "block_count", (uint32_t)o.n_layer) +
+              gw_model_hparam(&w, &o, arch, "context_length", (uint32_t)o.n_ctx) +
+              gw_model_hparam(&w, &o, arch, "embedding_length", (uint32_t)e) +
+              gw_model_hparam(&w, &o, arch, "feed_forward_length", (uint32_t)o.n_ff) +
+              gw_model_hparam(&w, &o, arch, "attention.head_count", (uint32_t)o.n_head) +
+              gw_model_hparam(&w, &o, arch, "attention.head_count_kv", (uint32_t)o.n_head_kv) +
+              gw_model_hparam(&w, &o, arch, "rope.dimension_count", (uint32_t)hd);
+    char key[128];
+    if (o.hparam && !hit) {
+        snprintf(key, sizeof key, "%s.%s", arch, o.hparam);
+        gw_add_i64(&w, key, o.hparam_value);
+    }
+    snprintf(key, sizeof key, "%s.rope.freq_base", arch);
+    gw_add_f32(&w, key, 10000.0f);
+    snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", arch);
+    gw_add_f32(&w, key, 1e-5f);
     /* vocabulary */
     static const char *const control[GW_N_CONTROL] = { "<|endoftext|>", "<|im_start|>", "<|im_end|>" };
     const char *toks[GW_N_VOCAB];
@@ -404,7 +424,8 @@ static inline uint8_t *gw_build_model(const struct gw_model_opts *opts, size_t *
     for (int il = 0; il < o.n_layer; il++) {
         char n[64];
 #define GW_T(suffix, type, ne0, ne1, scale, bias) \
-        (snprintf(n, sizeof n, "blk.%d.%s", il, suffix), gw_model_tensor(&w, &o, n, type, ne0, ne1, scale, bias, &rng))
+        (snprintf(n, sizeof n, "blk.%d.%s", il, suffix),                                    \
+         gw_model_tensor(&w, &o, n, type, ne0, ne1, scale, bias, &rng))
         GW_T("attn_norm.weight", f32, e, 1, 0.1f, 1.0f);
         GW_T("attn_q.weight", wt, e, e, se, 0);
         GW_T("attn_k.weight", wt, e, kvd, se, 0);

@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <stdint.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gguf.h"
@@ -217,7 +216,8 @@ static void verify_meta(const struct spc_gguf *g, const uint8_t *buf, size_t siz
             continue;
         }
         CHECK_MSG(spc_gguf_arr_type(g, i) == e->arr_type, "%s", e->key);
-        CHECK_MSG(spc_gguf_arr_n(g, i) == e->arr_n, "%s n %llu", e->key, (unsigned long long)spc_gguf_arr_n(g, i));
+        CHECK_MSG(spc_gguf_arr_n(g, i) == e->arr_n, "%s n %llu", e->key,
+                  (unsigned long long)spc_gguf_arr_n(g, i));
         if (e->arr_bytes) {
             const uint8_t *d = spc__gguf_arr_data(g, i);
             CHECK(d && d >= buf && d + e->arr_bytes <= buf + size);
@@ -286,7 +286,8 @@ static void verify_meta(const struct spc_gguf *g, const uint8_t *buf, size_t siz
         CHECK(t && spc_gguf_find_tensor(g, e->name) == t);
         CHECK_MSG(strcmp(t->name, e->name) == 0, "tensor %d is '%s'", i, t->name);
         CHECK_MSG(t->type == e->type && t->n_dims == e->n_dims, "%s", e->name);
-        for (int d = 0; d < 4; d++) CHECK_MSG(t->ne[d] == e->ne[d], "%s ne[%d] = %lld", e->name, d, (long long)t->ne[d]);
+        for (int d = 0; d < 4; d++)
+            CHECK_MSG(t->ne[d] == e->ne[d], "%s ne[%d] = %lld", e->name, d, (long long)t->ne[d]);
         CHECK_MSG(t->size == e->size, "%s size %llu", e->name, (unsigned long long)t->size);
         CHECK_MSG(t->offset == off, "%s offset %llu, expected %llu", e->name, (unsigned long long)t->offset,
                   (unsigned long long)off);
@@ -436,13 +437,15 @@ static void check_format(const struct spc_gguf *g, const char *key, const char *
     CHECK_MSG(i >= 0, "%s", key);
     char buf[400];
     int n = spc_gguf_kv_format(g, i, buf, sizeof buf);
-    CHECK_MSG(n == (int)strlen(want) && strcmp(buf, want) == 0, "%s: got '%s' (%d), want '%s'", key, buf, n, want);
+    CHECK_MSG(n == (int)strlen(want) && strcmp(buf, want) == 0, "%s: got '%s' (%d), want '%s'", key, buf, n,
+              want);
     CHECK(spc_gguf_kv_format(g, i, NULL, 0) == n);
     for (size_t cap = 1; cap <= (size_t)n + 1; cap++) {
         memset(buf, 'X', sizeof buf);
         int m = spc_gguf_kv_format(g, i, buf, cap);
         CHECK_MSG(m == n, "%s cap %zu returned %d", key, cap, m);
-        CHECK_MSG(strlen(buf) == cap - 1 && memcmp(buf, want, cap - 1) == 0, "%s cap %zu: '%s'", key, cap, buf);
+        CHECK_MSG(strlen(buf) == cap - 1 && memcmp(buf, want, cap - 1) == 0, "%s cap %zu: '%s'", key, cap,
+                  buf);
         CHECK_MSG(buf[cap] == 'X', "%s cap %zu: wrote past the capacity", key, cap);
     }
 }
@@ -457,19 +460,20 @@ TEST(kv_format) {
     int st = spc_gguf_open_memory(&g, buf, n);
     if (st) free(buf);
     CHECK_OK(st);
-    char want_long[256];
-    snprintf(want_long, sizeof want_long, "\"%.200s...\"",
-             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    char want_long[256] = "\"";                           /* 200 of the 300 bytes, then "..." */
+    memset(want_long + 1, 'a', 200);
+    memcpy(want_long + 201, "...\"", 5);
     static const char *const cases[][2] = {
         { "k.u8", "200" }, { "k.i8", "-100" }, { "k.u16", "60000" }, { "k.i16", "-30000" },
         { "k.u32", "4000000000" }, { "k.i32", "-2000000000" }, { "k.f32", "1.5" }, { "k.bool.t", "true" },
         { "k.bool.f", "false" }, { "k.u64", "9223372036854775809" }, { "k.i64", "-1152921504606846977" },
         { "k.f64", "3.14159265" }, { "k.str", "\"hello, gguf\"" }, { "k.str.empty", "\"\"" },
         { "a.i32", "[i32 x 4]" }, { "a.f64", "[f64 x 3]" }, { "a.bool", "[bool x 3]" },
-        { "a.str", "[str x 4] \"alpha\" \"\" \"gamma\"" }, { "a.empty", "[u32 x 0]" }, { "a.str.empty", "[str x 0]" },
+        { "a.str", "[str x 4] \"alpha\" \"\" \"gamma\"" }, { "a.empty", "[u32 x 0]" },
+        { "a.str.empty", "[str x 0]" },
     };
-    for (size_t k = 0; k < sizeof cases / sizeof *cases && !t_cur_failed; k++) check_format(g, cases[k][0], cases[k][1]);
+    for (size_t k = 0; k < sizeof cases / sizeof *cases && !t_cur_failed; k++)
+        check_format(g, cases[k][0], cases[k][1]);
     if (!t_cur_failed) check_format(g, "k.str.long", want_long);
     char b[8];
     int bad1 = spc_gguf_kv_format(g, -1, b, sizeof b), bad2 = spc_gguf_kv_format(g, META_NKV, b, sizeof b);
@@ -504,7 +508,8 @@ static void check_truncations(const uint8_t *buf, size_t n, size_t header_end, s
     for (size_t len = 0; len <= n;) {
         int st = open_copy(buf, len);
         int want = len >= data_end ? SPC_OK : SPC_ERR_FORMAT;
-        CHECK_MSG(st == want, "length %zu of %zu (data ends at %zu): %d %s", len, n, data_end, st, spc_errmsg());
+        CHECK_MSG(st == want, "length %zu of %zu (data ends at %zu): %d %s", len, n, data_end, st,
+                  spc_errmsg());
         if (st) CHECK_MSG(strncmp(spc_errmsg(), "gguf: ", 6) == 0, "length %zu: '%s'", len, spc_errmsg());
         ok_seen += st == SPC_OK;
         /* step 1 through the header and around the end of the data; coarser in between */
@@ -672,6 +677,7 @@ static void raw_array(struct gw *w, uint32_t et, uint64_t n) {
     base_tensors(w);
 }
 static void c_arr_past_end(struct gw *w) { raw_array(w, SPC_GGUF_UINT32, 1ull << 40); }
+static void c_arr_just_past_end(struct gw *w) { raw_array(w, SPC_GGUF_UINT64, 100); }
 static void c_arr_u64_max(struct gw *w) { raw_array(w, SPC_GGUF_FLOAT64, UINT64_MAX); }
 static void c_str_arr_past_end(struct gw *w) { raw_array(w, SPC_GGUF_STRING, 1ull << 40); }
 static void c_nested(struct gw *w) { raw_array(w, SPC_GGUF_ARRAY, 1); }
@@ -774,17 +780,22 @@ static const struct corrupt_case CORRUPT[] = {
     { "byte size overflow", c_size_overflow, NULL, SPC_ERR_FORMAT, "'t.raw' size overflows" },
     { "unknown tensor type 99", c_type_99, NULL, SPC_ERR_FORMAT, "'t.raw' has unknown type 99" },
     { "removed tensor type 4", c_type_removed, NULL, SPC_ERR_FORMAT, "unknown type 4" },
-    { "row not a block multiple", c_not_block_multiple, NULL, SPC_ERR_FORMAT, "not a multiple of the q8_0 block size" },
+    { "row not a block multiple", c_not_block_multiple, NULL, SPC_ERR_FORMAT,
+      "not a multiple of the q8_0 block size" },
     { "non-contiguous offset", c_gap, NULL, SPC_ERR_FORMAT, "'t.gap' offset" },
     { "overlapping offset", c_overlap, NULL, SPC_ERR_FORMAT, "'t.overlap' offset 0" },
     { "tensor past end of file", c_past_end, NULL, SPC_ERR_FORMAT, "'t.big' (4096 bytes" },
     { "string length past end", c_str_past_end, NULL, SPC_ERR_FORMAT, "k.str length 1099511627776" },
     { "string length UINT64_MAX", c_str_len_max, NULL, SPC_ERR_FORMAT, "runs past the end" },
     { "array count past end", c_arr_past_end, NULL, SPC_ERR_FORMAT, "'k.arr': array of 1099511627776" },
+    { "array count just past end", c_arr_just_past_end, NULL, SPC_ERR_FORMAT,
+      "'k.arr': array of 100 elements" },
     { "array count UINT64_MAX", c_arr_u64_max, NULL, SPC_ERR_FORMAT, "'k.arr': array of" },
-    { "string array count past end", c_str_arr_past_end, NULL, SPC_ERR_FORMAT, "'k.arr': string array count" },
+    { "string array count past end", c_str_arr_past_end, NULL, SPC_ERR_FORMAT,
+      "'k.arr': string array count" },
     { "nested array", c_nested, NULL, SPC_ERR_FORMAT, "'k.arr': nested arrays" },
-    { "array element type 13", c_arr_type_13, NULL, SPC_ERR_FORMAT, "'k.arr': invalid array element type 13" },
+    { "array element type 13", c_arr_type_13, NULL, SPC_ERR_FORMAT,
+      "'k.arr': invalid array element type 13" },
     { "bool value 2", c_bool_2, NULL, SPC_ERR_FORMAT, "'k.bool': bool value 2" },
     { "bool array element 2", c_bool_arr_2, NULL, SPC_ERR_FORMAT, "'k.bools': bool element" },
     { "value type 13", c_type_13, NULL, SPC_ERR_FORMAT, "'k.bad': invalid value type 13" },
@@ -814,7 +825,9 @@ TEST(corrupt_corpus_memory) {
         int st = open_copy(buf, n);
         free(buf);
         CHECK_MSG(st == c->status, "%s: status %d (%s), want %d", c->name, st, spc_errmsg(), c->status);
-        if (c->msg) CHECK_MSG(strstr(spc_errmsg(), c->msg), "%s: message '%s' lacks '%s'", c->name, spc_errmsg(), c->msg);
+        if (c->msg)
+            CHECK_MSG(strstr(spc_errmsg(), c->msg), "%s: message '%s' lacks '%s'", c->name, spc_errmsg(),
+                      c->msg);
     }
 }
 
@@ -885,7 +898,8 @@ static void check_accepted(const struct spc_gguf *g, const uint8_t *buf, size_t 
         if (spc_gguf_kv_type(g, i) == SPC_GGUF_ARRAY && spc_gguf_arr_type(g, i) == SPC_GGUF_STRING)
             for (uint64_t j = 0; j < spc_gguf_arr_n(g, i); j++) {
                 const struct spc_gguf_str *s = spc__gguf_arr_str(g, i, j);
-                CHECK(s && (const uint8_t *)s->ptr >= buf && s->len <= n && (const uint8_t *)s->ptr + s->len <= buf + n);
+                const uint8_t *p = s ? (const uint8_t *)s->ptr : NULL;
+                CHECK(s && p >= buf && s->len <= n && p + s->len <= buf + n);
             }
     }
     for (int64_t i = 0; i < spc_gguf_n_tensors(g); i++) {
@@ -898,8 +912,8 @@ static void check_accepted(const struct spc_gguf *g, const uint8_t *buf, size_t 
 
 /* Mutates the header region of buf `iters` times; every result is OK, FORMAT or NOMEM. With
  * model_path, accepted files are also loaded as models, tokenized with and run. */
-static void fuzz(const uint8_t *orig, size_t n, size_t region, int iters, uint64_t seed, const char *model_path,
-                 int *n_ok, int *n_model_ok) {
+static void fuzz(const uint8_t *orig, size_t n, size_t region, int iters, uint64_t seed,
+                 const char *model_path, int *n_ok, int *n_model_ok) {
     uint8_t *buf = malloc(n);
     CHECK(buf);
     for (int it = 0; it < iters; it++) {
@@ -915,7 +929,8 @@ static void fuzz(const uint8_t *orig, size_t n, size_t region, int iters, uint64
         spc_gguf_close(g);
         if (t_cur_failed) printf("    (seed %llu, iteration %d)\n", (unsigned long long)seed, it);
         if (t_cur_failed) break;
-        CHECK_MSG(st == SPC_OK || st == SPC_ERR_FORMAT || st == SPC_ERR_NOMEM, "iteration %d: status %d", it, st);
+        CHECK_MSG(st == SPC_OK || st == SPC_ERR_FORMAT || st == SPC_ERR_NOMEM, "iteration %d: status %d", it,
+                  st);
         if (st != SPC_OK || !model_path) continue;
         if (gw_write_file(model_path, buf, n) != 0) break;
         struct spc_model *m = NULL;
@@ -944,6 +959,17 @@ static void fuzz(const uint8_t *orig, size_t n, size_t region, int iters, uint64
     free(buf);
 }
 
+/* SPECULA_FUZZ_ITERS and SPECULA_FUZZ_SEED run longer or other campaigns (the defaults keep
+ * `make test` quick); a failure prints the seed and iteration that reproduce it. */
+static int fuzz_iters(int def) {
+    const char *e = getenv("SPECULA_FUZZ_ITERS");
+    return e && atoi(e) > 0 ? atoi(e) : def;
+}
+static uint64_t fuzz_seed(uint64_t def) {
+    const char *e = getenv("SPECULA_FUZZ_SEED");
+    return e && *e ? strtoull(e, NULL, 10) : def;
+}
+
 TEST(fuzz_metadata_header) {
     struct gw w;
     size_t n = 0;
@@ -951,15 +977,16 @@ TEST(fuzz_metadata_header) {
     size_t region = w.data_offset;
     gw_free(&w);
     CHECK(buf);
-    int ok = 0, mok = 0;
-    fuzz(buf, n, region, 3000, 1, NULL, &ok, &mok);
+    int ok = 0, mok = 0, iters = fuzz_iters(3000);
+    fuzz(buf, n, region, iters, fuzz_seed(1), NULL, &ok, &mok);
     free(buf);
     if (t_cur_failed) return;
-    CHECK(ok > 0 && ok < 3000);        /* the mutations both break and spare the file */
+    CHECK(ok > 0 && ok < iters);        /* the mutations both break and spare the file */
 }
 
 TEST(fuzz_model_header) {
-    struct gw_model_opts o = { .n_embd = 32, .n_ff = 64, .n_layer = 1, .n_head = 2, .n_head_kv = 1, .seed = 5 };
+    struct gw_model_opts o = { .n_embd = 32, .n_ff = 64, .n_layer = 1, .n_head = 2, .n_head_kv = 1,
+                               .seed = 5 };
     size_t n = 0;
     uint8_t *buf = gw_build_model(&o, &n);
     CHECK(buf);
@@ -970,7 +997,7 @@ TEST(fuzz_model_header) {
     if (st) free(buf);
     CHECK_OK(st);
     int ok = 0, mok = 0;
-    fuzz(buf, n, region, 2000, 2, tmp_file("fuzz-model.gguf"), &ok, &mok);
+    fuzz(buf, n, region, fuzz_iters(2000), fuzz_seed(1) + 1, tmp_file("fuzz-model.gguf"), &ok, &mok);
     free(buf);
     if (t_cur_failed) return;
     CHECK(ok > 0 && mok > 0);
@@ -978,8 +1005,9 @@ TEST(fuzz_model_header) {
 
 /* ---- the tiny model ------------------------------------------------------------------------ */
 
-static const uint32_t MODEL_TYPES[] = { SPC_TYPE_F32, SPC_TYPE_F16, SPC_TYPE_Q8_0, SPC_TYPE_Q4_0, SPC_TYPE_Q4_1,
-                                        SPC_TYPE_Q5_0, SPC_TYPE_Q4_K, SPC_TYPE_Q5_K, SPC_TYPE_Q6_K };
+static const uint32_t MODEL_TYPES[] = { SPC_TYPE_F32, SPC_TYPE_F16, SPC_TYPE_Q8_0, SPC_TYPE_Q4_0,
+                                        SPC_TYPE_Q4_1, SPC_TYPE_Q5_0, SPC_TYPE_Q4_K, SPC_TYPE_Q5_K,
+                                        SPC_TYPE_Q6_K };
 #define N_MODEL_TYPES ((int)(sizeof MODEL_TYPES / sizeof *MODEL_TYPES))
 static const int32_t PROMPT[] = { 1, 262, 267, 35, 2 };
 #define N_PROMPT ((int)(sizeof PROMPT / sizeof *PROMPT))
@@ -998,8 +1026,10 @@ static int run_model(const char *path, float *out, int cap, struct spc_model **k
     if ((st = spc_ctx_new(&ctx, m, &cp)) == SPC_OK && (st = spc_forward(ctx, &b)) == SPC_OK) {
         int nv = spc_model_n_vocab(m);
         for (int i = 0; i < N_PROMPT && st == SPC_OK; i++)
-            if (!all_finite(spc_ctx_logits(ctx, i), nv)) st = spc__err(SPC_ERR_INVALID, "position %d: non-finite logits", i);
-        if (st == SPC_OK) memcpy(out, spc_ctx_logits(ctx, N_PROMPT - 1), (size_t)(nv < cap ? nv : cap) * sizeof *out);
+            if (!all_finite(spc_ctx_logits(ctx, i), nv))
+                st = spc__err(SPC_ERR_INVALID, "position %d: non-finite logits", i);
+        if (st == SPC_OK)
+            memcpy(out, spc_ctx_logits(ctx, N_PROMPT - 1), (size_t)(nv < cap ? nv : cap) * sizeof *out);
     }
     spc_ctx_free(ctx);
     if (keep && st == SPC_OK) *keep = m;
@@ -1009,9 +1039,10 @@ static int run_model(const char *path, float *out, int cap, struct spc_model **k
 
 /* Bytes of the matrices one forward pass reads, worked out from the shapes. */
 static uint64_t expected_weight_bytes(uint32_t t, int e, int ff, int n_layer, int kvd) {
-    int64_t q[2] = { e, e }, kv[2] = { e, kvd }, gu[2] = { e, ff }, dn[2] = { ff, e }, out[2] = { e, GW_N_VOCAB };
-    uint64_t per = 2 * gw_tensor_bytes(t, 2, q) + 2 * gw_tensor_bytes(t, 2, kv) + 2 * gw_tensor_bytes(t, 2, gu) +
-                   gw_tensor_bytes(t, 2, dn);
+    int64_t q[2] = { e, e }, kv[2] = { e, kvd }, gu[2] = { e, ff }, dn[2] = { ff, e };
+    int64_t out[2] = { e, GW_N_VOCAB };
+    uint64_t per = 2 * gw_tensor_bytes(t, 2, q) + 2 * gw_tensor_bytes(t, 2, kv) +   /* q, o; k, v */
+                   2 * gw_tensor_bytes(t, 2, gu) + gw_tensor_bytes(t, 2, dn);     /* gate, up; down */
     return per * (uint64_t)n_layer + gw_tensor_bytes(t, 2, out);
 }
 
@@ -1051,7 +1082,8 @@ TEST(model_quantized_close_to_f32) {
     const char *path = tmp_file("model-q.gguf");
     float ref[2][GW_N_VOCAB], got[GW_N_VOCAB];
     for (int big = 0; big < 2; big++) {
-        struct gw_model_opts o = { .wtype = SPC_TYPE_F32, .seed = 11, .n_embd = big ? 256 : 64, .n_ff = big ? 512 : 128 };
+        struct gw_model_opts o = { .wtype = SPC_TYPE_F32, .seed = 11, .n_embd = big ? 256 : 64,
+                                   .n_ff = big ? 512 : 128 };
         CHECK(gw_write_model(path, &o) == 0);
         CHECK_OK(run_model(path, ref[big], GW_N_VOCAB, NULL));
     }
@@ -1086,7 +1118,8 @@ TEST(model_alignment_and_tied) {
     int64_t al = 0;
     int st = spc_gguf_get_int(g, "general.alignment", &al);
     int misaligned = 0;
-    for (int64_t i = 0; i < spc_gguf_n_tensors(g); i++) misaligned += spc_gguf_tensor(g, i)->offset % 128 != 0;
+    for (int64_t i = 0; i < spc_gguf_n_tensors(g); i++)
+        misaligned += spc_gguf_tensor(g, i)->offset % 128 != 0;
     /* token_embd (q4_0, 304 rows of 36 bytes) is 10944 bytes: the next offset shows the padding */
     uint64_t off1 = spc_gguf_tensor(g, 1)->offset, size0 = spc_gguf_tensor(g, 0)->size;
     spc_model_free(m);
@@ -1128,7 +1161,8 @@ TEST(tokenize_tiny_vocab) {
     struct spc_model *m = NULL;
     CHECK_OK(spc_model_load(&m, path));
     const struct spc_vocab *v = spc_model_vocab(m);
-    enum { HELLO = GW_N_CONTROL + 256 + 3, WORLD = GW_N_CONTROL + 256 + 8, THE = GW_N_CONTROL + 256 + 11 };
+    enum { HELLO = GW_N_CONTROL + 256 + 3, WORLD = GW_N_CONTROL + 256 + 8, THE = GW_N_CONTROL + 256 + 11,
+           LL = GW_N_CONTROL + 256 + 1 };
     int32_t t[32];
     int fails = 0;
 #define TOK_EQ(text, add_bos, special, ...)                                                   \
@@ -1145,6 +1179,7 @@ TEST(tokenize_tiny_vocab) {
     TOK_EQ(" the 123", 0, 0, THE, 3 + ' ', 3 + '1', 3 + '2', 3 + '3');    /* smollm splits digits */
     TOK_EQ("Hello<|im_end|>", 0, 1, HELLO, 2);
     TOK_EQ("\xc3\xa9", 0, 0, 3 + 0xc3, 3 + 0xa9);                           /* bytes fall back */
+    TOK_EQ("lll", 0, 0, LL, 3 + 'l');                                         /* leftmost pair first */
 #undef TOK_EQ
     int n_plain = spc_tokenize(v, "<|im_end|>", 10, 0, 0, t, 32);
     bool plain_ok = n_plain > 1;
@@ -1192,12 +1227,23 @@ TEST(model_err_missing_tensor) {
 }
 
 TEST(model_err_block_count) {
-    struct gw_model_opts o = { .block_count = 100000 };
+    struct gw_model_opts o = { .hparam = "block_count", .hparam_value = 100000 };
     check_model_error(&o, SPC_ERR_FORMAT, "block_count", "out of range");
-    o.block_count = -1;
+    o.hparam_value = -1;
     check_model_error(&o, SPC_ERR_FORMAT, "block_count", "out of range");
-    o.block_count = 3;                                          /* in range, layer 2 missing */
+    o.hparam_value = 3;                                         /* in range, layer 2 missing */
     check_model_error(&o, SPC_ERR_FORMAT, "blk.2.attn_norm.weight", NULL);
+}
+
+TEST(model_err_hparams) {
+    struct gw_model_opts o = { .hparam = "feed_forward_length", .hparam_value = 256 };
+    check_model_error(&o, SPC_ERR_FORMAT, "blk.0.ffn_gate.weight", "[64, 256]");
+    struct gw_model_opts o2 = { .hparam = "attention.head_count_kv", .hparam_value = 3 };
+    check_model_error(&o2, SPC_ERR_FORMAT, "not a multiple of 3", NULL);
+    struct gw_model_opts o3 = { .hparam = "embedding_length", .hparam_value = 0 };
+    check_model_error(&o3, SPC_ERR_FORMAT, "llama.embedding_length", "out of range");
+    struct gw_model_opts o4 = { .hparam = "attention.value_length", .hparam_value = 8 };
+    check_model_error(&o4, SPC_ERR_UNSUPPORTED, "key and value head sizes differ", NULL);
 }
 
 TEST(model_err_unsupported_type) {
@@ -1240,7 +1286,8 @@ TEST(model_err_missing_arch) {
     int st = spc_model_load(&m, path);
     CHECK(st < 0 && m == NULL);
     CHECK(strstr(spc_errmsg(), "general.architecture"));
-    if (st == SPC_ERR_NOTFOUND) SKIP("known bug: missing general.architecture gives SPC_ERR_NOTFOUND, not FORMAT");
+    if (st == SPC_ERR_NOTFOUND)
+        SKIP("known bug: missing general.architecture gives SPC_ERR_NOTFOUND, not FORMAT");
     CHECK(st == SPC_ERR_FORMAT);
 }
 
@@ -1272,6 +1319,7 @@ int main(int argc, char **argv) {
     RUN(model_err_unsupported_arch);
     RUN(model_err_missing_tensor);
     RUN(model_err_block_count);
+    RUN(model_err_hparams);
     RUN(model_err_unsupported_type);
     RUN(model_err_malformed_file);
     RUN(model_err_missing_arch);
