@@ -39,7 +39,7 @@ $(BUILD)/src/simd/%_avx2.o: src/simd/%_avx2.c $(wildcard src/*.h)
 
 $(BUILD)/src/simd/%_avx512.o: src/simd/%_avx512.c $(wildcard src/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx2 -mfma -mf16c -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -mavx512f -mavx512bw -mavx512vl -mavx2 -mfma -mf16c -c $< -o $@
 
 $(BUILD)/specula: $(wildcard tools/*.c) $(BUILD)/libspecula.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(LDFLAGS) $(wildcard tools/*.c) $(BUILD)/libspecula.a $(LDLIBS) -o $@
@@ -75,3 +75,10 @@ fuzz:
 	clang $(CPPFLAGS) $(FUZZ_CFLAGS) tests/fuzz/fuzz_tokenize.c build-fuzz/libspecula.a $(LDLIBS) -o build-fuzz/fuzz_tokenize
 
 .PHONY: fuzz
+
+# Kernel lab (dev/): one program per hot kernel, with the reference, the variants and timing.
+dev: $(BUILD)/libspecula.a
+	@mkdir -p $(BUILD)/dev
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) dev/dot_lab.c $(BUILD)/libspecula.a $(LDLIBS) -o $(BUILD)/dev/dot_lab
+
+.PHONY: dev

@@ -1,37 +1,51 @@
 /*
- * kernels.c: picks, once, the fastest dot-product kernel per tensor type for this CPU. Until a
- * SIMD variant exists for a type (src/simd/), the scalar reference in quant.c is used.
- * Depends on: base, quant.
+ * kernels.c: picks, once, the fastest dot-product kernel per tensor type for this CPU. Types
+ * without a SIMD variant use the scalar reference of quant.c through a loop over activation rows.
+ * Depends on: base, quant, simd/ (declared here, compiled with their own ISA flags).
  */
-#include "quant.h"
+#include "kernels.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 
-#include "base.h"
+/* Reference kernels as spc_dot_fn: one reference call per activation row. */
+#define REF_WRAP(t, id)                                                                          \
+    static void ref_##t(int n, const void *x, const void *y, size_t ys, int np, float *s, size_t ss) { \
+        spc_vec_dot_fn f = spc__type_traits(id)->vec_dot;                                        \
+        for (int p = 0; p < np; p++) f(n, &s[p * ss], x, (const uint8_t *)y + (size_t)p * ys);   \
+    }
+REF_WRAP(f32, SPC_TYPE_F32)
+REF_WRAP(f16, SPC_TYPE_F16)
+REF_WRAP(bf16, SPC_TYPE_BF16)
+REF_WRAP(q4_0, SPC_TYPE_Q4_0)
+REF_WRAP(q4_1, SPC_TYPE_Q4_1)
+REF_WRAP(q5_0, SPC_TYPE_Q5_0)
+REF_WRAP(q5_1, SPC_TYPE_Q5_1)
+REF_WRAP(q8_0, SPC_TYPE_Q8_0)
+REF_WRAP(q4_K, SPC_TYPE_Q4_K)
+REF_WRAP(q5_K, SPC_TYPE_Q5_K)
+REF_WRAP(q6_K, SPC_TYPE_Q6_K)
 
-#if defined(__x86_64__)
-void spc__dot_f32_avx2(int n, float *s, const void *x, const void *y);
-void spc__dot_f16_avx2(int n, float *s, const void *x, const void *y);
-void spc__dot_q4_0_avx2(int n, float *s, const void *x, const void *y);
-void spc__dot_q4_1_avx2(int n, float *s, const void *x, const void *y);
-void spc__dot_q5_0_avx2(int n, float *s, const void *x, const void *y);
-void spc__dot_q8_0_avx2(int n, float *s, const void *x, const void *y);
-void spc__dot_q4_K_avx2(int n, float *s, const void *x, const void *y);
-void spc__dot_q5_K_avx2(int n, float *s, const void *x, const void *y);
-void spc__dot_q6_K_avx2(int n, float *s, const void *x, const void *y);
-#endif
-
-static spc_vec_dot_fn g_dot[SPC_TYPE_COUNT];
+static spc_dot_fn g_dot[SPC_TYPE_COUNT];
+static const char *g_isa = "scalar";
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static void choose(void) {
-    for (uint32_t t = 0; t < SPC_TYPE_COUNT; t++) {
-        const struct spc_type_traits *tr = spc__type_traits(t);
-        g_dot[t] = tr ? tr->vec_dot : NULL;
-    }
+    g_dot[SPC_TYPE_F32] = ref_f32;
+    g_dot[SPC_TYPE_F16] = ref_f16;
+    g_dot[SPC_TYPE_BF16] = ref_bf16;
+    g_dot[SPC_TYPE_Q4_0] = ref_q4_0;
+    g_dot[SPC_TYPE_Q4_1] = ref_q4_1;
+    g_dot[SPC_TYPE_Q5_0] = ref_q5_0;
+    g_dot[SPC_TYPE_Q5_1] = ref_q5_1;
+    g_dot[SPC_TYPE_Q8_0] = ref_q8_0;
+    g_dot[SPC_TYPE_Q4_K] = ref_q4_K;
+    g_dot[SPC_TYPE_Q5_K] = ref_q5_K;
+    g_dot[SPC_TYPE_Q6_K] = ref_q6_K;
 #if defined(__x86_64__)
     const struct spc_cpu *cpu = spc__cpu();
     if (cpu->avx2 && cpu->fma && cpu->f16c) {
+        g_isa = "avx2";
         g_dot[SPC_TYPE_F32] = spc__dot_f32_avx2;
         g_dot[SPC_TYPE_F16] = spc__dot_f16_avx2;
         g_dot[SPC_TYPE_Q4_0] = spc__dot_q4_0_avx2;
@@ -41,11 +55,21 @@ static void choose(void) {
         g_dot[SPC_TYPE_Q4_K] = spc__dot_q4_K_avx2;
         g_dot[SPC_TYPE_Q5_K] = spc__dot_q5_K_avx2;
         g_dot[SPC_TYPE_Q6_K] = spc__dot_q6_K_avx2;
+        if (cpu->avx512f && cpu->avx512bw && cpu->avx512vl && !getenv("SPECULA_NO_AVX512")) {
+            g_isa = "avx512";
+            g_dot[SPC_TYPE_Q4_K] = spc__dot_q4_K_avx512;
+            g_dot[SPC_TYPE_Q6_K] = spc__dot_q6_K_avx512;
+        }
     }
 #endif
 }
 
-spc_vec_dot_fn spc__vec_dot(uint32_t type) {
+spc_dot_fn spc__dot(uint32_t type) {
     pthread_once(&g_once, choose);
     return type < SPC_TYPE_COUNT ? g_dot[type] : NULL;
+}
+
+const char *spc__kernel_isa(void) {
+    pthread_once(&g_once, choose);
+    return g_isa;
 }

@@ -5,6 +5,8 @@
  */
 #include "matmul.h"
 
+#include "kernels.h"
+
 size_t spc__matmul_scratch(int64_t ne0, int n_pos) {
     /* q8_1 (36 bytes per 32) is the widest partner format; f32 needs 4 bytes a value */
     size_t per = (size_t)ne0 * 4;
@@ -18,7 +20,7 @@ struct mm_task {
     float *y;
     const uint8_t *qx;
     size_t qrow;
-    spc_vec_dot_fn dot;
+    spc_dot_fn dot;
 };
 
 static void quantize_task(void *va, int ith, int nth) {
@@ -35,15 +37,17 @@ static void dot_task(void *va, int ith, int nth) {
     int n = (int)w->ne0;
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *row = w->data + (size_t)r * w->row_bytes;
-        for (int p = 0; p < t->n_pos; p++)
-            t->dot(n, &t->y[(size_t)p * w->ne1 + r], row, t->qx + (size_t)p * t->qrow);
+        for (int p = 0; p < t->n_pos; p += SPC_MAXP) {
+            int np = t->n_pos - p < SPC_MAXP ? t->n_pos - p : SPC_MAXP;
+            t->dot(n, row, t->qx + (size_t)p * t->qrow, t->qrow, np, &t->y[(size_t)p * w->ne1 + r], (size_t)w->ne1);
+        }
     }
 }
 
 void spc__matmul(struct spc_pool *pool, const struct spc_w *w, const float *x, int n_pos, float *y,
                  void *scratch) {
     const struct spc_type_traits *tr = spc__type_traits(w->type);
-    struct mm_task t = { w, x, n_pos, y, NULL, 0, spc__vec_dot(w->type) };
+    struct mm_task t = { w, x, n_pos, y, NULL, 0, spc__dot(w->type) };
     if (tr->vec_dot_type == SPC_TYPE_F32) {
         t.qx = (const uint8_t *)x;
         t.qrow = (size_t)w->ne0 * 4;

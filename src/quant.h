@@ -56,9 +56,6 @@ static inline size_t spc__row_size(uint32_t type, int64_t n) {
     return (size_t)(n / t->blck) * t->type_size;
 }
 
-/* The fastest dot product for this CPU (chosen once); falls back to the reference. */
-spc_vec_dot_fn spc__vec_dot(uint32_t type);
-
 /* Reference kernels, exposed for tests and the dev lab. */
 void spc__quantize_q8_0(const float *x, void *y, int64_t n);
 void spc__quantize_q8_1(const float *x, void *y, int64_t n);

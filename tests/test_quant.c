@@ -6,6 +6,7 @@
 #include "test.h"
 
 #include "base.h"
+#include "kernels.h"
 #include "quant.h"
 
 static const uint32_t TYPES[] = { SPC_TYPE_F32, SPC_TYPE_F16, SPC_TYPE_BF16, SPC_TYPE_Q4_0, SPC_TYPE_Q4_1,
@@ -115,29 +116,40 @@ TEST(roundtrip_and_dot_reference) {
 
 TEST(simd_matches_reference) {
     spc__init_tables();
-    enum { N = 1024 };
-    static float x[N], y[N];
-    static uint8_t qx[N * 4], qy[N * 4];
+    enum { N = 1024, P = SPC_MAXP };
+    static float x[N], y[P][N];
+    static uint8_t qx[N * 4], qy[P][N * 4];
     unsigned seed = 11;
     int compared = 0;
+    printf("    kernels: %s\n", spc__kernel_isa());
     for (int rep = 0; rep < 20; rep++) {
-        for (int i = 0; i < N; i++) { x[i] = test_randf(&seed) * (1 + rep); y[i] = test_randf(&seed); }
+        for (int i = 0; i < N; i++) x[i] = test_randf(&seed) * (1 + rep);
+        for (int p = 0; p < P; p++)
+            for (int i = 0; i < N; i++) y[p][i] = test_randf(&seed);
         for (size_t k = 0; k < N_TYPES; k++) {
             const struct spc_type_traits *tr = spc__type_traits(TYPES[k]);
-            spc_vec_dot_fn fast = spc__vec_dot(TYPES[k]);
-            if (fast == tr->vec_dot) continue;
+            const struct spc_type_traits *vt = spc__type_traits(tr->vec_dot_type);
+            spc_dot_fn fast = spc__dot(TYPES[k]);
             tr->from_float(x, qx, N);
-            spc__type_traits(tr->vec_dot_type)->from_float(y, qy, N);
-            float a, b;
-            tr->vec_dot(N, &a, qx, qy);
-            fast(N, &b, qx, qy);
-            CHECK_MSG(fabsf(a - b) <= 1e-4f * (1 + fabsf(a)), "%s: ref %.8g simd %.8g", tr->name, a, b);
-            /* the k-quant kernels combine exact integer block sums like the reference: same bits */
-            if (tr->blck == QK_K) CHECK_MSG(a == b, "%s: ref %.9g simd %.9g", tr->name, a, b);
+            size_t ys = sizeof qy[0];
+            for (int p = 0; p < P; p++) vt->from_float(y[p], qy[p], N);
+            float all[P], one;
+            fast(N, qx, qy, ys, P, all, 1);
+            for (int p = 0; p < P; p++) {
+                float ref;
+                tr->vec_dot(N, &ref, qx, qy[p]);
+                CHECK_MSG(fabsf(ref - all[p]) <= 1e-4f * (1 + fabsf(ref)), "%s p=%d: ref %.8g kernel %.8g", tr->name, p, ref, all[p]);
+                /* bit-identity: alone, or with any number of companions, the same bits */
+                fast(N, qx, qy[p], ys, 1, &one, 1);
+                CHECK_MSG(memcmp(&one, &all[p], 4) == 0, "%s p=%d: %.9g alone vs %.9g in a batch", tr->name, p, one, all[p]);
+                float part[P];
+                fast(N, qx, qy[0], ys, p + 1, part, 1);
+                CHECK(memcmp(part, all, sizeof(float) * (size_t)(p + 1)) == 0);
+            }
             compared++;
         }
     }
-    if (!compared) SKIP("no SIMD kernels on this CPU (or SPECULA_NO_SIMD set)");
+    CHECK(compared > 0);
 }
 
 int main(int argc, char **argv) {

@@ -1,25 +1,19 @@
 /*
- * quant_avx2.c: AVX2/FMA dot products for every supported weight type against its activation
- * partner (q8_0, q8_1, q8_K, f32). Compiled with -mavx2 -mfma -mf16c and only called after
- * kernels.c has checked the CPU. Integer products are exact; for the k-quants the per-block
- * float combination is written exactly as in the scalar reference (quant.c), so those kernels
- * return the reference's bits; the 32-value types accumulate blocks in vector lanes and agree with
- * the reference to rounding. Each kernel is a pure function of its rows (bit-identity).
- * Depends on: quant.h (block layouts).
+ * quant_avx2.c: AVX2/FMA dot products of one weight row against up to SPC_MAXP activation rows
+ * (its partner type: q8_0, q8_1, q8_K or f32). Compiled with -mavx2 -mfma -mf16c and only called
+ * after kernels.c has checked the CPU.
+ *
+ * Each weight block is unpacked once and then multiplied into every activation row, so a
+ * verification batch of k+1 positions costs little more memory traffic than one position.
+ * Bit-identity: the instructions applied for activation row p are the same whatever np is (each
+ * row has its own accumulators, combined in block order), so a position's result does not depend
+ * on how many positions share the call. Integer products are exact; blocks are accumulated in
+ * float vector lanes, so results agree with the scalar reference (quant.c) to rounding.
+ * Depends on: quant.h (block layouts), kernels.h (SPC_MAXP).
  */
 #include <immintrin.h>
 
-#include "quant.h"
-
-void spc__dot_f32_avx2(int n, float *s, const void *x, const void *y);
-void spc__dot_f16_avx2(int n, float *s, const void *x, const void *y);
-void spc__dot_q4_0_avx2(int n, float *s, const void *x, const void *y);
-void spc__dot_q4_1_avx2(int n, float *s, const void *x, const void *y);
-void spc__dot_q5_0_avx2(int n, float *s, const void *x, const void *y);
-void spc__dot_q8_0_avx2(int n, float *s, const void *x, const void *y);
-void spc__dot_q4_K_avx2(int n, float *s, const void *x, const void *y);
-void spc__dot_q5_K_avx2(int n, float *s, const void *x, const void *y);
-void spc__dot_q6_K_avx2(int n, float *s, const void *x, const void *y);
+#include "kernels.h"
 
 static inline float hsum_f32(__m256 v) {
     __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
@@ -29,23 +23,8 @@ static inline float hsum_f32(__m256 v) {
     return _mm_cvtss_f32(lo);
 }
 
-static inline int hsum_i32(__m256i v) {
-    __m128i lo = _mm256_castsi256_si128(v), hi = _mm256_extracti128_si256(v, 1);
-    lo = _mm_add_epi32(lo, hi);
-    lo = _mm_add_epi32(lo, _mm_shuffle_epi32(lo, 0x4e));
-    lo = _mm_add_epi32(lo, _mm_shuffle_epi32(lo, 0xb1));
-    return _mm_cvtsi128_si32(lo);
-}
-
-/* Sum of products of signed bytes x and y as 8 int32 lanes (|x|,|y| <= 127). */
-static inline __m256i dot_i8(__m256i x, __m256i y) {
-    __m256i ax = _mm256_sign_epi8(x, x), sy = _mm256_sign_epi8(y, x);
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1));
-}
-
-/* Sum of products of unsigned bytes u (<= 127 per pair sum bound) and signed bytes y, 8 int32 lanes. */
-static inline __m256i dot_u8(__m256i u, __m256i y) {
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, y), _mm256_set1_epi16(1));
+static inline __m256i mul_sum_us8(__m256i u, __m256i s) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 }
 
 /* 16 bytes of nibbles -> 32 bytes: low nibbles first, then high nibbles (the q4 value order). */
@@ -59,168 +38,222 @@ static inline __m256i nibbles(const uint8_t *qs) {
 static inline __m256i bits_to_bytes(uint32_t bits) {
     const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
     __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), shuf);
-    const __m256i mask = _mm256_set1_epi64x((long long)0x7fbfdfeff7fbfdfe);
-    v = _mm256_or_si256(v, mask);
+    v = _mm256_or_si256(v, _mm256_set1_epi64x((long long)0x7fbfdfeff7fbfdfe));
     return _mm256_cmpeq_epi8(v, _mm256_set1_epi64x(-1));
 }
 
 #define F16(x) spc__f16_to_f32(x)
+#define YROW(T, p) ((const T *)((const uint8_t *)y + (size_t)(p) * ys))
 
-void spc__dot_f32_avx2(int n, float *s, const void *xv, const void *yv) {
-    const float *x = xv, *y = yv;
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-    int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
-        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);
+/* ---- float rows ---- */
+
+static inline __attribute__((always_inline)) void f32_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
+    const float *x = xv;
+    for (int p = 0; p < np; p++) {
+        const float *yy = YROW(float, p);
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+        int i = 0;
+        for (; i + 16 <= n; i += 16) {
+            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(yy + i), a0);
+            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(yy + i + 8), a1);
+        }
+        float sum = hsum_f32(_mm256_add_ps(a0, a1));
+        for (; i < n; i++) sum += x[i] * yy[i];
+        s[p * ss] = sum;
     }
-    float sum = hsum_f32(_mm256_add_ps(a0, a1));
-    for (; i < n; i++) sum += x[i] * y[i];
-    *s = sum;
 }
 
-void spc__dot_f16_avx2(int n, float *s, const void *xv, const void *yv) {
+static inline __attribute__((always_inline)) void f16_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
     const uint16_t *x = xv;
-    const float *y = yv;
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-    int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m256 x0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i)));
-        __m256 x1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i + 8)));
-        a0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(y + i), a0);
-        a1 = _mm256_fmadd_ps(x1, _mm256_loadu_ps(y + i + 8), a1);
+    for (int p = 0; p < np; p++) {
+        const float *yy = YROW(float, p);
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+        int i = 0;
+        for (; i + 16 <= n; i += 16) {
+            __m256 x0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i)));
+            __m256 x1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i + 8)));
+            a0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(yy + i), a0);
+            a1 = _mm256_fmadd_ps(x1, _mm256_loadu_ps(yy + i + 8), a1);
+        }
+        float sum = hsum_f32(_mm256_add_ps(a0, a1));
+        for (; i < n; i++) sum += F16(x[i]) * yy[i];
+        s[p * ss] = sum;
     }
-    float sum = hsum_f32(_mm256_add_ps(a0, a1));
-    for (; i < n; i++) sum += F16(x[i]) * y[i];
-    *s = sum;
 }
 
-void spc__dot_q8_0_avx2(int n, float *s, const void *xv, const void *yv) {
+/* ---- 32-value blocks: x unpacked to signed bytes once, then multiplied into every row ---- */
+
+/* Signed x (|x| <= 127 or a -16..15 / -8..7 range) against q8_0 rows. */
+static inline __attribute__((always_inline)) void dot_signed_block(__m256i q, float dx, const void *y, size_t ys, int b, int np, __m256 *acc) {
+    __m256i ax = _mm256_sign_epi8(q, q);
+    for (int p = 0; p < np; p++) {
+        const struct block_q8_0 *yb = YROW(struct block_q8_0, p) + b;
+        __m256i sy = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)yb->qs), q);
+        __m256 d = _mm256_set1_ps(dx * F16(yb->d));
+        acc[p] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(mul_sum_us8(ax, sy)), acc[p]);
+    }
+}
+
+static inline __attribute__((always_inline)) void finish(const __m256 *acc, int np, float *s, size_t ss) {
+    for (int p = 0; p < np; p++) s[p * ss] = hsum_f32(acc[p]);
+}
+
+static inline __attribute__((always_inline)) void q8_0_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
     const struct block_q8_0 *x = xv;
-    const struct block_q8_0 *y = yv;
-    __m256 acc = _mm256_setzero_ps();
-    for (int b = 0; b < n / QK; b++) {
-        __m256i p = dot_i8(_mm256_loadu_si256((const __m256i *)x[b].qs), _mm256_loadu_si256((const __m256i *)y[b].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(F16(x[b].d) * F16(y[b].d)), _mm256_cvtepi32_ps(p), acc);
-    }
-    *s = hsum_f32(acc);
+    __m256 acc[SPC_MAXP];
+    for (int p = 0; p < np; p++) acc[p] = _mm256_setzero_ps();
+    for (int b = 0; b < n / QK; b++)
+        dot_signed_block(_mm256_loadu_si256((const __m256i *)x[b].qs), F16(x[b].d), y, ys, b, np, acc);
+    finish(acc, np, s, ss);
 }
 
-void spc__dot_q4_0_avx2(int n, float *s, const void *xv, const void *yv) {
+static inline __attribute__((always_inline)) void q4_0_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
     const struct block_q4_0 *x = xv;
-    const struct block_q8_0 *y = yv;
-    __m256 acc = _mm256_setzero_ps();
-    for (int b = 0; b < n / QK; b++) {
-        __m256i q = _mm256_sub_epi8(nibbles(x[b].qs), _mm256_set1_epi8(8));
-        __m256i p = dot_i8(q, _mm256_loadu_si256((const __m256i *)y[b].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(F16(x[b].d) * F16(y[b].d)), _mm256_cvtepi32_ps(p), acc);
-    }
-    *s = hsum_f32(acc);
+    __m256 acc[SPC_MAXP];
+    for (int p = 0; p < np; p++) acc[p] = _mm256_setzero_ps();
+    for (int b = 0; b < n / QK; b++)
+        dot_signed_block(_mm256_sub_epi8(nibbles(x[b].qs), _mm256_set1_epi8(8)), F16(x[b].d), y, ys, b, np, acc);
+    finish(acc, np, s, ss);
 }
 
-void spc__dot_q4_1_avx2(int n, float *s, const void *xv, const void *yv) {
-    const struct block_q4_1 *x = xv;
-    const struct block_q8_1 *y = yv;
-    __m256 acc = _mm256_setzero_ps();
-    float summ = 0;
-    for (int b = 0; b < n / QK; b++) {
-        __m256i p = dot_u8(nibbles(x[b].qs), _mm256_loadu_si256((const __m256i *)y[b].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(F16(x[b].d) * F16(y[b].d)), _mm256_cvtepi32_ps(p), acc);
-        summ += F16(x[b].m) * F16(y[b].s);
-    }
-    *s = hsum_f32(acc) + summ;
-}
-
-void spc__dot_q5_0_avx2(int n, float *s, const void *xv, const void *yv) {
+static inline __attribute__((always_inline)) void q5_0_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
     const struct block_q5_0 *x = xv;
-    const struct block_q8_0 *y = yv;
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc[SPC_MAXP];
+    for (int p = 0; p < np; p++) acc[p] = _mm256_setzero_ps();
     for (int b = 0; b < n / QK; b++) {
         uint32_t qh;
         memcpy(&qh, x[b].qh, 4);
         /* value = nibble | (bit ? 0 : 0xf0) as int8, i.e. (nibble | bit << 4) - 16 */
         __m256i hi = _mm256_andnot_si256(bits_to_bytes(qh), _mm256_set1_epi8((char)0xf0));
-        __m256i q = _mm256_or_si256(nibbles(x[b].qs), hi);
-        __m256i p = dot_i8(q, _mm256_loadu_si256((const __m256i *)y[b].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(F16(x[b].d) * F16(y[b].d)), _mm256_cvtepi32_ps(p), acc);
+        dot_signed_block(_mm256_or_si256(nibbles(x[b].qs), hi), F16(x[b].d), y, ys, b, np, acc);
     }
-    *s = hsum_f32(acc);
+    finish(acc, np, s, ss);
 }
 
-static inline void scales_k4(const uint8_t *q, int *sc, int *m) {
-    for (int j = 0; j < 8; j++) {
-        if (j < 4) {
-            sc[j] = q[j] & 63;
-            m[j] = q[j + 4] & 63;
-        } else {
-            sc[j] = (q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4);
-            m[j] = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+static inline __attribute__((always_inline)) void q4_1_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
+    const struct block_q4_1 *x = xv;
+    __m256 acc[SPC_MAXP];
+    float summ[SPC_MAXP];
+    for (int p = 0; p < np; p++) {
+        acc[p] = _mm256_setzero_ps();
+        summ[p] = 0;
+    }
+    for (int b = 0; b < n / QK; b++) {
+        __m256i q = nibbles(x[b].qs);
+        float dx = F16(x[b].d), mx = F16(x[b].m);
+        for (int p = 0; p < np; p++) {
+            const struct block_q8_1 *yb = YROW(struct block_q8_1, p) + b;
+            __m256i prod = mul_sum_us8(q, _mm256_loadu_si256((const __m256i *)yb->qs));
+            acc[p] = _mm256_fmadd_ps(_mm256_set1_ps(dx * F16(yb->d)), _mm256_cvtepi32_ps(prod), acc[p]);
+            summ[p] += mx * F16(yb->s);
         }
     }
+    for (int p = 0; p < np; p++) s[p * ss] = hsum_f32(acc[p]) + summ[p];
 }
 
-void spc__dot_q4_K_avx2(int n, float *s, const void *xv, const void *yv) {
-    const struct block_q4_K *x = xv;
-    const struct block_q8_K *y = yv;
-    const __m256i m4 = _mm256_set1_epi8(0x0f);
-    float sum = 0;
-    for (int b = 0; b < n / QK_K; b++) {
-        int sc[8], m[8];
-        scales_k4(x[b].scales, sc, m);
-        __m256i acc = _mm256_setzero_si256();
-        for (int g = 0; g < 4; g++) {
-            __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * g));
-            __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-            __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(y[b].qs + 64 * g)));
-            __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y[b].qs + 64 * g + 32)));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(plo, _mm256_set1_epi16((short)sc[2 * g])));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(phi, _mm256_set1_epi16((short)sc[2 * g + 1])));
-        }
-        int32_t sumi = hsum_i32(acc), summ = 0;
-        for (int j = 0; j < 8; j++) summ += m[j] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
-        sum += y[b].d * F16(x[b].d) * sumi - y[b].d * F16(x[b].dmin) * summ;
-    }
-    *s = sum;
+/* ---- k-quants against q8_K ---- */
+
+/* The 8 6-bit scales and 8 6-bit mins of a q4_K/q5_K block as 16 int16: scales, then mins. */
+static inline __m256i scales_mins_k4(const uint8_t *scales) {
+    uint32_t u[4];
+    memcpy(u, scales, 12);
+    const uint32_t m1 = 0x3f3f3f3f, m2 = 0x0f0f0f0f, m3 = 0x03030303;
+    u[3] = ((u[2] >> 4) & m2) | (((u[1] >> 6) & m3) << 4);
+    uint32_t aux = u[1] & m1;
+    u[1] = (u[2] & m2) | (((u[0] >> 6) & m3) << 4);
+    u[2] = aux;
+    u[0] &= m1;
+    return _mm256_cvtepu8_epi16(_mm_set_epi32((int)u[3], (int)u[2], (int)u[1], (int)u[0]));
 }
 
-void spc__dot_q5_K_avx2(int n, float *s, const void *xv, const void *yv) {
-    const struct block_q5_K *x = xv;
-    const struct block_q8_K *y = yv;
+/* Broadcast int16 scale j (0..7) of a 128-bit lane of 8 scales to a whole ymm. */
+static inline __m256i bcast_scale(__m128i sc8, int j) {
+    __m128i sh = _mm_set1_epi16((short)(0x0100 + 0x0202 * j));
+    __m128i v = _mm_shuffle_epi8(sc8, sh);
+    return _mm256_set_m128i(v, v);
+}
+
+/* Sum of mins[j] * (bsums[2j] + bsums[2j+1]) as 4 int32 lanes. */
+static inline __m128i mins_dot(__m128i mins, const int16_t *bsums) {
+    __m256i bs = _mm256_loadu_si256((const __m256i *)bsums);
+    __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+    return _mm_madd_epi16(mins, pairs);
+}
+
+static inline __attribute__((always_inline)) void dot_kx(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss, bool q5) {
     const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
-    float sum = 0;
-    for (int b = 0; b < n / QK_K; b++) {
-        int sc[8], m[8];
-        scales_k4(x[b].scales, sc, m);
-        __m256i hb = _mm256_loadu_si256((const __m256i *)x[b].qh);
-        __m256i acc = _mm256_setzero_si256();
-        for (int g = 0; g < 4; g++) {
-            __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * g));
-            __m256i hlo = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * g), one), 4);
-            __m256i hhi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * g + 1), one), 4);
-            __m256i lo = _mm256_or_si256(_mm256_and_si256(q, m4), hlo);
-            __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), hhi);
-            __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(y[b].qs + 64 * g)));
-            __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y[b].qs + 64 * g + 32)));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(plo, _mm256_set1_epi16((short)sc[2 * g])));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(phi, _mm256_set1_epi16((short)sc[2 * g + 1])));
-        }
-        int32_t sumi = hsum_i32(acc), summ = 0;
-        for (int j = 0; j < 8; j++) summ += m[j] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
-        sum += y[b].d * F16(x[b].d) * sumi - y[b].d * F16(x[b].dmin) * summ;
+    __m256 acc[SPC_MAXP];
+    __m128 accm[SPC_MAXP];
+    for (int p = 0; p < np; p++) {
+        acc[p] = _mm256_setzero_ps();
+        accm[p] = _mm_setzero_ps();
     }
-    *s = sum;
+    const size_t bs = q5 ? sizeof(struct block_q5_K) : sizeof(struct block_q4_K);
+    for (int b = 0; b < n / QK_K; b++) {
+        const uint8_t *xb = (const uint8_t *)xv + (size_t)b * bs;
+        const struct block_q4_K *x4 = (const void *)xb;
+        const struct block_q5_K *x5 = (const void *)xb;
+        uint16_t hd = q5 ? x5->d : x4->d, hm = q5 ? x5->dmin : x4->dmin;
+        const uint8_t *qs = q5 ? x5->qs : x4->qs;
+        __m256i sm = scales_mins_k4(q5 ? x5->scales : x4->scales);
+        __m128i sc8 = _mm256_castsi256_si128(sm), mins = _mm256_extracti128_si256(sm, 1);
+        __m256i hb = q5 ? _mm256_loadu_si256((const __m256i *)x5->qh) : _mm256_setzero_si256();
+        __m256i sumi[SPC_MAXP];
+        for (int p = 0; p < np; p++) sumi[p] = _mm256_setzero_si256();
+        for (int g = 0; g < 4; g++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * g));
+            __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+            if (q5) {
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * g), one), 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * g + 1), one), 4));
+            }
+            __m256i sl = bcast_scale(sc8, 2 * g), sh = bcast_scale(sc8, 2 * g + 1);
+            for (int p = 0; p < np; p++) {
+                const int8_t *q8 = YROW(struct block_q8_K, p)[b].qs + 64 * g;
+                __m256i pl = _mm256_madd_epi16(sl, _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8)));
+                __m256i ph = _mm256_madd_epi16(sh, _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32))));
+                sumi[p] = _mm256_add_epi32(sumi[p], _mm256_add_epi32(pl, ph));
+            }
+        }
+        float dx = F16(hd), mx = F16(hm);
+        for (int p = 0; p < np; p++) {
+            const struct block_q8_K *yb = YROW(struct block_q8_K, p) + b;
+            acc[p] = _mm256_fmadd_ps(_mm256_set1_ps(yb->d * dx), _mm256_cvtepi32_ps(sumi[p]), acc[p]);
+            accm[p] = _mm_fmadd_ps(_mm_set1_ps(-yb->d * mx), _mm_cvtepi32_ps(mins_dot(mins, yb->bsums)), accm[p]);
+        }
+    }
+    for (int p = 0; p < np; p++) {
+        __m128 m = accm[p];
+        m = _mm_add_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_add_ss(m, _mm_movehdup_ps(m));
+        s[p * ss] = hsum_f32(acc[p]) + _mm_cvtss_f32(m);
+    }
 }
 
-void spc__dot_q6_K_avx2(int n, float *s, const void *xv, const void *yv) {
+static inline __attribute__((always_inline)) void q4_K_body(int n, const void *x, const void *y, size_t ys, int np, float *s, size_t ss) {
+    dot_kx(n, x, y, ys, np, s, ss, false);
+}
+
+static inline __attribute__((always_inline)) void q5_K_body(int n, const void *x, const void *y, size_t ys, int np, float *s, size_t ss) {
+    dot_kx(n, x, y, ys, np, s, ss, true);
+}
+
+static inline __attribute__((always_inline)) void q6_K_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
     const struct block_q6_K *x = xv;
-    const struct block_q8_K *y = yv;
     const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
-    float sum = 0;
+    __m256 acc[SPC_MAXP];
+    for (int p = 0; p < np; p++) acc[p] = _mm256_setzero_ps();
     for (int b = 0; b < n / QK_K; b++) {
-        __m256i acc = _mm256_setzero_si256();
+        __m128i sc8 = _mm_loadu_si128((const __m128i *)x[b].scales);
+        __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+        __m256i sumi[SPC_MAXP];
+        for (int p = 0; p < np; p++) {         /* the -32 offset: -32 * sum_g scale_g * bsum_g */
+            __m256i bsum = _mm256_loadu_si256((const __m256i *)YROW(struct block_q8_K, p)[b].bsums);
+            sumi[p] = _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsum), 5);
+            sumi[p] = _mm256_sub_epi32(_mm256_setzero_si256(), sumi[p]);
+        }
         for (int h = 0; h < 2; h++) {
             const uint8_t *ql = x[b].ql + 64 * h, *qh = x[b].qh + 32 * h;
-            const int8_t *sc = x[b].scales + 8 * h, *q8 = y[b].qs + 128 * h;
             __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
             __m256i hh = _mm256_loadu_si256((const __m256i *)qh);
             __m256i q[4];
@@ -232,15 +265,45 @@ void spc__dot_q6_K_avx2(int n, float *s, const void *xv, const void *yv) {
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 6), m2), 4));
             for (int k = 0; k < 4; k++) {
-                __m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)(q8 + 32 * k)));
-                __m256i scv = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
-                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, scv));
+                /* scales 8h+2k (first 16 values) and 8h+2k+1 (next 16) */
+                int j = 8 * h + 2 * k;
+                __m128i a = _mm_set1_epi16(x[b].scales[j]), c = _mm_set1_epi16(x[b].scales[j + 1]);
+                __m256i scv = _mm256_set_m128i(c, a);
+                for (int p = 0; p < np; p++) {
+                    const int8_t *q8 = YROW(struct block_q8_K, p)[b].qs + 128 * h + 32 * k;
+                    __m256i prod = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)q8));
+                    sumi[p] = _mm256_add_epi32(sumi[p], _mm256_madd_epi16(prod, scv));
+                }
             }
         }
-        int32_t sumi = hsum_i32(acc), corr = 0;
-        for (int g = 0; g < 16; g++) corr += x[b].scales[g] * y[b].bsums[g];
-        sumi -= 32 * corr;
-        sum += F16(x[b].d) * y[b].d * sumi;
+        float dx = F16(x[b].d);
+        for (int p = 0; p < np; p++)
+            acc[p] = _mm256_fmadd_ps(_mm256_set1_ps(dx * YROW(struct block_q8_K, p)[b].d), _mm256_cvtepi32_ps(sumi[p]), acc[p]);
     }
-    *s = sum;
+    finish(acc, np, s, ss);
 }
+
+/* Public kernels: one specialization per np, so the per-row accumulators live in registers and
+   every loop over rows is unrolled (np is a constant inside each case). */
+#define SPECIALIZE(t)                                                                              \
+    void spc__dot_##t##_avx2(int n, const void *x, const void *y, size_t ys, int np, float *s, size_t ss) { \
+        switch (np) {                                                                              \
+        case 1: t##_body(n, x, y, ys, 1, s, ss); break;                                            \
+        case 2: t##_body(n, x, y, ys, 2, s, ss); break;                                            \
+        case 3: t##_body(n, x, y, ys, 3, s, ss); break;                                            \
+        case 4: t##_body(n, x, y, ys, 4, s, ss); break;                                            \
+        case 5: t##_body(n, x, y, ys, 5, s, ss); break;                                            \
+        case 6: t##_body(n, x, y, ys, 6, s, ss); break;                                            \
+        case 7: t##_body(n, x, y, ys, 7, s, ss); break;                                            \
+        default: t##_body(n, x, y, ys, 8, s, ss); break;                                           \
+        }                                                                                          \
+    }
+SPECIALIZE(f32)
+SPECIALIZE(f16)
+SPECIALIZE(q8_0)
+SPECIALIZE(q4_0)
+SPECIALIZE(q5_0)
+SPECIALIZE(q4_1)
+SPECIALIZE(q4_K)
+SPECIALIZE(q5_K)
+SPECIALIZE(q6_K)

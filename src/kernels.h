@@ -1,0 +1,32 @@
+/*
+ * kernels.h: the dot-product kernels the matmul calls, chosen once for this CPU.
+ * A kernel computes one weight row against up to SPC_MAXP activation rows (each of the weight
+ * type's partner type) in one call: s[p * ss] = dot(x, row p of y), rows ys bytes apart. The bits
+ * of s[p * ss] must not depend on np (bit-identity across batch sizes); tests check this.
+ * Depends on: base, quant.
+ */
+#ifndef SPC_KERNELS_H
+#define SPC_KERNELS_H
+
+#include "quant.h"
+
+#define SPC_MAXP 8
+
+typedef void (*spc_dot_fn)(int n, const void *x, const void *y, size_t ys, int np, float *s, size_t ss);
+
+/* SIMD kernels (src/simd/, compiled with their own ISA flags). */
+#define SPC_SIMD_DECL(isa, t) \
+    void spc__dot_##t##_##isa(int n, const void *x, const void *y, size_t ys, int np, float *s, size_t ss);
+#define SPC_AVX2_TYPES(X) X(avx2, f32) X(avx2, f16) X(avx2, q4_0) X(avx2, q4_1) X(avx2, q5_0) X(avx2, q8_0) \
+                          X(avx2, q4_K) X(avx2, q5_K) X(avx2, q6_K)
+#define SPC_AVX512_TYPES(X) X(avx512, q4_K) X(avx512, q6_K)
+SPC_AVX2_TYPES(SPC_SIMD_DECL)
+SPC_AVX512_TYPES(SPC_SIMD_DECL)
+
+/* The kernel for a weight type on this CPU (the scalar reference where no SIMD variant exists, or
+ * when SPECULA_NO_SIMD is set). */
+spc_dot_fn spc__dot(uint32_t type);
+/* The name of the instruction set the kernels use ("avx2", "scalar"). */
+const char *spc__kernel_isa(void);
+
+#endif
