@@ -20,6 +20,7 @@
 
 #include "matmul.h"
 #include "model.h"
+#include "ops.h"
 #include "pool.h"
 
 struct spc_ctx {
@@ -37,6 +38,7 @@ struct spc_ctx {
     float *scores;                  /* per thread: n_ctx floats */
     int32_t *keys;                  /* per thread: n_ctx key slots */
     float *logits;                  /* n_logits rows of n_vocab */
+    float *rope_cs;                 /* n_rot floats: cos/sin pairs of one position */
     int32_t *logit_row;             /* per batch position: row in logits or -1 */
     int last_n;
 };
@@ -101,9 +103,10 @@ int spc_ctx_new(struct spc_ctx **out, const struct spc_model *m, const struct sp
     c->keys = spc__calloc(nt * (size_t)p.n_ctx, 4);
     c->logits = spc__calloc((size_t)p.n_logits * hp->n_vocab, 4);
     c->logit_row = spc__calloc(nb, 4);
+    c->rope_cs = spc__calloc((size_t)hp->n_rot, 4);
     if (!c->kv_k || !c->kv_v || !c->kv_len || !c->x || !c->xb || !c->q || !c->k || !c->v || !c->att ||
         !c->hb || !c->hb2 || !c->xl || !c->mm_scratch || !c->pos || !c->slot || !c->depth || !c->par ||
-        !c->seq_off || !c->scores || !c->keys || !c->logits || !c->logit_row) {
+        !c->seq_off || !c->scores || !c->keys || !c->logits || !c->logit_row || !c->rope_cs) {
         st = spc__err(SPC_ERR_NOMEM, "ctx: out of memory (KV cache %zu MiB)", 2 * kv_bytes >> 20);
         goto fail;
     }
@@ -119,7 +122,7 @@ void spc_ctx_free(struct spc_ctx *c) {
     spc__pool_free(c->pool);
     void *bufs[] = { c->kv_k, c->kv_v, c->kv_len, c->x, c->xb, c->q, c->k, c->v, c->att, c->hb,
                      c->hb2, c->xl, c->mm_scratch, c->pos, c->slot, c->depth, c->par, c->seq_off, c->scores,
-                     c->keys, c->logits, c->logit_row };
+                     c->keys, c->logits, c->logit_row, c->rope_cs };
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) spc__free(bufs[i]);
     spc__free(c);
 }
@@ -173,19 +176,28 @@ static void rmsnorm(float *out, const float *x, const float *w, int n, float eps
     for (int i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
 }
 
-/* Rotates the first n_rot dims of each head of x (n_heads * head_dim) for position pos. */
-static void rope(float *x, int n_heads, int head_dim, int n_rot, float base, float scale, int pos,
-                 enum spc_rope mode) {
+/* cos and sin of the n_rot/2 rotation angles at position pos (theta_i = pos*scale*base^(-2i/n_rot),
+   built by repeated multiplication as ggml does), computed once and shared by every head. */
+static void rope_table(float *cs, int n_rot, float base, float scale, int pos) {
     const float theta_scale = powf(base, -2.0f / n_rot);
+    float theta = (float)pos * scale;
+    for (int i = 0; i < n_rot / 2; i++) {
+        cs[2 * i] = cosf(theta);
+        cs[2 * i + 1] = sinf(theta);
+        theta *= theta_scale;
+    }
+}
+
+/* Rotates the first n_rot dims of each head of x (n_heads * head_dim) by the angles in cs. */
+static void rope(float *x, int n_heads, int head_dim, int n_rot, const float *cs, enum spc_rope mode) {
     for (int h = 0; h < n_heads; h++) {
-        float *v = x + (size_t)h * head_dim, theta = (float)pos * scale;
+        float *v = x + (size_t)h * head_dim;
         for (int i = 0; i < n_rot / 2; i++) {
-            float c = cosf(theta), s = sinf(theta);
+            float c = cs[2 * i], s = cs[2 * i + 1];
             int a = mode == SPC_ROPE_NORM ? 2 * i : i, b = mode == SPC_ROPE_NORM ? 2 * i + 1 : i + n_rot / 2;
             float x0 = v[a], x1 = v[b];
             v[a] = x0 * c - x1 * s;
             v[b] = x0 * s + x1 * c;
-            theta *= theta_scale;
         }
     }
 }
@@ -207,17 +219,6 @@ struct att_task {
     const int32_t *seq;
     int n, il;
 };
-
-static inline float kv_get(const struct spc_ctx *c, const uint8_t *row, int i) {
-    if (c->kv_elt == 2) {
-        uint16_t h;
-        memcpy(&h, row + 2 * (size_t)i, 2);
-        return spc__f16_to_f32(h);
-    }
-    float f;
-    memcpy(&f, row + 4 * (size_t)i, 4);
-    return f;
-}
 
 static inline int hp_n_swa(const struct spc_ctx *c) { return c->m->hp.n_swa; }
 
@@ -251,11 +252,12 @@ static void att_task_fn(void *va, int ith, int nth) {
         float *qr = scores + c->p.n_ctx;               /* hd floats after the scores */
         bool f16 = c->kv_elt == 2;
         for (int d = 0; d < hd; d++) qr[d] = f16 ? spc__f16_to_f32(spc__f32_to_f16(q[d])) : q[d];
+        const struct spc_ops *ops = spc__ops();
+        size_t off = (size_t)kvh * hd * c->kv_elt;
         float max = -INFINITY;
         for (int s = 0; s < nk; s++) {
-            const uint8_t *kr = kv_row(c, c->kv_k, seq, t->il, keys[s]) + (size_t)kvh * hd * c->kv_elt;
-            float dot = 0;
-            for (int d = 0; d < hd; d++) dot += qr[d] * kv_get(c, kr, d);
+            const void *kr = kv_row(c, c->kv_k, seq, t->il, keys[s]) + off;
+            float dot = f16 ? ops->dot_f16(qr, kr, hd) : ops->dot_f32(qr, kr, hd);
             scores[s] = dot * scale;
             if (scores[s] > max) max = scores[s];
         }
@@ -268,10 +270,10 @@ static void att_task_fn(void *va, int ith, int nth) {
         float *out = c->att + (size_t)i * hp->n_head * hd + (size_t)h * hd;
         memset(out, 0, (size_t)hd * 4);
         for (int s = 0; s < nk; s++) {
-            const uint8_t *vr = kv_row(c, c->kv_v, seq, t->il, keys[s]) + (size_t)kvh * hd * c->kv_elt;
+            const void *vr = kv_row(c, c->kv_v, seq, t->il, keys[s]) + off;
             float p = scores[s] * inv;
-            if (f16) p = spc__f16_to_f32(spc__f32_to_f16(p));
-            for (int d = 0; d < hd; d++) out[d] += p * kv_get(c, vr, d);
+            if (f16) ops->axpy_f16(out, spc__f16_to_f32(spc__f32_to_f16(p)), vr, hd);
+            else ops->axpy_f32(out, p, vr, hd);
         }
     }
 }
@@ -368,8 +370,10 @@ int spc_forward(struct spc_ctx *c, const struct spc_batch *b) {
                 for (int h = 0; h < hp->n_head_kv; h++)
                     rmsnorm(k + h * hp->head_dim, k + h * hp->head_dim, (const float *)L->k_norm.data, hp->head_dim, hp->eps);
             }
-            rope(q, hp->n_head, hp->head_dim, hp->n_rot, L->rope_base, L->rope_scale, c->pos[i], hp->rope);
-            rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, L->rope_base, L->rope_scale, c->pos[i], hp->rope);
+            float *cs = c->rope_cs;
+            rope_table(cs, hp->n_rot, L->rope_base, L->rope_scale, c->pos[i]);
+            rope(q, hp->n_head, hp->head_dim, hp->n_rot, cs, hp->rope);
+            rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, cs, hp->rope);
             if (hp->q_scale != 1)
                 for (int d = 0; d < qd; d++) q[d] *= hp->q_scale;
         }
@@ -385,12 +389,10 @@ int spc_forward(struct spc_ctx *c, const struct spc_batch *b) {
             rmsnorm(c->xb + (size_t)i * e, c->x + (size_t)i * e, (const float *)L->ffn_norm.data, e, hp->eps);
         spc__matmul(c->pool, &L->gate, c->xb, n, c->hb, c->mm_scratch);
         spc__matmul(c->pool, &L->up, c->xb, n, c->hb2, c->mm_scratch);
-        bool gelu = m->arch == SPC_ARCH_GEMMA3;
-        for (size_t j = 0; j < (size_t)n * hp->n_ff; j++) {
-            float g = c->hb[j];
-            float act = gelu ? gelu_f16(g) : g / (1.0f + expf(-g));
-            c->hb[j] = act * c->hb2[j];
-        }
+        if (m->arch == SPC_ARCH_GEMMA3)
+            for (size_t j = 0; j < (size_t)n * hp->n_ff; j++) c->hb[j] = gelu_f16(c->hb[j]) * c->hb2[j];
+        else
+            spc__ops()->silu_mul(c->hb, c->hb2, (size_t)n * hp->n_ff);
         spc__matmul(c->pool, &L->down, c->hb, n, c->xb, c->mm_scratch);
         if (L->post_ffn_norm.data)
             for (int i = 0; i < n; i++)

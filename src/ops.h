@@ -1,0 +1,29 @@
+/*
+ * ops.h: the inner loops of the forward pass besides the matmul: SiLU-gate, and the attention
+ * dot products and weighted sums over an f16 or f32 KV cache. Each has a scalar version (ops.c)
+ * and SIMD versions (simd/ops_*.c); spc__ops() returns the set chosen once for this CPU. A set is
+ * used for every position, so bit-identity across batch sizes holds whichever set runs.
+ * Depends on: base.
+ */
+#ifndef SPC_OPS_H
+#define SPC_OPS_H
+
+#include "base.h"
+
+struct spc_ops {
+    void (*silu_mul)(float *g, const float *u, size_t n);            /* g = silu(g) * u */
+    float (*dot_f16)(const float *q, const uint16_t *k, int n);      /* sum q[i] * half(k[i]) */
+    float (*dot_f32)(const float *q, const float *k, int n);
+    void (*axpy_f16)(float *out, float a, const uint16_t *v, int n); /* out += a * half(v) */
+    void (*axpy_f32)(float *out, float a, const float *v, int n);
+};
+
+const struct spc_ops *spc__ops(void);
+
+void spc__silu_mul_avx2(float *g, const float *u, size_t n);
+float spc__dot_f32_f16_avx2(const float *q, const uint16_t *k, int n);
+float spc__dot_f32_f32_avx2(const float *q, const float *k, int n);
+void spc__axpy_f16_avx2(float *out, float a, const uint16_t *v, int n);
+void spc__axpy_f32_avx2(float *out, float a, const float *v, int n);
+
+#endif
