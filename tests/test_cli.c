@@ -59,10 +59,29 @@ TEST(errors_are_clear) {
     CHECK(run("info smollm2-135m") == 0 && strstr(g_out, "llama.block_count") && strstr(g_out, "token_embd.weight"));
 }
 
+TEST(bench_json) {
+    if (!test_model_path("smollm2-135m")) SKIP("model smollm2-135m not cached");
+    const char *path = "/tmp/spc_cli_bench.json";
+    remove(path);
+    CHECK_MSG(run("bench -m smollm2-135m --pp 16 --tg 4 -r 1 --kmax 2 --json /tmp/spc_cli_bench.json") == 0,
+              "%s", g_out);
+    CHECK(strstr(g_out, " pp16 |") && strstr(g_out, " tg4 |"));
+    FILE *f = fopen(path, "r");
+    CHECK(f);
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    remove(path);
+    CHECK_MSG(strstr(buf, "\"verify_cost\": [1,") && strstr(buf, "\"tg_roofline_pct\":"), "%s", buf);
+    CHECK(run("bench --kmax x") == 2 && strstr(g_out, "bad value"));
+}
+
 int main(int argc, char **argv) {
     test_init(argc, argv);
     RUN(run_json);
     RUN(run_stream_and_chat);
     RUN(errors_are_clear);
+    RUN(bench_json);
     return test_done();
 }

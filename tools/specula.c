@@ -3,6 +3,7 @@
  *   run       generate text from a prompt (streams to stdout, or one JSON object with --json)
  *   info      print a GGUF file's metadata and tensor table
  *   tokenize  print the token ids of a text
+ *   bench     speed tables and JSON (tools/bench.c)
  * Models are paths or names of the models that scripts/fetch-model knows; a name that is not
  * cached yet is fetched through that script. Uses only the public header.
  */
@@ -17,13 +18,14 @@
 #include <unistd.h>
 
 #include "specula.h"
+#include "tools.h"
 
-static int fail(const char *what, int st) {
+int fail(const char *what, int st) {
     fprintf(stderr, "specula: %s: %s (%s)\n", what, spc_errmsg(), spc_status_str(st));
     return 1;
 }
 
-static double now_s(void) {
+double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
@@ -42,7 +44,7 @@ static bool file_exists(const char *p) {
 }
 
 /* Resolves a path or a model name to a path (fetching a name that is not cached). */
-static int resolve_model(const char *arg, char *out, size_t cap) {
+int resolve_model(const char *arg, char *out, size_t cap) {
     if (strchr(arg, '/') || strstr(arg, ".gguf") || file_exists(arg)) {
         snprintf(out, cap, "%s", arg);
         return 0;
@@ -73,7 +75,7 @@ static int resolve_model(const char *arg, char *out, size_t cap) {
     return 0;
 }
 
-static int load_model(const char *arg, struct spc_model **m) {
+int load_model(const char *arg, struct spc_model **m) {
     char path[PATH_MAX];
     if (resolve_model(arg, path, sizeof path) != 0) return 1;
     int st = spc_model_load(m, path);
@@ -109,7 +111,7 @@ static char *read_file(const char *path, size_t *len) {
     return buf;
 }
 
-static void json_str(FILE *f, const char *s, size_t n) {
+void json_str(FILE *f, const char *s, size_t n) {
     fputc('"', f);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -123,7 +125,7 @@ static void json_str(FILE *f, const char *s, size_t n) {
     fputc('"', f);
 }
 
-static bool parse_int(const char *s, long lo, long hi, int *out) {
+bool parse_int(const char *s, long lo, long hi, int *out) {
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
@@ -398,11 +400,13 @@ int main(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "run")) return cmd_run(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "info")) return cmd_info(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "tokenize")) return cmd_tokenize(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "bench")) return cmd_bench(argc, argv);
     fprintf(stderr,
             "usage: specula <command> [options]\n"
             "  run       -m MODEL (-p PROMPT | -f FILE) [-n N] [sampling options] [--chat] [--json]\n"
             "  info      MODEL\n"
             "  tokenize  -m MODEL -p TEXT\n"
+            "  bench     -m MODEL [-t THREADS] [-r REPS] [--pp N] [--tg N] [--kmax K] [--json OUT]\n"
             "MODEL is a GGUF path or a name from scripts/fetch-model --list (default smollm2-135m).\n");
     return 2;
 }

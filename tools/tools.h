@@ -1,0 +1,32 @@
+/*
+ * tools.h: what the files of the specula CLI share: the subcommands that live outside specula.c
+ * and the small helpers they use (model names, errors, timing, options, JSON strings). Tools
+ * include only the public header besides this one.
+ */
+#ifndef SPC_TOOLS_H
+#define SPC_TOOLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "specula.h"
+
+/* Subcommands: argv[1] is the subcommand's name; they return the process exit code. */
+int cmd_bench(int argc, char **argv);
+
+/* Prints "specula: WHAT: <spc_errmsg> (<status>)" to stderr; returns 1. */
+int fail(const char *what, int st);
+/* Monotonic seconds. */
+double now_s(void);
+/* Resolves a path or a model name to a path (fetching a name that is not cached); 0 or -1, with
+ * the reason printed. */
+int resolve_model(const char *arg, char *out, size_t cap);
+/* Resolves and loads; 0, or 1 with the reason printed. */
+int load_model(const char *arg, struct spc_model **m);
+/* Parses a decimal integer in [lo, hi]. */
+bool parse_int(const char *s, long lo, long hi, int *out);
+/* Writes n bytes of s as a JSON string literal. */
+void json_str(FILE *f, const char *s, size_t n);
+
+#endif /* SPC_TOOLS_H */
