@@ -55,7 +55,7 @@ static void choose(void) {
         g_dot[SPC_TYPE_Q4_K] = spc__dot_q4_K_avx2;
         g_dot[SPC_TYPE_Q5_K] = spc__dot_q5_K_avx2;
         g_dot[SPC_TYPE_Q6_K] = spc__dot_q6_K_avx2;
-        if (cpu->avx512f && cpu->avx512bw && cpu->avx512vl && !getenv("SPECULA_NO_AVX512")) {
+        if (cpu->avx512f && cpu->avx512bw && cpu->avx512vl && cpu->avx512vnni && !getenv("SPECULA_NO_AVX512")) {
             g_isa = "avx512";
             g_dot[SPC_TYPE_Q4_K] = spc__dot_q4_K_avx512;
             g_dot[SPC_TYPE_Q6_K] = spc__dot_q6_K_avx512;

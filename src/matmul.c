@@ -6,6 +6,7 @@
 #include "matmul.h"
 
 #include "kernels.h"
+#include "ops.h"
 
 size_t spc__matmul_scratch(int64_t ne0, int n_pos) {
     /* q8_1 (36 bytes per 32) is the widest partner format; f32 needs 4 bytes a value */
@@ -21,13 +22,25 @@ struct mm_task {
     const uint8_t *qx;
     size_t qrow;
     spc_dot_fn dot;
+    int chunk;          /* positions per kernel call: n_pos split into equal chunks of <= SPC_MAXP */
 };
+
+/* The activation quantizer for a partner type: the SIMD version of the reference, same bits. */
+static spc_from_float_fn quantizer(uint32_t vdt) {
+    const struct spc_ops *ops = spc__ops();
+    switch (vdt) {
+    case SPC_TYPE_Q8_0: return ops->quantize_q8_0;
+    case SPC_TYPE_Q8_1: return ops->quantize_q8_1;
+    case SPC_TYPE_Q8_K: return ops->quantize_q8_K;
+    default: return spc__type_traits(vdt)->from_float;
+    }
+}
 
 static void quantize_task(void *va, int ith, int nth) {
     struct mm_task *t = va;
-    const struct spc_type_traits *vt = spc__type_traits(spc__type_traits(t->w->type)->vec_dot_type);
+    spc_from_float_fn q = quantizer(spc__type_traits(t->w->type)->vec_dot_type);
     for (int p = ith; p < t->n_pos; p += nth)
-        vt->from_float(t->x + (size_t)p * t->w->ne0, (uint8_t *)t->qx + (size_t)p * t->qrow, t->w->ne0);
+        q(t->x + (size_t)p * t->w->ne0, (uint8_t *)t->qx + (size_t)p * t->qrow, t->w->ne0);
 }
 
 static void dot_task(void *va, int ith, int nth) {
@@ -37,8 +50,8 @@ static void dot_task(void *va, int ith, int nth) {
     int n = (int)w->ne0;
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *row = w->data + (size_t)r * w->row_bytes;
-        for (int p = 0; p < t->n_pos; p += SPC_MAXP) {
-            int np = t->n_pos - p < SPC_MAXP ? t->n_pos - p : SPC_MAXP;
+        for (int p = 0; p < t->n_pos; p += t->chunk) {
+            int np = t->n_pos - p < t->chunk ? t->n_pos - p : t->chunk;
             t->dot(n, row, t->qx + (size_t)p * t->qrow, t->qrow, np, &t->y[(size_t)p * w->ne1 + r], (size_t)w->ne1);
         }
     }
@@ -47,7 +60,8 @@ static void dot_task(void *va, int ith, int nth) {
 void spc__matmul(struct spc_pool *pool, const struct spc_w *w, const float *x, int n_pos, float *y,
                  void *scratch) {
     const struct spc_type_traits *tr = spc__type_traits(w->type);
-    struct mm_task t = { w, x, n_pos, y, NULL, 0, spc__dot(w->type) };
+    int n_chunks = (n_pos + SPC_MAXP - 1) / SPC_MAXP;
+    struct mm_task t = { w, x, n_pos, y, NULL, 0, spc__dot(w->type), (n_pos + n_chunks - 1) / n_chunks };
     if (tr->vec_dot_type == SPC_TYPE_F32) {
         t.qx = (const uint8_t *)x;
         t.qrow = (size_t)w->ne0 * 4;

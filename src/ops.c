@@ -4,6 +4,8 @@
  */
 #include "ops.h"
 
+#include "quant.h"
+
 #include <math.h>
 #include <pthread.h>
 
@@ -31,7 +33,8 @@ static void axpy_f32_ref(float *out, float a, const float *v, int n) {
     for (int i = 0; i < n; i++) out[i] += a * v[i];
 }
 
-static struct spc_ops g_ops = { silu_mul_ref, dot_f16_ref, dot_f32_ref, axpy_f16_ref, axpy_f32_ref };
+static struct spc_ops g_ops = { silu_mul_ref, dot_f16_ref, dot_f32_ref, axpy_f16_ref, axpy_f32_ref,
+                                spc__quantize_q8_0, spc__quantize_q8_1, spc__quantize_q8_K };
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static void choose(void) {
@@ -39,7 +42,8 @@ static void choose(void) {
     const struct spc_cpu *cpu = spc__cpu();
     if (cpu->avx2 && cpu->fma && cpu->f16c)
         g_ops = (struct spc_ops){ spc__silu_mul_avx2, spc__dot_f32_f16_avx2, spc__dot_f32_f32_avx2,
-                                  spc__axpy_f16_avx2, spc__axpy_f32_avx2 };
+                                  spc__axpy_f16_avx2, spc__axpy_f32_avx2, spc__quantize_q8_0_avx2,
+                                  spc__quantize_q8_1_avx2, spc__quantize_q8_K_avx2 };
 #endif
 }
 

@@ -16,11 +16,18 @@ struct spc_ops {
     float (*dot_f32)(const float *q, const float *k, int n);
     void (*axpy_f16)(float *out, float a, const uint16_t *v, int n); /* out += a * half(v) */
     void (*axpy_f32)(float *out, float a, const float *v, int n);
+    /* activation quantizers by partner type (q8_0, q8_1, q8_K): the reference's bits, faster */
+    void (*quantize_q8_0)(const float *x, void *y, int64_t n);
+    void (*quantize_q8_1)(const float *x, void *y, int64_t n);
+    void (*quantize_q8_K)(const float *x, void *y, int64_t n);
 };
 
 const struct spc_ops *spc__ops(void);
 
 void spc__silu_mul_avx2(float *g, const float *u, size_t n);
+void spc__quantize_q8_0_avx2(const float *x, void *y, int64_t n);
+void spc__quantize_q8_1_avx2(const float *x, void *y, int64_t n);
+void spc__quantize_q8_K_avx2(const float *x, void *y, int64_t n);
 float spc__dot_f32_f16_avx2(const float *q, const uint16_t *k, int n);
 float spc__dot_f32_f32_avx2(const float *q, const float *k, int n);
 void spc__axpy_f16_avx2(float *out, float a, const uint16_t *v, int n);

@@ -7,6 +7,7 @@
 
 #include "base.h"
 #include "kernels.h"
+#include "ops.h"
 #include "quant.h"
 
 static const uint32_t TYPES[] = { SPC_TYPE_F32, SPC_TYPE_F16, SPC_TYPE_BF16, SPC_TYPE_Q4_0, SPC_TYPE_Q4_1,
@@ -152,11 +153,35 @@ TEST(simd_matches_reference) {
     CHECK(compared > 0);
 }
 
+TEST(activation_quantizers_match_reference) {
+    spc__init_tables();
+    enum { N = 2048 };
+    static float x[N];
+    static uint8_t a[N * 2], b[N * 2];
+    const struct spc_ops *ops = spc__ops();
+    unsigned seed = 5;
+    for (int rep = 0; rep < 50; rep++) {
+        for (int i = 0; i < N; i++) x[i] = test_randf(&seed) * (rep % 7 == 0 ? 1e-3f : 10.0f);
+        if (rep == 3) memset(x, 0, 256 * sizeof *x);                     /* an all-zero block */
+        if (rep == 4) { x[5] = 7.0f; x[9] = -7.0f; }                     /* ties in magnitude */
+        spc__quantize_q8_0(x, a, N);
+        ops->quantize_q8_0(x, b, N);
+        CHECK(memcmp(a, b, spc__row_size(SPC_TYPE_Q8_0, N)) == 0);
+        spc__quantize_q8_1(x, a, N);
+        ops->quantize_q8_1(x, b, N);
+        CHECK(memcmp(a, b, spc__row_size(SPC_TYPE_Q8_1, N)) == 0);
+        spc__quantize_q8_K(x, a, N);
+        ops->quantize_q8_K(x, b, N);
+        CHECK(memcmp(a, b, spc__row_size(SPC_TYPE_Q8_K, N)) == 0);
+    }
+}
+
 int main(int argc, char **argv) {
     test_init(argc, argv);
     RUN(fp16_conversion);
     RUN(known_blocks);
     RUN(roundtrip_and_dot_reference);
     RUN(simd_matches_reference);
+    RUN(activation_quantizers_match_reference);
     return test_done();
 }

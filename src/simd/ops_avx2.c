@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include "ops.h"
+#include "quant.h"
 
 static inline float hsum(__m256 v) {
     __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -86,4 +87,95 @@ void spc__axpy_f32_avx2(float *out, float a, const float *v, int n) {
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(out + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(v + i), _mm256_loadu_ps(out + i)));
     for (; i < n; i++) out[i] += a * v[i];
+}
+
+/* ---- activation quantizers: the same bits as the scalar references in quant.c ---- */
+
+static inline __m256 abs256(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+
+static inline float hmax(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+/* Rounds x*id to nearest-even int8 (x*id is within +-127.5 by construction). */
+static inline __m128i round_pack(const float *x, __m256 id, int k) {
+    __m256i a = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k), id));
+    __m256i b = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k + 8), id));
+    __m256i w = _mm256_packs_epi32(a, b);                              /* lanes: a0-3 b0-3 a4-7 b4-7 */
+    w = _mm256_permute4x64_epi64(w, 0xd8);
+    return _mm_packs_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+}
+
+void spc__quantize_q8_0_avx2(const float *x, void *yv, int64_t n) {
+    struct block_q8_0 *y = yv;
+    for (int64_t b = 0; b < n / 32; b++, x += 32) {
+        __m256 m = _mm256_max_ps(_mm256_max_ps(abs256(_mm256_loadu_ps(x)), abs256(_mm256_loadu_ps(x + 8))),
+                                 _mm256_max_ps(abs256(_mm256_loadu_ps(x + 16)), abs256(_mm256_loadu_ps(x + 24))));
+        float amax = hmax(m), d = amax / 127, id = d ? 1.0f / d : 0.0f;
+        y[b].d = spc__f32_to_f16(d);
+        __m256 vid = _mm256_set1_ps(id);
+        _mm_storeu_si128((__m128i *)y[b].qs, round_pack(x, vid, 0));
+        _mm_storeu_si128((__m128i *)(y[b].qs + 16), round_pack(x, vid, 16));
+    }
+}
+
+void spc__quantize_q8_1_avx2(const float *x, void *yv, int64_t n) {
+    struct block_q8_1 *y = yv;
+    for (int64_t b = 0; b < n / 32; b++, x += 32) {
+        __m256 m = _mm256_max_ps(_mm256_max_ps(abs256(_mm256_loadu_ps(x)), abs256(_mm256_loadu_ps(x + 8))),
+                                 _mm256_max_ps(abs256(_mm256_loadu_ps(x + 16)), abs256(_mm256_loadu_ps(x + 24))));
+        float amax = hmax(m), d = amax / 127, id = d ? 1.0f / d : 0.0f;
+        __m256 vid = _mm256_set1_ps(id);
+        __m128i q0 = round_pack(x, vid, 0), q1 = round_pack(x, vid, 16);
+        _mm_storeu_si128((__m128i *)y[b].qs, q0);
+        _mm_storeu_si128((__m128i *)(y[b].qs + 16), q1);
+        __m256i w = _mm256_madd_epi16(_mm256_cvtepi8_epi16(q0), _mm256_set1_epi16(1));
+        w = _mm256_add_epi32(w, _mm256_madd_epi16(_mm256_cvtepi8_epi16(q1), _mm256_set1_epi16(1)));
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+        int sum = _mm_cvtsi128_si32(s4);
+        y[b].d = spc__f32_to_f16(d);
+        y[b].s = spc__f32_to_f16(sum * d);
+    }
+}
+
+void spc__quantize_q8_K_avx2(const float *x, void *yv, int64_t n) {
+    struct block_q8_K *y = yv;
+    for (int64_t b = 0; b < n / 256; b++, x += 256) {
+        __m256 m = _mm256_setzero_ps();
+        for (int k = 0; k < 256; k += 8) m = _mm256_max_ps(m, abs256(_mm256_loadu_ps(x + k)));
+        float amax = hmax(m);
+        if (amax == 0) {
+            memset(&y[b], 0, sizeof y[b]);
+            continue;
+        }
+        float max = 0;                      /* the first element of largest magnitude, with its sign */
+        for (int k = 0; k < 256; k += 8) {
+            int hit = _mm256_movemask_ps(_mm256_cmp_ps(abs256(_mm256_loadu_ps(x + k)), _mm256_set1_ps(amax), _CMP_EQ_OQ));
+            if (hit) {
+                max = x[k + __builtin_ctz((unsigned)hit)];
+                break;
+            }
+        }
+        const float iscale = -127.f / max;
+        __m256 vid = _mm256_set1_ps(iscale);
+        for (int k = 0; k < 256; k += 16) {
+            /* v = nearest(iscale * x) <= 127.5 rounds to at most 128: clamp to 127 */
+            __m256i a = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k), vid)), _mm256_set1_epi32(127));
+            __m256i c = _mm256_min_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + k + 8), vid)), _mm256_set1_epi32(127));
+            __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(a, c), 0xd8);
+            __m128i q = _mm_packs_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+            _mm_storeu_si128((__m128i *)(y[b].qs + k), q);
+            __m256i s16 = _mm256_madd_epi16(_mm256_cvtepi8_epi16(q), _mm256_set1_epi16(1));
+            __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s16), _mm256_extracti128_si256(s16, 1));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+            y[b].bsums[k / 16] = (int16_t)_mm_cvtsi128_si32(s4);
+        }
+        y[b].d = 1 / iscale;
+    }
 }

@@ -49,6 +49,7 @@ static inline __m256i bits_to_bytes(uint32_t bits) {
 
 static inline __attribute__((always_inline)) void f32_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
     const float *x = xv;
+    _Pragma("GCC unroll 8")
     for (int p = 0; p < np; p++) {
         const float *yy = YROW(float, p);
         __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
@@ -65,6 +66,7 @@ static inline __attribute__((always_inline)) void f32_body(int n, const void *xv
 
 static inline __attribute__((always_inline)) void f16_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
     const uint16_t *x = xv;
+    _Pragma("GCC unroll 8")
     for (int p = 0; p < np; p++) {
         const float *yy = YROW(float, p);
         __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
@@ -86,6 +88,7 @@ static inline __attribute__((always_inline)) void f16_body(int n, const void *xv
 /* Signed x (|x| <= 127 or a -16..15 / -8..7 range) against q8_0 rows. */
 static inline __attribute__((always_inline)) void dot_signed_block(__m256i q, float dx, const void *y, size_t ys, int b, int np, __m256 *acc) {
     __m256i ax = _mm256_sign_epi8(q, q);
+    _Pragma("GCC unroll 8")
     for (int p = 0; p < np; p++) {
         const struct block_q8_0 *yb = YROW(struct block_q8_0, p) + b;
         __m256i sy = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)yb->qs), q);
@@ -95,12 +98,14 @@ static inline __attribute__((always_inline)) void dot_signed_block(__m256i q, fl
 }
 
 static inline __attribute__((always_inline)) void finish(const __m256 *acc, int np, float *s, size_t ss) {
+    _Pragma("GCC unroll 8")
     for (int p = 0; p < np; p++) s[p * ss] = hsum_f32(acc[p]);
 }
 
 static inline __attribute__((always_inline)) void q8_0_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
     const struct block_q8_0 *x = xv;
     __m256 acc[SPC_MAXP];
+    _Pragma("GCC unroll 8")
     for (int p = 0; p < np; p++) acc[p] = _mm256_setzero_ps();
     for (int b = 0; b < n / QK; b++)
         dot_signed_block(_mm256_loadu_si256((const __m256i *)x[b].qs), F16(x[b].d), y, ys, b, np, acc);
@@ -110,6 +115,7 @@ static inline __attribute__((always_inline)) void q8_0_body(int n, const void *x
 static inline __attribute__((always_inline)) void q4_0_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
     const struct block_q4_0 *x = xv;
     __m256 acc[SPC_MAXP];
+    _Pragma("GCC unroll 8")
     for (int p = 0; p < np; p++) acc[p] = _mm256_setzero_ps();
     for (int b = 0; b < n / QK; b++)
         dot_signed_block(_mm256_sub_epi8(nibbles(x[b].qs), _mm256_set1_epi8(8)), F16(x[b].d), y, ys, b, np, acc);
@@ -119,6 +125,7 @@ static inline __attribute__((always_inline)) void q4_0_body(int n, const void *x
 static inline __attribute__((always_inline)) void q5_0_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
     const struct block_q5_0 *x = xv;
     __m256 acc[SPC_MAXP];
+    _Pragma("GCC unroll 8")
     for (int p = 0; p < np; p++) acc[p] = _mm256_setzero_ps();
     for (int b = 0; b < n / QK; b++) {
         uint32_t qh;
@@ -134,6 +141,7 @@ static inline __attribute__((always_inline)) void q4_1_body(int n, const void *x
     const struct block_q4_1 *x = xv;
     __m256 acc[SPC_MAXP];
     float summ[SPC_MAXP];
+    _Pragma("GCC unroll 8")
     for (int p = 0; p < np; p++) {
         acc[p] = _mm256_setzero_ps();
         summ[p] = 0;
@@ -141,6 +149,7 @@ static inline __attribute__((always_inline)) void q4_1_body(int n, const void *x
     for (int b = 0; b < n / QK; b++) {
         __m256i q = nibbles(x[b].qs);
         float dx = F16(x[b].d), mx = F16(x[b].m);
+        _Pragma("GCC unroll 8")
         for (int p = 0; p < np; p++) {
             const struct block_q8_1 *yb = YROW(struct block_q8_1, p) + b;
             __m256i prod = mul_sum_us8(q, _mm256_loadu_si256((const __m256i *)yb->qs));
@@ -148,6 +157,7 @@ static inline __attribute__((always_inline)) void q4_1_body(int n, const void *x
             summ[p] += mx * F16(yb->s);
         }
     }
+    _Pragma("GCC unroll 8")
     for (int p = 0; p < np; p++) s[p * ss] = hsum_f32(acc[p]) + summ[p];
 }
 
@@ -184,6 +194,7 @@ static inline __attribute__((always_inline)) void dot_kx(int n, const void *xv, 
     const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
     __m256 acc[SPC_MAXP];
     __m128 accm[SPC_MAXP];
+    _Pragma("GCC unroll 8")
     for (int p = 0; p < np; p++) {
         acc[p] = _mm256_setzero_ps();
         accm[p] = _mm_setzero_ps();
@@ -199,7 +210,9 @@ static inline __attribute__((always_inline)) void dot_kx(int n, const void *xv, 
         __m128i sc8 = _mm256_castsi256_si128(sm), mins = _mm256_extracti128_si256(sm, 1);
         __m256i hb = q5 ? _mm256_loadu_si256((const __m256i *)x5->qh) : _mm256_setzero_si256();
         __m256i sumi[SPC_MAXP];
+        _Pragma("GCC unroll 8")
         for (int p = 0; p < np; p++) sumi[p] = _mm256_setzero_si256();
+        _Pragma("GCC unroll 4")
         for (int g = 0; g < 4; g++) {
             __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * g));
             __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
@@ -208,6 +221,7 @@ static inline __attribute__((always_inline)) void dot_kx(int n, const void *xv, 
                 hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * g + 1), one), 4));
             }
             __m256i sl = bcast_scale(sc8, 2 * g), sh = bcast_scale(sc8, 2 * g + 1);
+            _Pragma("GCC unroll 8")
             for (int p = 0; p < np; p++) {
                 const int8_t *q8 = YROW(struct block_q8_K, p)[b].qs + 64 * g;
                 __m256i pl = _mm256_madd_epi16(sl, _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8)));
@@ -216,12 +230,14 @@ static inline __attribute__((always_inline)) void dot_kx(int n, const void *xv, 
             }
         }
         float dx = F16(hd), mx = F16(hm);
+        _Pragma("GCC unroll 8")
         for (int p = 0; p < np; p++) {
             const struct block_q8_K *yb = YROW(struct block_q8_K, p) + b;
             acc[p] = _mm256_fmadd_ps(_mm256_set1_ps(yb->d * dx), _mm256_cvtepi32_ps(sumi[p]), acc[p]);
             accm[p] = _mm_fmadd_ps(_mm_set1_ps(-yb->d * mx), _mm_cvtepi32_ps(mins_dot(mins, yb->bsums)), accm[p]);
         }
     }
+    _Pragma("GCC unroll 8")
     for (int p = 0; p < np; p++) {
         __m128 m = accm[p];
         m = _mm_add_ps(m, _mm_movehl_ps(m, m));
@@ -242,11 +258,13 @@ static inline __attribute__((always_inline)) void q6_K_body(int n, const void *x
     const struct block_q6_K *x = xv;
     const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
     __m256 acc[SPC_MAXP];
+    _Pragma("GCC unroll 8")
     for (int p = 0; p < np; p++) acc[p] = _mm256_setzero_ps();
     for (int b = 0; b < n / QK_K; b++) {
         __m128i sc8 = _mm_loadu_si128((const __m128i *)x[b].scales);
         __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
         __m256i sumi[SPC_MAXP];
+        _Pragma("GCC unroll 8")
         for (int p = 0; p < np; p++) {         /* the -32 offset: -32 * sum_g scale_g * bsum_g */
             __m256i bsum = _mm256_loadu_si256((const __m256i *)YROW(struct block_q8_K, p)[b].bsums);
             sumi[p] = _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsum), 5);
@@ -264,11 +282,13 @@ static inline __attribute__((always_inline)) void q6_K_body(int n, const void *x
                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 4), m2), 4));
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 6), m2), 4));
+            _Pragma("GCC unroll 4")
             for (int k = 0; k < 4; k++) {
                 /* scales 8h+2k (first 16 values) and 8h+2k+1 (next 16) */
                 int j = 8 * h + 2 * k;
                 __m128i a = _mm_set1_epi16(x[b].scales[j]), c = _mm_set1_epi16(x[b].scales[j + 1]);
                 __m256i scv = _mm256_set_m128i(c, a);
+                _Pragma("GCC unroll 8")
                 for (int p = 0; p < np; p++) {
                     const int8_t *q8 = YROW(struct block_q8_K, p)[b].qs + 128 * h + 32 * k;
                     __m256i prod = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)q8));
@@ -277,6 +297,7 @@ static inline __attribute__((always_inline)) void q6_K_body(int n, const void *x
             }
         }
         float dx = F16(x[b].d);
+        _Pragma("GCC unroll 8")
         for (int p = 0; p < np; p++)
             acc[p] = _mm256_fmadd_ps(_mm256_set1_ps(dx * YROW(struct block_q8_K, p)[b].d), _mm256_cvtepi32_ps(sumi[p]), acc[p]);
     }
