@@ -17,6 +17,7 @@
  * Depends on: base, pool, quant, matmul, model.
  */
 #include <math.h>
+#include <pthread.h>
 
 #include "matmul.h"
 #include "model.h"
@@ -202,14 +203,38 @@ static void rope(float *x, int n_heads, int head_dim, int n_rot, const float *cs
     }
 }
 
-/* GELU (tanh form) through an f16 table, as ggml computes it by default (GGML_GELU_FP16): the input
-   is rounded to f16 and the result is the f16 rounding of gelu(that input). */
-static float gelu_f16(float x) {
+/* GELU (tanh form) as ggml computes it by default (GGML_GELU_FP16): the input rounded to f16 indexes
+   a table of the f16 rounding of gelu; +-10 and beyond pass through as 0 and x. */
+static uint16_t g_gelu_table[65536];
+static pthread_once_t g_gelu_once = PTHREAD_ONCE_INIT;
+
+static void gelu_init(void) {
+    for (uint32_t i = 0; i < 65536; i++) {
+        float h = spc__f16_to_f32_slow((uint16_t)i);
+        float y = 0.5f * h * (1.0f + tanhf(0.79788456080286535587989211986876f * h * (1.0f + 0.044715f * h * h)));
+        g_gelu_table[i] = spc__f32_to_f16(y);
+    }
+}
+
+static inline float gelu_f16(float x) {
     if (x <= -10.0f) return 0.0f;
     if (x >= 10.0f) return x;
-    float h = spc__f16_to_f32(spc__f32_to_f16(x));
-    float y = 0.5f * h * (1.0f + tanhf(0.79788456080286535587989211986876f * h * (1.0f + 0.044715f * h * h)));
-    return spc__f16_to_f32(spc__f32_to_f16(y));
+    return spc__f16_to_f32(g_gelu_table[spc__f32_to_f16(x)]);
+}
+
+/* The FFN gate, g = act(g) * u, over the batch's positions split across the pool. */
+struct act_task { float *g; const float *u; int n_pos; int n_ff; bool gelu; };
+
+static void act_task_fn(void *va, int ith, int nth) {
+    struct act_task *t = va;
+    int p0 = t->n_pos * ith / nth, p1 = t->n_pos * (ith + 1) / nth;
+    float *g = t->g + (size_t)p0 * t->n_ff;
+    const float *u = t->u + (size_t)p0 * t->n_ff;
+    size_t n = (size_t)(p1 - p0) * t->n_ff;
+    if (t->gelu)
+        for (size_t j = 0; j < n; j++) g[j] = gelu_f16(g[j]) * u[j];
+    else
+        spc__ops()->silu_mul(g, u, n);
 }
 
 /* ---- attention ---- */
@@ -261,12 +286,7 @@ static void att_task_fn(void *va, int ith, int nth) {
             scores[s] = dot * scale;
             if (scores[s] > max) max = scores[s];
         }
-        double sum = 0;
-        for (int s = 0; s < nk; s++) {
-            scores[s] = expf(scores[s] - max);
-            sum += scores[s];
-        }
-        float inv = (float)(1.0 / sum);
+        float inv = 1.0f / ops->exp_sum(scores, nk, max);
         float *out = c->att + (size_t)i * hp->n_head * hd + (size_t)h * hd;
         memset(out, 0, (size_t)hd * 4);
         for (int s = 0; s < nk; s++) {
@@ -389,10 +409,9 @@ int spc_forward(struct spc_ctx *c, const struct spc_batch *b) {
             rmsnorm(c->xb + (size_t)i * e, c->x + (size_t)i * e, (const float *)L->ffn_norm.data, e, hp->eps);
         spc__matmul(c->pool, &L->gate, c->xb, n, c->hb, c->mm_scratch);
         spc__matmul(c->pool, &L->up, c->xb, n, c->hb2, c->mm_scratch);
-        if (m->arch == SPC_ARCH_GEMMA3)
-            for (size_t j = 0; j < (size_t)n * hp->n_ff; j++) c->hb[j] = gelu_f16(c->hb[j]) * c->hb2[j];
-        else
-            spc__ops()->silu_mul(c->hb, c->hb2, (size_t)n * hp->n_ff);
+        struct act_task act = { c->hb, c->hb2, n, hp->n_ff, m->arch == SPC_ARCH_GEMMA3 };
+        if (act.gelu) pthread_once(&g_gelu_once, gelu_init);
+        spc__pool_run(c->pool, act_task_fn, &act);
         spc__matmul(c->pool, &L->down, c->hb, n, c->xb, c->mm_scratch);
         if (L->post_ffn_norm.data)
             for (int i = 0; i < n; i++)

@@ -1,7 +1,7 @@
 /*
- * matmul.c: see matmul.h. Rows are split across the pool's threads in contiguous chunks; each
- * thread walks its rows and, for each row, every position, so a weight row is read from memory
- * once per batch and reused from cache for the other positions.
+ * matmul.c: see matmul.h. Rows are split across the pool's threads in contiguous ranges; each
+ * thread walks its rows in tiles (see dot_task), so a weight row is read from memory once per
+ * batch and reused from cache for the other positions.
  */
 #include "matmul.h"
 
@@ -43,16 +43,24 @@ static void quantize_task(void *va, int ith, int nth) {
         q(t->x + (size_t)p * t->w->ne0, (uint8_t *)t->qx + (size_t)p * t->qrow, t->w->ne0);
 }
 
+/* Rows are walked in tiles: for a tile of rows, every chunk of positions, every row of the tile.
+   The tile's weights stay in L2 and a chunk's activations in L1, so a prompt of hundreds of
+   positions reads each weight row from memory once and its activations from L1. */
+#define ROW_TILE 32
+
 static void dot_task(void *va, int ith, int nth) {
     struct mm_task *t = va;
     const struct spc_w *w = t->w;
     int64_t r0 = w->ne1 * ith / nth, r1 = w->ne1 * (ith + 1) / nth;
     int n = (int)w->ne0;
-    for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *row = w->data + (size_t)r * w->row_bytes;
+    for (int64_t rt = r0; rt < r1; rt += ROW_TILE) {
+        int64_t rt1 = rt + ROW_TILE < r1 ? rt + ROW_TILE : r1;
         for (int p = 0; p < t->n_pos; p += t->chunk) {
             int np = t->n_pos - p < t->chunk ? t->n_pos - p : t->chunk;
-            t->dot(n, row, t->qx + (size_t)p * t->qrow, t->qrow, np, &t->y[(size_t)p * w->ne1 + r], (size_t)w->ne1);
+            const uint8_t *qx = t->qx + (size_t)p * t->qrow;
+            for (int64_t r = rt; r < rt1; r++)
+                t->dot(n, w->data + (size_t)r * w->row_bytes, qx, t->qrow, np, &t->y[(size_t)p * w->ne1 + r],
+                       (size_t)w->ne1);
         }
     }
 }

@@ -13,6 +13,15 @@ static void silu_mul_ref(float *g, const float *u, size_t n) {
     for (size_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
+static float exp_sum_ref(float *x, int n, float max) {
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    return (float)sum;
+}
+
 static float dot_f16_ref(const float *q, const uint16_t *k, int n) {
     float s = 0;
     for (int i = 0; i < n; i++) s += q[i] * spc__f16_to_f32(k[i]);
@@ -33,7 +42,7 @@ static void axpy_f32_ref(float *out, float a, const float *v, int n) {
     for (int i = 0; i < n; i++) out[i] += a * v[i];
 }
 
-static struct spc_ops g_ops = { silu_mul_ref, dot_f16_ref, dot_f32_ref, axpy_f16_ref, axpy_f32_ref,
+static struct spc_ops g_ops = { silu_mul_ref, exp_sum_ref, dot_f16_ref, dot_f32_ref, axpy_f16_ref, axpy_f32_ref,
                                 spc__quantize_q8_0, spc__quantize_q8_1, spc__quantize_q8_K };
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
@@ -41,7 +50,7 @@ static void choose(void) {
 #if defined(__x86_64__)
     const struct spc_cpu *cpu = spc__cpu();
     if (cpu->avx2 && cpu->fma && cpu->f16c)
-        g_ops = (struct spc_ops){ spc__silu_mul_avx2, spc__dot_f32_f16_avx2, spc__dot_f32_f32_avx2,
+        g_ops = (struct spc_ops){ spc__silu_mul_avx2, spc__exp_sum_avx2, spc__dot_f32_f16_avx2, spc__dot_f32_f32_avx2,
                                   spc__axpy_f16_avx2, spc__axpy_f32_avx2, spc__quantize_q8_0_avx2,
                                   spc__quantize_q8_1_avx2, spc__quantize_q8_K_avx2 };
 #endif

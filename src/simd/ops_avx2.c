@@ -48,6 +48,22 @@ void spc__silu_mul_avx2(float *g, const float *u, size_t n) {
     }
 }
 
+float spc__exp_sum_avx2(float *x, int n, float max) {
+    __m256 vmax = _mm256_set1_ps(max), acc = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmax));
+        _mm256_storeu_ps(x + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float sum = hsum(acc);
+    for (; i < n; i++) {
+        x[i] = _mm256_cvtss_f32(exp256(_mm256_set1_ps(x[i] - max)));
+        sum += x[i];
+    }
+    return sum;
+}
+
 float spc__dot_f32_f16_avx2(const float *q, const uint16_t *k, int n) {
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
     int i = 0;
