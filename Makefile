@@ -33,13 +33,13 @@ $(BUILD)/src/%.o: src/%.c $(wildcard src/*.h) include/specula.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c $< -o $@
 
-$(BUILD)/src/simd/%_avx2.o: src/simd/%_avx2.c $(wildcard src/*.h)
+$(BUILD)/src/simd/%_avx2.o: src/simd/%_avx2.c $(wildcard src/*.h) $(wildcard src/simd/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -mavx2 -mfma -mf16c -c $< -o $@
 
-$(BUILD)/src/simd/%_avx512.o: src/simd/%_avx512.c $(wildcard src/*.h)
+$(BUILD)/src/simd/%_avx512.o: src/simd/%_avx512.c $(wildcard src/*.h) $(wildcard src/simd/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -mavx512f -mavx512bw -mavx512vl -mavx2 -mfma -mf16c -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mavx2 -mfma -mf16c -c $< -o $@
 
 $(BUILD)/specula: $(wildcard tools/*.c) $(BUILD)/libspecula.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(LDFLAGS) $(wildcard tools/*.c) $(BUILD)/libspecula.a $(LDLIBS) -o $@

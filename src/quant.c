@@ -255,32 +255,30 @@ static void unpack_q6_K(const struct block_q6_K *x, int8_t *q) {
     }
 }
 
+/* Dequantizes one q4_K/q5_K block from its unpacked values q (0..15 or 0..31). */
+static void kx_to_float(const uint8_t *q, const uint8_t *scales, uint16_t d16, uint16_t dmin16, float *y) {
+    float d = F16(d16), dmin = F16(dmin16);
+    for (int j = 0; j < 8; j++) {
+        int sc, m;
+        scale_min_k4(j, scales, &sc, &m);
+        float d1 = d * sc, m1 = dmin * m;
+        for (int l = 0; l < 32; l++) y[32 * j + l] = d1 * q[32 * j + l] - m1;
+    }
+}
 static void q4_K_to_float(const void *xv, float *y, int64_t n) {
     const struct block_q4_K *x = xv;
     uint8_t q[QK_K];
     for (int64_t b = 0; b < n / QK_K; b++, y += QK_K) {
-        float d = F16(x[b].d), dmin = F16(x[b].dmin);
         unpack_q4_K(&x[b], q);
-        for (int j = 0; j < 8; j++) {
-            int sc, m;
-            scale_min_k4(j, x[b].scales, &sc, &m);
-            float d1 = d * sc, m1 = dmin * m;
-            for (int l = 0; l < 32; l++) y[32 * j + l] = d1 * q[32 * j + l] - m1;
-        }
+        kx_to_float(q, x[b].scales, x[b].d, x[b].dmin, y);
     }
 }
 static void q5_K_to_float(const void *xv, float *y, int64_t n) {
     const struct block_q5_K *x = xv;
     uint8_t q[QK_K];
     for (int64_t b = 0; b < n / QK_K; b++, y += QK_K) {
-        float d = F16(x[b].d), dmin = F16(x[b].dmin);
         unpack_q5_K(&x[b], q);
-        for (int j = 0; j < 8; j++) {
-            int sc, m;
-            scale_min_k4(j, x[b].scales, &sc, &m);
-            float d1 = d * sc, m1 = dmin * m;
-            for (int l = 0; l < 32; l++) y[32 * j + l] = d1 * q[32 * j + l] - m1;
-        }
+        kx_to_float(q, x[b].scales, x[b].d, x[b].dmin, y);
     }
 }
 static void q6_K_to_float(const void *xv, float *y, int64_t n) {
@@ -324,6 +322,19 @@ void spc__quantize_q8_K(const float *x, void *yv, int64_t n) {
     }
 }
 
+/* One q4_K/q5_K block (unpacked values q) against a q8_K block: exact integer sums, then floats. */
+static float kx_dot_block(const uint8_t *q, const uint8_t *scales, uint16_t d16, uint16_t dmin16,
+                          const struct block_q8_K *y) {
+    int32_t sumi = 0, summ = 0;
+    for (int j = 0; j < 8; j++) {
+        int sc, m, dot = 0;
+        scale_min_k4(j, scales, &sc, &m);
+        for (int l = 0; l < 32; l++) dot += q[32 * j + l] * y->qs[32 * j + l];
+        sumi += sc * dot;
+        summ += m * (y->bsums[2 * j] + y->bsums[2 * j + 1]);
+    }
+    return y->d * F16(d16) * sumi - y->d * F16(dmin16) * summ;
+}
 static void dot_q4_K_q8_K(int n, float *s, const void *xv, const void *yv) {
     const struct block_q4_K *x = xv;
     const struct block_q8_K *y = yv;
@@ -331,15 +342,7 @@ static void dot_q4_K_q8_K(int n, float *s, const void *xv, const void *yv) {
     float sum = 0;
     for (int b = 0; b < n / QK_K; b++) {
         unpack_q4_K(&x[b], q);
-        int32_t sumi = 0, summ = 0;
-        for (int j = 0; j < 8; j++) {
-            int sc, m, dot = 0;
-            scale_min_k4(j, x[b].scales, &sc, &m);
-            for (int l = 0; l < 32; l++) dot += q[32 * j + l] * y[b].qs[32 * j + l];
-            sumi += sc * dot;
-            summ += m * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
-        }
-        sum += y[b].d * F16(x[b].d) * sumi - y[b].d * F16(x[b].dmin) * summ;
+        sum += kx_dot_block(q, x[b].scales, x[b].d, x[b].dmin, &y[b]);
     }
     *s = sum;
 }
@@ -350,15 +353,7 @@ static void dot_q5_K_q8_K(int n, float *s, const void *xv, const void *yv) {
     float sum = 0;
     for (int b = 0; b < n / QK_K; b++) {
         unpack_q5_K(&x[b], q);
-        int32_t sumi = 0, summ = 0;
-        for (int j = 0; j < 8; j++) {
-            int sc, m, dot = 0;
-            scale_min_k4(j, x[b].scales, &sc, &m);
-            for (int l = 0; l < 32; l++) dot += q[32 * j + l] * y[b].qs[32 * j + l];
-            sumi += sc * dot;
-            summ += m * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
-        }
-        sum += y[b].d * F16(x[b].d) * sumi - y[b].d * F16(x[b].dmin) * summ;
+        sum += kx_dot_block(q, x[b].scales, x[b].d, x[b].dmin, &y[b]);
     }
     *s = sum;
 }

@@ -11,9 +11,7 @@
  * float vector lanes, so results agree with the scalar reference (quant.c) to rounding.
  * Depends on: quant.h (block layouts), kernels.h (SPC_MAXP).
  */
-#include <immintrin.h>
-
-#include "kernels.h"
+#include "simd_common.h"
 
 static inline float hsum_f32(__m256 v) {
     __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
@@ -163,19 +161,6 @@ static inline __attribute__((always_inline)) void q4_1_body(int n, const void *x
 
 /* ---- k-quants against q8_K ---- */
 
-/* The 8 6-bit scales and 8 6-bit mins of a q4_K/q5_K block as 16 int16: scales, then mins. */
-static inline __m256i scales_mins_k4(const uint8_t *scales) {
-    uint32_t u[4];
-    memcpy(u, scales, 12);
-    const uint32_t m1 = 0x3f3f3f3f, m2 = 0x0f0f0f0f, m3 = 0x03030303;
-    u[3] = ((u[2] >> 4) & m2) | (((u[1] >> 6) & m3) << 4);
-    uint32_t aux = u[1] & m1;
-    u[1] = (u[2] & m2) | (((u[0] >> 6) & m3) << 4);
-    u[2] = aux;
-    u[0] &= m1;
-    return _mm256_cvtepu8_epi16(_mm_set_epi32((int)u[3], (int)u[2], (int)u[1], (int)u[0]));
-}
-
 /* Broadcast int16 scale j (0..7) of a 128-bit lane of 8 scales to a whole ymm. */
 static inline __m256i bcast_scale(__m128i sc8, int j) {
     __m128i sh = _mm_set1_epi16((short)(0x0100 + 0x0202 * j));
@@ -206,7 +191,7 @@ static inline __attribute__((always_inline)) void dot_kx(int n, const void *xv, 
         const struct block_q5_K *x5 = (const void *)xb;
         uint16_t hd = q5 ? x5->d : x4->d, hm = q5 ? x5->dmin : x4->dmin;
         const uint8_t *qs = q5 ? x5->qs : x4->qs;
-        __m256i sm = scales_mins_k4(q5 ? x5->scales : x4->scales);
+        __m256i sm = spc__scales_mins_k4(q5 ? x5->scales : x4->scales);
         __m128i sc8 = _mm256_castsi256_si128(sm), mins = _mm256_extracti128_si256(sm, 1);
         __m256i hb = q5 ? _mm256_loadu_si256((const __m256i *)x5->qh) : _mm256_setzero_si256();
         __m256i sumi[SPC_MAXP];
@@ -304,27 +289,12 @@ static inline __attribute__((always_inline)) void q6_K_body(int n, const void *x
     finish(acc, np, s, ss);
 }
 
-/* Public kernels: one specialization per np, so the per-row accumulators live in registers and
-   every loop over rows is unrolled (np is a constant inside each case). */
-#define SPECIALIZE(t)                                                                              \
-    void spc__dot_##t##_avx2(int n, const void *x, const void *y, size_t ys, int np, float *s, size_t ss) { \
-        switch (np) {                                                                              \
-        case 1: t##_body(n, x, y, ys, 1, s, ss); break;                                            \
-        case 2: t##_body(n, x, y, ys, 2, s, ss); break;                                            \
-        case 3: t##_body(n, x, y, ys, 3, s, ss); break;                                            \
-        case 4: t##_body(n, x, y, ys, 4, s, ss); break;                                            \
-        case 5: t##_body(n, x, y, ys, 5, s, ss); break;                                            \
-        case 6: t##_body(n, x, y, ys, 6, s, ss); break;                                            \
-        case 7: t##_body(n, x, y, ys, 7, s, ss); break;                                            \
-        default: t##_body(n, x, y, ys, 8, s, ss); break;                                           \
-        }                                                                                          \
-    }
-SPECIALIZE(f32)
-SPECIALIZE(f16)
-SPECIALIZE(q8_0)
-SPECIALIZE(q4_0)
-SPECIALIZE(q5_0)
-SPECIALIZE(q4_1)
-SPECIALIZE(q4_K)
-SPECIALIZE(q5_K)
-SPECIALIZE(q6_K)
+SPC_SPECIALIZE(f32, avx2)
+SPC_SPECIALIZE(f16, avx2)
+SPC_SPECIALIZE(q8_0, avx2)
+SPC_SPECIALIZE(q4_0, avx2)
+SPC_SPECIALIZE(q5_0, avx2)
+SPC_SPECIALIZE(q4_1, avx2)
+SPC_SPECIALIZE(q4_K, avx2)
+SPC_SPECIALIZE(q5_K, avx2)
+SPC_SPECIALIZE(q6_K, avx2)

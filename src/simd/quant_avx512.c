@@ -11,26 +11,11 @@
  * multiply fused with the accumulation) per 64 values.
  * Depends on: quant.h (block layouts), kernels.h (SPC_MAXP).
  */
-#include <immintrin.h>
-
-#include "kernels.h"
+#include "simd_common.h"
 
 #define F16(x) spc__f16_to_f32(x)
 #define YROW(T, p) ((const T *)((const uint8_t *)y + (size_t)(p) * ys))
 #define AI static inline __attribute__((always_inline))
-
-/* Scales of a q4_K/q5_K block as 16 uint8 values (8 scales, then 8 mins), widened to int16. */
-AI __m256i scales_mins_k4(const uint8_t *scales) {
-    uint32_t u[4];
-    memcpy(u, scales, 12);
-    const uint32_t m1 = 0x3f3f3f3f, m2 = 0x0f0f0f0f, m3 = 0x03030303;
-    u[3] = ((u[2] >> 4) & m2) | (((u[1] >> 6) & m3) << 4);
-    uint32_t aux = u[1] & m1;
-    u[1] = (u[2] & m2) | (((u[0] >> 6) & m3) << 4);
-    u[2] = aux;
-    u[0] &= m1;
-    return _mm256_cvtepu8_epi16(_mm_set_epi32((int)u[3], (int)u[2], (int)u[1], (int)u[0]));
-}
 
 AI float hsum512(__m512 v) { return _mm512_reduce_add_ps(v); }
 
@@ -45,7 +30,7 @@ AI void q4_K_body(int n, const void *xv, const void *y, size_t ys, int np, float
         accm[p] = _mm256_setzero_ps();
     }
     for (int b = 0; b < n / QK_K; b++) {
-        __m256i sm = scales_mins_k4(x[b].scales);                 /* sc0..7, m0..7 as int16 */
+        __m256i sm = spc__scales_mins_k4(x[b].scales);                 /* sc0..7, m0..7 as int16 */
         __m512i sm512 = _mm512_castsi256_si512(sm);
         /* per group g: 32 lanes of int16, the first 16 = sc[2g], the next 16 = sc[2g+1] */
         __m512i sc[4];
@@ -139,18 +124,5 @@ AI void q6_K_body(int n, const void *xv, const void *y, size_t ys, int np, float
     for (int p = 0; p < np; p++) s[p * ss] = hsum512(acc[p]);
 }
 
-#define SPECIALIZE(t)                                                                              \
-    void spc__dot_##t##_avx512(int n, const void *x, const void *y, size_t ys, int np, float *s, size_t ss) { \
-        switch (np) {                                                                              \
-        case 1: t##_body(n, x, y, ys, 1, s, ss); break;                                            \
-        case 2: t##_body(n, x, y, ys, 2, s, ss); break;                                            \
-        case 3: t##_body(n, x, y, ys, 3, s, ss); break;                                            \
-        case 4: t##_body(n, x, y, ys, 4, s, ss); break;                                            \
-        case 5: t##_body(n, x, y, ys, 5, s, ss); break;                                            \
-        case 6: t##_body(n, x, y, ys, 6, s, ss); break;                                            \
-        case 7: t##_body(n, x, y, ys, 7, s, ss); break;                                            \
-        default: t##_body(n, x, y, ys, 8, s, ss); break;                                           \
-        }                                                                                          \
-    }
-SPECIALIZE(q4_K)
-SPECIALIZE(q6_K)
+SPC_SPECIALIZE(q4_K, avx512)
+SPC_SPECIALIZE(q6_K, avx512)
