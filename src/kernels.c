@@ -59,6 +59,9 @@ static void choose(void) {
             g_isa = "avx512";
             g_dot[SPC_TYPE_Q4_K] = spc__dot_q4_K_avx512;
             g_dot[SPC_TYPE_Q6_K] = spc__dot_q6_K_avx512;
+            g_dot[SPC_TYPE_Q8_0] = spc__dot_q8_0_avx512;
+            g_dot[SPC_TYPE_Q5_0] = spc__dot_q5_0_avx512;
+            g_dot[SPC_TYPE_Q4_1] = spc__dot_q4_1_avx512;
         }
     }
 #endif

@@ -19,7 +19,7 @@ typedef void (*spc_dot_fn)(int n, const void *x, const void *y, size_t ys, int n
     void spc__dot_##t##_##isa(int n, const void *x, const void *y, size_t ys, int np, float *s, size_t ss);
 #define SPC_AVX2_TYPES(X) X(avx2, f32) X(avx2, f16) X(avx2, q4_0) X(avx2, q4_1) X(avx2, q5_0) X(avx2, q8_0) \
                           X(avx2, q4_K) X(avx2, q5_K) X(avx2, q6_K)
-#define SPC_AVX512_TYPES(X) X(avx512, q4_K) X(avx512, q6_K)
+#define SPC_AVX512_TYPES(X) X(avx512, q4_K) X(avx512, q6_K) X(avx512, q8_0) X(avx512, q5_0) X(avx512, q4_1)
 SPC_AVX2_TYPES(SPC_SIMD_DECL)
 SPC_AVX512_TYPES(SPC_SIMD_DECL)
 

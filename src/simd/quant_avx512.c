@@ -124,5 +124,124 @@ AI void q6_K_body(int n, const void *xv, const void *y, size_t ys, int np, float
     for (int p = 0; p < np; p++) s[p * ss] = hsum512(acc[p]);
 }
 
+/* ---- 32-value blocks, two per 512-bit register ----
+ * A pair of weight blocks is unpacked to 64 signed (or, for q4_1, unsigned) bytes; each activation
+ * row's pair of q8 blocks is loaded into one register and multiplied with vpdpbusd (the signed
+ * case through |x| and sign(y, x)). Lanes 0-7 belong to the first block, 8-15 to the second, and
+ * a vector of the two blocks' scales turns them into floats. Odd block counts end with the AVX2
+ * kernel's single-block step done in 512-bit lanes with the upper half zero. */
+
+AI __m512i pair256(__m256i a, __m256i b) { return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1); }
+
+AI __m256i nib256(const uint8_t *qs) {
+    __m128i b = _mm_loadu_si128((const __m128i *)qs);
+    __m128i lo = _mm_and_si128(b, _mm_set1_epi8(0x0f)), hi = _mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(0x0f));
+    return _mm256_set_m128i(hi, lo);
+}
+
+AI __m256i bits_bytes256(uint32_t bits) {
+    const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), shuf);
+    v = _mm256_or_si256(v, _mm256_set1_epi64x((long long)0x7fbfdfeff7fbfdfe));
+    return _mm256_cmpeq_epi8(v, _mm256_set1_epi64x(-1));
+}
+
+AI __m512 pair_scale(float a, float b) {
+    return _mm512_castsi512_ps(pair256(_mm256_castps_si256(_mm256_set1_ps(a)), _mm256_castps_si256(_mm256_set1_ps(b))));
+}
+
+/* Signed weight bytes q (two blocks, scales dxa, dxb) against q8_0 blocks b, b+1 of every row; when
+   single, only block b (upper lanes zero). */
+AI void signed_pair(__m512i q, float dxa, float dxb, const void *y, size_t ys, int b, bool single, int np,
+                    __m512 *acc) {
+    __m512i ax = _mm512_abs_epi8(q);
+    __mmask64 neg = _mm512_movepi8_mask(q);
+    _Pragma("GCC unroll 8")
+    for (int p = 0; p < np; p++) {
+        const struct block_q8_0 *yb = YROW(struct block_q8_0, p) + b;
+        __m256i ya = _mm256_loadu_si256((const __m256i *)yb[0].qs);
+        __m256i yb2 = single ? _mm256_setzero_si256() : _mm256_loadu_si256((const __m256i *)yb[1].qs);
+        __m512i yv = pair256(ya, yb2);
+        __m512i sy = _mm512_mask_sub_epi8(yv, neg, _mm512_setzero_si512(), yv);   /* y * sign(x) */
+        __m512i dp = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ax, sy);
+        __m512 sc = pair_scale(dxa * F16(yb[0].d), single ? 0.0f : dxb * F16(yb[1].d));
+        acc[p] = _mm512_fmadd_ps(sc, _mm512_cvtepi32_ps(dp), acc[p]);
+    }
+}
+
+AI void finish512(const __m512 *acc, int np, float *s, size_t ss) {
+    _Pragma("GCC unroll 8")
+    for (int p = 0; p < np; p++) s[p * ss] = hsum512(acc[p]);
+}
+
+AI void q8_0_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
+    const struct block_q8_0 *x = xv;
+    int nb = n / QK;
+    __m512 acc[SPC_MAXP];
+    _Pragma("GCC unroll 8")
+    for (int p = 0; p < np; p++) acc[p] = _mm512_setzero_ps();
+    int b = 0;
+    for (; b + 1 < nb; b += 2) {
+        __m512i q = pair256(_mm256_loadu_si256((const __m256i *)x[b].qs), _mm256_loadu_si256((const __m256i *)x[b + 1].qs));
+        signed_pair(q, F16(x[b].d), F16(x[b + 1].d), y, ys, b, false, np, acc);
+    }
+    if (b < nb)
+        signed_pair(pair256(_mm256_loadu_si256((const __m256i *)x[b].qs), _mm256_setzero_si256()), F16(x[b].d), 0, y, ys,
+                    b, true, np, acc);
+    finish512(acc, np, s, ss);
+}
+
+AI __m256i q5_0_bytes(const struct block_q5_0 *xb) {
+    uint32_t qh;
+    memcpy(&qh, xb->qh, 4);
+    __m256i hi = _mm256_andnot_si256(bits_bytes256(qh), _mm256_set1_epi8((char)0xf0));
+    return _mm256_or_si256(nib256(xb->qs), hi);
+}
+
+AI void q5_0_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
+    const struct block_q5_0 *x = xv;
+    int nb = n / QK;
+    __m512 acc[SPC_MAXP];
+    _Pragma("GCC unroll 8")
+    for (int p = 0; p < np; p++) acc[p] = _mm512_setzero_ps();
+    int b = 0;
+    for (; b + 1 < nb; b += 2)
+        signed_pair(pair256(q5_0_bytes(&x[b]), q5_0_bytes(&x[b + 1])), F16(x[b].d), F16(x[b + 1].d), y, ys, b, false,
+                    np, acc);
+    if (b < nb) signed_pair(pair256(q5_0_bytes(&x[b]), _mm256_setzero_si256()), F16(x[b].d), 0, y, ys, b, true, np, acc);
+    finish512(acc, np, s, ss);
+}
+
+AI void q4_1_pair(const struct block_q4_1 *x, const void *y, size_t ys, int b, bool single, int np, __m512 *acc) {
+    __m512i q = pair256(nib256(x[b].qs), single ? _mm256_setzero_si256() : nib256(x[b + 1].qs));
+    float dxa = F16(x[b].d), mxa = F16(x[b].m), dxb = single ? 0 : F16(x[b + 1].d), mxb = single ? 0 : F16(x[b + 1].m);
+    _Pragma("GCC unroll 8")
+    for (int p = 0; p < np; p++) {
+        const struct block_q8_1 *yb = YROW(struct block_q8_1, p) + b;
+        __m512i yv = pair256(_mm256_loadu_si256((const __m256i *)yb[0].qs),
+                             single ? _mm256_setzero_si256() : _mm256_loadu_si256((const __m256i *)yb[1].qs));
+        __m512i dp = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, yv);
+        __m512 sc = pair_scale(dxa * F16(yb[0].d), single ? 0.0f : dxb * F16(yb[1].d));
+        /* the min terms m*s ride in lane 0 of the same accumulator */
+        float ms = mxa * F16(yb[0].s) + (single ? 0.0f : mxb * F16(yb[1].s));
+        acc[p] = _mm512_add_ps(acc[p], _mm512_fmadd_ps(sc, _mm512_cvtepi32_ps(dp), _mm512_castps128_ps512(_mm_set_ss(ms))));
+    }
+}
+
+AI void q4_1_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
+    const struct block_q4_1 *x = xv;
+    int nb = n / QK;
+    __m512 acc[SPC_MAXP];
+    _Pragma("GCC unroll 8")
+    for (int p = 0; p < np; p++) acc[p] = _mm512_setzero_ps();
+    int b = 0;
+    for (; b + 1 < nb; b += 2) q4_1_pair(x, y, ys, b, false, np, acc);
+    if (b < nb) q4_1_pair(x, y, ys, b, true, np, acc);
+    finish512(acc, np, s, ss);
+}
+
 SPC_SPECIALIZE(q4_K, avx512)
 SPC_SPECIALIZE(q6_K, avx512)
+SPC_SPECIALIZE(q8_0, avx512)
+SPC_SPECIALIZE(q5_0, avx512)
+SPC_SPECIALIZE(q4_1, avx512)
