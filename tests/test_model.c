@@ -8,12 +8,13 @@
  *     any length, in a token tree and in a multi-sequence batch;
  *   - KV rollback (truncate) and compaction give the same bits as a fresh prefill.
  * Tolerance: llama.cpp and specula make the same quantization choices (q8 activations, f16 KV, f16
- * q and attention weights) but sum in different orders; through 24-30 layers that moves logits by a
- * few tenths. Measured: up to 0.89 on smollm2-135m, whose logits move by 0.35 when only the KV
- * cache goes from f16 to f32, up to 0.46 on the qwen models, and up to 1.8 on gemma3-270m, whose
- * top logit moves by 1.0 between our own f16 and f32 KV caches; hence 1.0, 0.6 and 2.0, and the
- * mean deviation must stay under a quarter of the tolerance. A greedy
- * disagreement is accepted only where llama.cpp's top two logits are within half the tolerance.
+ * q and attention weights) but sum in different orders; through 18-30 layers that moves logits by a
+ * few tenths. The bound is set by what a legitimate precision change does to specula itself:
+ * running these very tests with an f32 KV cache (SPECULA_TEST_KV32=1) gives largest deviations of
+ * 1.28 (smollm2-135m), 0.51 (qwen) and 2.22 (gemma3-270m), so the largest top-10 deviation must stay
+ * under 1.5, 0.6 and 2.5, and the mean under 0.25, 0.1 and 0.3 (measured 0.17, 0.07-0.08, 0.24).
+ * A greedy disagreement is accepted only where llama.cpp's top two logits are within half the
+ * tolerance, at most 0.5 (all seen are within 0.28).
  * Models missing from the cache are skipped visibly (set SPECULA_REQUIRE_MODELS=1 to fail).
  */
 #include "test.h"
@@ -158,7 +159,7 @@ static int read_golden(FILE *f, struct golden *g) {
 }
 
 /* Teacher-forced comparison; prints the largest deviation seen. */
-static void check_logits(const char *model, float tol, int max_prompt) {
+static void check_logits(const char *model, float tol, float tol_mean, int max_prompt) {
     const char *path = test_model_path(model);
     if (!path) SKIP("model %s not cached", model);
     if (getenv("SPECULA_TEST_QUICK")) max_prompt = 64;      /* sanitizer runs: short prompts only */
@@ -167,6 +168,7 @@ static void check_logits(const char *model, float tol, int max_prompt) {
     struct spc_ctx_params cp = spc_ctx_default_params();
     cp.n_ctx = 1024;
     cp.n_batch = 1024;
+    if (getenv("SPECULA_TEST_KV32")) cp.kv_type = SPC_KV_F32;      /* to measure precision sensitivity */
     struct spc_ctx *c;
     CHECK_OK(spc_ctx_new(&c, m, &cp));
     FILE *f = fopen(fixture_path("gen", model), "r");
@@ -197,7 +199,7 @@ static void check_logits(const char *model, float tol, int max_prompt) {
             float gap = g.top_val[step][0] - g.top_val[step][1];
             int32_t mine = spc_argmax(l, n_vocab);
             if (mine == g.greedy[step]) argmax_ok++;
-            else if (gap < tol / 2) { near_ties++; if (getenv("SPC_VERBOSE")) printf("    near tie step %d: %d vs %d gap %.3f\n", step, mine, g.greedy[step], gap); }
+            else if (gap < (tol / 2 < 0.5f ? tol / 2 : 0.5f)) { near_ties++; if (getenv("SPC_VERBOSE")) printf("    near tie step %d: %d vs %d gap %.3f\n", step, mine, g.greedy[step], gap); }
             else {
                 printf("    prompt %d step %d: argmax %d, llama.cpp %d (gap %.3f, my logits %.3f vs %.3f)\n", prompts, step, mine,
                        g.greedy[step], gap, l[mine], l[g.greedy[step]]);
@@ -211,20 +213,21 @@ static void check_logits(const char *model, float tol, int max_prompt) {
     }
     fclose(f);
     printf("    %d prompts, %d steps: argmax equal %d, near ties %d; top-10 logit deviation mean %.4f, largest %.4f "
-           "(tolerance %.2f)\n", prompts, steps, argmax_ok, near_ties, dev_sum / (dev_n ? dev_n : 1), worst, tol);
+           "(tolerance %.2f, mean %.2f)\n", prompts, steps, argmax_ok, near_ties, dev_sum / (dev_n ? dev_n : 1), worst, tol,
+           tol_mean);
     spc_ctx_free(c);
     spc_model_free(m);
     CHECK(steps > 0);
     CHECK(worst <= tol);
-    CHECK(dev_sum / (dev_n ? dev_n : 1) <= tol / 4);
+    CHECK(dev_sum / (dev_n ? dev_n : 1) <= tol_mean);
 }
 
-TEST(logits_vs_llamacpp_smollm2) { check_logits("smollm2-135m", 1.0f, 1024); }
-TEST(logits_vs_llamacpp_qwen05) { check_logits("qwen2.5-coder-0.5b", 0.6f, 1024); }
-TEST(logits_vs_llamacpp_gemma3) { check_logits("gemma3-270m", 2.0f, 1024); }
+TEST(logits_vs_llamacpp_smollm2) { check_logits("smollm2-135m", 1.5f, 0.25f, 1024); }
+TEST(logits_vs_llamacpp_qwen05) { check_logits("qwen2.5-coder-0.5b", 0.6f, 0.1f, 1024); }
+TEST(logits_vs_llamacpp_gemma3) { check_logits("gemma3-270m", 2.5f, 0.3f, 1024); }
 TEST(logits_vs_llamacpp_qwen15) {
     if (getenv("SPECULA_TEST_QUICK")) SKIP("SPECULA_TEST_QUICK: same kernels as qwen2.5-coder-0.5b, 3x the time");
-    check_logits("qwen2.5-coder-1.5b", 0.6f, 1024);
+    check_logits("qwen2.5-coder-1.5b", 0.6f, 0.1f, 1024);
 }
 
 /* ---- bit-identity, rollback, trees ---- */
