@@ -28,7 +28,8 @@ int main(int argc, char **argv) {
     unsigned s = 1;
     for (int i = 0; i < n * SPC_MAXP; i++) yf[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
     printf("kernels: %s, n=%d, rows=%d\n", spc__kernel_isa(), n, rows);
-    printf("| type | ns/row np=1 | GB/s np=1 | np=2 | np=4 | np=8 (cost vs np=1) |\n|---|---|---|---|---|---|\n");
+    printf("| type | ns/row np=1 | GB/s np=1 | np=2 | np=4 | np=8 | np=16 (cost vs np=1; - above the kernel's max) |\n"
+           "|---|---|---|---|---|---|---|\n");
     for (size_t k = 0; k < sizeof types / sizeof *types; k++) {
         const struct spc_type_traits *tr = spc__type_traits(types[k]), *vt = spc__type_traits(tr->vec_dot_type);
         size_t rb = spc__row_size(types[k], n), yb = spc__row_size(tr->vec_dot_type, n);
@@ -42,8 +43,9 @@ int main(int argc, char **argv) {
         float out[SPC_MAXP], ref;
         dot(n, w, qy, yb, 1, out, 1);
         tr->vec_dot(n, &ref, w, qy);
-        double t[9] = { 0 };
-        for (int np = 1; np <= SPC_MAXP; np *= 2) {
+        double diff = (double)out[0] - ref;
+        double t[SPC_MAXP + 1] = { 0 };
+        for (int np = 1; np <= spc__dot_maxp(types[k]); np *= 2) {
             double best = 1e9;
             for (int rep = 0; rep < 5; rep++) {
                 double t0 = now();
@@ -53,8 +55,11 @@ int main(int argc, char **argv) {
             }
             t[np] = best / rows;
         }
-        printf("| %s | %.1f | %.1f | %.2f | %.2f | %.2f |  (|ref-kernel| %.2g)\n", tr->name, t[1] * 1e9, rb / t[1] / 1e9,
-               t[2] / t[1], t[4] / t[1], t[8] / t[1], (double)(out[0] - ref));
+        printf("| %s | %.1f | %.1f | %.2f | %.2f | %.2f | ", tr->name, t[1] * 1e9, rb / t[1] / 1e9, t[2] / t[1], t[4] / t[1],
+               t[8] / t[1]);
+        if (t[16] > 0) printf("%.2f |", t[16] / t[1]);
+        else printf("- |");
+        printf("  (kernel - reference on row 0: %.2g)\n", diff);
         free(w);
         free(qy);
     }

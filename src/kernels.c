@@ -27,10 +27,12 @@ REF_WRAP(q5_K, SPC_TYPE_Q5_K)
 REF_WRAP(q6_K, SPC_TYPE_Q6_K)
 
 static spc_dot_fn g_dot[SPC_TYPE_COUNT];
+static int g_maxp[SPC_TYPE_COUNT];
 static const char *g_isa = "scalar";
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static void choose(void) {
+    for (int t = 0; t < SPC_TYPE_COUNT; t++) g_maxp[t] = 8;
     g_dot[SPC_TYPE_F32] = ref_f32;
     g_dot[SPC_TYPE_F16] = ref_f16;
     g_dot[SPC_TYPE_BF16] = ref_bf16;
@@ -59,6 +61,7 @@ static void choose(void) {
             g_isa = "avx512";
             g_dot[SPC_TYPE_Q4_K] = spc__dot_q4_K_avx512;
             g_dot[SPC_TYPE_Q6_K] = spc__dot_q6_K_avx512;
+            g_maxp[SPC_TYPE_Q4_K] = g_maxp[SPC_TYPE_Q6_K] = 16;
             g_dot[SPC_TYPE_Q8_0] = spc__dot_q8_0_avx512;
             g_dot[SPC_TYPE_Q5_0] = spc__dot_q5_0_avx512;
             g_dot[SPC_TYPE_Q4_1] = spc__dot_q4_1_avx512;
@@ -70,6 +73,11 @@ static void choose(void) {
 spc_dot_fn spc__dot(uint32_t type) {
     pthread_once(&g_once, choose);
     return type < SPC_TYPE_COUNT ? g_dot[type] : NULL;
+}
+
+int spc__dot_maxp(uint32_t type) {
+    pthread_once(&g_once, choose);
+    return type < SPC_TYPE_COUNT ? g_maxp[type] : 1;
 }
 
 const char *spc__kernel_isa(void) {

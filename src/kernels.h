@@ -1,6 +1,6 @@
 /*
  * kernels.h: the dot-product kernels the matmul calls, chosen once for this CPU.
- * A kernel computes one weight row against up to SPC_MAXP activation rows (each of the weight
+ * A kernel computes one weight row against up to spc__dot_maxp(type) activation rows (each of the weight
  * type's partner type) in one call: s[p * ss] = dot(x, row p of y), rows ys bytes apart. The bits
  * of s[p * ss] must not depend on np (bit-identity across batch sizes); tests check this.
  * Depends on: base, quant.
@@ -10,7 +10,7 @@
 
 #include "quant.h"
 
-#define SPC_MAXP 8
+#define SPC_MAXP 16      /* the most activation rows any kernel takes; spc__dot_maxp() per type */
 
 typedef void (*spc_dot_fn)(int n, const void *x, const void *y, size_t ys, int np, float *s, size_t ss);
 
@@ -26,6 +26,8 @@ SPC_AVX512_TYPES(SPC_SIMD_DECL)
 /* The kernel for a weight type on this CPU (the scalar reference where no SIMD variant exists, or
  * when SPECULA_NO_SIMD is set). */
 spc_dot_fn spc__dot(uint32_t type);
+/* The most activation rows the kernel of a type takes in one call (8, or 16 where registers allow). */
+int spc__dot_maxp(uint32_t type);
 /* The name of the instruction set the kernels use ("avx2", "scalar"). */
 const char *spc__kernel_isa(void);
 

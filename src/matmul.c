@@ -22,7 +22,7 @@ struct mm_task {
     const uint8_t *qx;
     size_t qrow;
     spc_dot_fn dot;
-    int chunk;          /* positions per kernel call: n_pos split into equal chunks of <= SPC_MAXP */
+    int chunk;          /* positions per kernel call: n_pos split into equal chunks of <= maxp */
 };
 
 /* The activation quantizer for a partner type: the SIMD version of the reference, same bits. */
@@ -68,7 +68,7 @@ static void dot_task(void *va, int ith, int nth) {
 void spc__matmul(struct spc_pool *pool, const struct spc_w *w, const float *x, int n_pos, float *y,
                  void *scratch) {
     const struct spc_type_traits *tr = spc__type_traits(w->type);
-    int n_chunks = (n_pos + SPC_MAXP - 1) / SPC_MAXP;
+    int maxp = spc__dot_maxp(w->type), n_chunks = (n_pos + maxp - 1) / maxp;
     struct mm_task t = { w, x, n_pos, y, NULL, 0, spc__dot(w->type), (n_pos + n_chunks - 1) / n_chunks };
     if (tr->vec_dot_type == SPC_TYPE_F32) {
         t.qx = (const uint8_t *)x;

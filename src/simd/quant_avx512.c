@@ -23,12 +23,8 @@ AI void q4_K_body(int n, const void *xv, const void *y, size_t ys, int np, float
     const struct block_q4_K *x = xv;
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     __m512 acc[SPC_MAXP];
-    __m256 accm[SPC_MAXP];
-    _Pragma("GCC unroll 8")
-    for (int p = 0; p < np; p++) {
-        acc[p] = _mm512_setzero_ps();
-        accm[p] = _mm256_setzero_ps();
-    }
+    _Pragma("GCC unroll 16")
+    for (int p = 0; p < np; p++) acc[p] = _mm512_setzero_ps();
     for (int b = 0; b < n / QK_K; b++) {
         __m256i sm = spc__scales_mins_k4(x[b].scales);                 /* sc0..7, m0..7 as int16 */
         __m512i sm512 = _mm512_castsi256_si512(sm);
@@ -51,7 +47,7 @@ AI void q4_K_body(int n, const void *xv, const void *y, size_t ys, int np, float
             q[g] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
         }
         float dx = F16(x[b].d), mx = F16(x[b].dmin);
-        _Pragma("GCC unroll 8")
+        _Pragma("GCC unroll 16")
         for (int p = 0; p < np; p++) {
             const struct block_q8_K *yb = YROW(struct block_q8_K, p) + b;
             __m512i sumi = _mm512_setzero_si512();
@@ -60,19 +56,14 @@ AI void q4_K_body(int n, const void *xv, const void *y, size_t ys, int np, float
                 __m512i yv = _mm512_loadu_si512((const void *)(yb->qs + 64 * g));
                 sumi = _mm512_dpwssd_epi32(sumi, sc[g], _mm512_maddubs_epi16(q[g], yv));
             }
+            /* the mins term, 8 lanes, rides in the lower half of the same accumulator */
             __m256i summ = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)yb->bsums));
             acc[p] = _mm512_fmadd_ps(_mm512_set1_ps(yb->d * dx), _mm512_cvtepi32_ps(sumi), acc[p]);
-            accm[p] = _mm256_fmadd_ps(_mm256_set1_ps(-yb->d * mx), _mm256_cvtepi32_ps(summ), accm[p]);
+            acc[p] = _mm512_fmadd_ps(_mm512_set1_ps(-yb->d * mx), _mm512_cvtepi32_ps(_mm512_zextsi256_si512(summ)), acc[p]);
         }
     }
-    _Pragma("GCC unroll 8")
-    for (int p = 0; p < np; p++) {
-        __m256 m = accm[p];
-        __m128 h = _mm_add_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-        h = _mm_add_ss(h, _mm_movehdup_ps(h));
-        s[p * ss] = hsum512(acc[p]) + _mm_cvtss_f32(h);
-    }
+    _Pragma("GCC unroll 16")
+    for (int p = 0; p < np; p++) s[p * ss] = hsum512(acc[p]);
 }
 
 
@@ -80,7 +71,7 @@ AI void q6_K_body(int n, const void *xv, const void *y, size_t ys, int np, float
     const struct block_q6_K *x = xv;
     const __m512i m4 = _mm512_set1_epi8(0x0f), m2 = _mm512_set1_epi8(3);
     __m512 acc[SPC_MAXP];
-    _Pragma("GCC unroll 8")
+    _Pragma("GCC unroll 16")
     for (int p = 0; p < np; p++) acc[p] = _mm512_setzero_ps();
     for (int b = 0; b < n / QK_K; b++) {
         __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[b].scales));
@@ -105,7 +96,7 @@ AI void q6_K_body(int n, const void *xv, const void *y, size_t ys, int np, float
             q[2 * h + 1] = _mm512_or_si512(hi, _mm512_slli_epi16(_mm512_and_si512(h23, m2), 4));
         }
         float dx = F16(x[b].d);
-        _Pragma("GCC unroll 8")
+        _Pragma("GCC unroll 16")
         for (int p = 0; p < np; p++) {
             const struct block_q8_K *yb = YROW(struct block_q8_K, p) + b;
             /* the -32 offset: -32 * sum_g scale_g * bsum_g */
@@ -120,7 +111,7 @@ AI void q6_K_body(int n, const void *xv, const void *y, size_t ys, int np, float
             acc[p] = _mm512_fmadd_ps(_mm512_set1_ps(dx * yb->d), _mm512_cvtepi32_ps(sumi), acc[p]);
         }
     }
-    _Pragma("GCC unroll 8")
+    _Pragma("GCC unroll 16")
     for (int p = 0; p < np; p++) s[p * ss] = hsum512(acc[p]);
 }
 
@@ -156,7 +147,7 @@ AI void signed_pair(__m512i q, float dxa, float dxb, const void *y, size_t ys, i
                     __m512 *acc) {
     __m512i ax = _mm512_abs_epi8(q);
     __mmask64 neg = _mm512_movepi8_mask(q);
-    _Pragma("GCC unroll 8")
+    _Pragma("GCC unroll 16")
     for (int p = 0; p < np; p++) {
         const struct block_q8_0 *yb = YROW(struct block_q8_0, p) + b;
         __m256i ya = _mm256_loadu_si256((const __m256i *)yb[0].qs);
@@ -170,7 +161,7 @@ AI void signed_pair(__m512i q, float dxa, float dxb, const void *y, size_t ys, i
 }
 
 AI void finish512(const __m512 *acc, int np, float *s, size_t ss) {
-    _Pragma("GCC unroll 8")
+    _Pragma("GCC unroll 16")
     for (int p = 0; p < np; p++) s[p * ss] = hsum512(acc[p]);
 }
 
@@ -178,7 +169,7 @@ AI void q8_0_body(int n, const void *xv, const void *y, size_t ys, int np, float
     const struct block_q8_0 *x = xv;
     int nb = n / QK;
     __m512 acc[SPC_MAXP];
-    _Pragma("GCC unroll 8")
+    _Pragma("GCC unroll 16")
     for (int p = 0; p < np; p++) acc[p] = _mm512_setzero_ps();
     int b = 0;
     for (; b + 1 < nb; b += 2) {
@@ -202,7 +193,7 @@ AI void q5_0_body(int n, const void *xv, const void *y, size_t ys, int np, float
     const struct block_q5_0 *x = xv;
     int nb = n / QK;
     __m512 acc[SPC_MAXP];
-    _Pragma("GCC unroll 8")
+    _Pragma("GCC unroll 16")
     for (int p = 0; p < np; p++) acc[p] = _mm512_setzero_ps();
     int b = 0;
     for (; b + 1 < nb; b += 2)
@@ -215,7 +206,7 @@ AI void q5_0_body(int n, const void *xv, const void *y, size_t ys, int np, float
 AI void q4_1_pair(const struct block_q4_1 *x, const void *y, size_t ys, int b, bool single, int np, __m512 *acc) {
     __m512i q = pair256(nib256(x[b].qs), single ? _mm256_setzero_si256() : nib256(x[b + 1].qs));
     float dxa = F16(x[b].d), mxa = F16(x[b].m), dxb = single ? 0 : F16(x[b + 1].d), mxb = single ? 0 : F16(x[b + 1].m);
-    _Pragma("GCC unroll 8")
+    _Pragma("GCC unroll 16")
     for (int p = 0; p < np; p++) {
         const struct block_q8_1 *yb = YROW(struct block_q8_1, p) + b;
         __m512i yv = pair256(_mm256_loadu_si256((const __m256i *)yb[0].qs),
@@ -232,7 +223,7 @@ AI void q4_1_body(int n, const void *xv, const void *y, size_t ys, int np, float
     const struct block_q4_1 *x = xv;
     int nb = n / QK;
     __m512 acc[SPC_MAXP];
-    _Pragma("GCC unroll 8")
+    _Pragma("GCC unroll 16")
     for (int p = 0; p < np; p++) acc[p] = _mm512_setzero_ps();
     int b = 0;
     for (; b + 1 < nb; b += 2) q4_1_pair(x, y, ys, b, false, np, acc);
@@ -240,8 +231,8 @@ AI void q4_1_body(int n, const void *xv, const void *y, size_t ys, int np, float
     finish512(acc, np, s, ss);
 }
 
-SPC_SPECIALIZE(q4_K, avx512)
-SPC_SPECIALIZE(q6_K, avx512)
+SPC_SPECIALIZE16(q4_K, avx512)
+SPC_SPECIALIZE16(q6_K, avx512)
 SPC_SPECIALIZE(q8_0, avx512)
 SPC_SPECIALIZE(q5_0, avx512)
 SPC_SPECIALIZE(q4_1, avx512)

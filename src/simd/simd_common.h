@@ -39,4 +39,27 @@ static inline __m256i spc__scales_mins_k4(const uint8_t *scales) {
         }                                                                                          \
     }
 
+/* The same with cases up to 16 rows, for kernels whose accumulators fit 32 zmm registers. */
+#define SPC_SPECIALIZE16(t, isa)                                                                   \
+    void spc__dot_##t##_##isa(int n, const void *x, const void *y, size_t ys, int np, float *s, size_t ss) { \
+        switch (np) {                                                                              \
+        case 1: t##_body(n, x, y, ys, 1, s, ss); break;                                            \
+        case 2: t##_body(n, x, y, ys, 2, s, ss); break;                                            \
+        case 3: t##_body(n, x, y, ys, 3, s, ss); break;                                            \
+        case 4: t##_body(n, x, y, ys, 4, s, ss); break;                                            \
+        case 5: t##_body(n, x, y, ys, 5, s, ss); break;                                            \
+        case 6: t##_body(n, x, y, ys, 6, s, ss); break;                                            \
+        case 7: t##_body(n, x, y, ys, 7, s, ss); break;                                            \
+        case 8: t##_body(n, x, y, ys, 8, s, ss); break;                                            \
+        case 9: t##_body(n, x, y, ys, 9, s, ss); break;                                            \
+        case 10: t##_body(n, x, y, ys, 10, s, ss); break;                                          \
+        case 11: t##_body(n, x, y, ys, 11, s, ss); break;                                          \
+        case 12: t##_body(n, x, y, ys, 12, s, ss); break;                                          \
+        case 13: t##_body(n, x, y, ys, 13, s, ss); break;                                          \
+        case 14: t##_body(n, x, y, ys, 14, s, ss); break;                                          \
+        case 15: t##_body(n, x, y, ys, 15, s, ss); break;                                          \
+        default: t##_body(n, x, y, ys, 16, s, ss); break;                                          \
+        }                                                                                          \
+    }
+
 #endif
