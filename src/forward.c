@@ -170,35 +170,37 @@ const float *spc_ctx_logits(const struct spc_ctx *c, int i) {
 
 /* ---- elementwise ops (per position, fixed order) ---- */
 
-static void rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
-    double ss = 0;
-    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
-    float scale = 1.0f / sqrtf((float)(ss / n) + eps);
-    for (int i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
+static inline void rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
+    spc__ops()->rmsnorm(out, x, w, n, eps);
 }
 
 /* cos and sin of the n_rot/2 rotation angles at position pos (theta_i = pos*scale*base^(-2i/n_rot),
-   built by repeated multiplication as ggml does), computed once and shared by every head. */
+   built by repeated multiplication as ggml does), computed once and shared by every head:
+   cs[0..n_rot/2) are the cosines, cs[n_rot/2..n_rot) the sines. */
 static void rope_table(float *cs, int n_rot, float base, float scale, int pos) {
     const float theta_scale = powf(base, -2.0f / n_rot);
     float theta = (float)pos * scale;
     for (int i = 0; i < n_rot / 2; i++) {
-        cs[2 * i] = cosf(theta);
-        cs[2 * i + 1] = sinf(theta);
+        cs[i] = cosf(theta);
+        cs[n_rot / 2 + i] = sinf(theta);
         theta *= theta_scale;
     }
 }
 
-/* Rotates the first n_rot dims of each head of x (n_heads * head_dim) by the angles in cs. */
+/* Rotates the first n_rot dims of each head of x (n_heads * head_dim) by the angles in cs: adjacent
+   pairs (NORM, llama) or pairs half a rotation apart (NEOX, qwen2 and gemma3). */
 static void rope(float *x, int n_heads, int head_dim, int n_rot, const float *cs, enum spc_rope mode) {
+    const int half = n_rot / 2;
     for (int h = 0; h < n_heads; h++) {
         float *v = x + (size_t)h * head_dim;
-        for (int i = 0; i < n_rot / 2; i++) {
-            float c = cs[2 * i], s = cs[2 * i + 1];
-            int a = mode == SPC_ROPE_NORM ? 2 * i : i, b = mode == SPC_ROPE_NORM ? 2 * i + 1 : i + n_rot / 2;
-            float x0 = v[a], x1 = v[b];
-            v[a] = x0 * c - x1 * s;
-            v[b] = x0 * s + x1 * c;
+        if (mode == SPC_ROPE_NEOX) {
+            spc__ops()->rotate(v, v + half, cs, cs + half, half);
+            continue;
+        }
+        for (int i = 0; i < half; i++) {
+            float c = cs[i], s = cs[half + i], x0 = v[2 * i], x1 = v[2 * i + 1];
+            v[2 * i] = x0 * c - x1 * s;
+            v[2 * i + 1] = x0 * s + x1 * c;
         }
     }
 }
