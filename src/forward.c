@@ -378,9 +378,9 @@ int spc_forward(struct spc_ctx *c, const struct spc_batch *b) {
         const struct spc_layer *L = &m->layers[il];
         for (int i = 0; i < n; i++)
             rmsnorm(c->xb + (size_t)i * e, c->x + (size_t)i * e, (const float *)L->attn_norm.data, e, hp->eps);
-        spc__matmul(c->pool, &L->wq, c->xb, n, c->q, c->mm_scratch);
-        spc__matmul(c->pool, &L->wk, c->xb, n, c->k, c->mm_scratch);
-        spc__matmul(c->pool, &L->wv, c->xb, n, c->v, c->mm_scratch);
+        const struct spc_w *qkv[3] = { &L->wq, &L->wk, &L->wv };
+        float *qkv_out[3] = { c->q, c->k, c->v };
+        spc__matmul_n(c->pool, qkv, qkv_out, 3, c->xb, n, c->mm_scratch);
         add_bias(c->q, &L->bq, n);
         add_bias(c->k, &L->bk, n);
         add_bias(c->v, &L->bv, n);
@@ -409,8 +409,9 @@ int spc_forward(struct spc_ctx *c, const struct spc_batch *b) {
         for (size_t j = 0; j < (size_t)n * e; j++) c->x[j] += c->xb[j];
         for (int i = 0; i < n; i++)
             rmsnorm(c->xb + (size_t)i * e, c->x + (size_t)i * e, (const float *)L->ffn_norm.data, e, hp->eps);
-        spc__matmul(c->pool, &L->gate, c->xb, n, c->hb, c->mm_scratch);
-        spc__matmul(c->pool, &L->up, c->xb, n, c->hb2, c->mm_scratch);
+        const struct spc_w *gu[2] = { &L->gate, &L->up };
+        float *gu_out[2] = { c->hb, c->hb2 };
+        spc__matmul_n(c->pool, gu, gu_out, 2, c->xb, n, c->mm_scratch);
         struct act_task act = { c->hb, c->hb2, n, hp->n_ff, m->arch == SPC_ARCH_GEMMA3 };
         if (act.gelu) pthread_once(&g_gelu_once, gelu_init);
         spc__pool_run(c->pool, act_task_fn, &act);

@@ -65,21 +65,44 @@ static void dot_task(void *va, int ith, int nth) {
     }
 }
 
+struct mm_multi { struct mm_task *t; int nw; };
+
+static void multi_dot_task(void *va, int ith, int nth) {
+    struct mm_multi *m = va;
+    for (int i = 0; i < m->nw; i++) dot_task(&m->t[i], ith, nth);
+}
+
+void spc__matmul_n(struct spc_pool *pool, const struct spc_w *const *ws, float *const *ys, int nw,
+                   const float *x, int n_pos, void *scratch) {
+    struct mm_task t[SPC_MATMUL_MAXW];
+    uint32_t vdt = spc__type_traits(ws[0]->type)->vec_dot_type;
+    for (int i = 1; i < nw; i++)
+        if (spc__type_traits(ws[i]->type)->vec_dot_type != vdt || ws[i]->ne0 != ws[0]->ne0 || nw > SPC_MATMUL_MAXW) {
+            for (int j = 0; j < nw; j++) spc__matmul_n(pool, &ws[j], &ys[j], 1, x, n_pos, scratch);
+            return;
+        }
+    for (int i = 0; i < nw; i++) {
+        int maxp = spc__dot_maxp(ws[i]->type), n_chunks = (n_pos + maxp - 1) / maxp;
+        t[i] = (struct mm_task){ ws[i], x, n_pos, ys[i], NULL, 0, spc__dot(ws[i]->type), (n_pos + n_chunks - 1) / n_chunks };
+        if (vdt == SPC_TYPE_F32) {
+            t[i].qx = (const uint8_t *)x;
+            t[i].qrow = (size_t)ws[i]->ne0 * 4;
+        } else {
+            t[i].qx = scratch;
+            t[i].qrow = spc__row_size(vdt, ws[i]->ne0);
+        }
+    }
+    if (vdt != SPC_TYPE_F32) {          /* one quantization of x serves every weight */
+        if (n_pos == 1) quantize_task(&t[0], 0, 1);
+        else spc__pool_run(pool, quantize_task, &t[0]);
+    }
+    struct mm_multi m = { t, nw };
+    spc__pool_run(pool, multi_dot_task, &m);
+}
+
 void spc__matmul(struct spc_pool *pool, const struct spc_w *w, const float *x, int n_pos, float *y,
                  void *scratch) {
-    const struct spc_type_traits *tr = spc__type_traits(w->type);
-    int maxp = spc__dot_maxp(w->type), n_chunks = (n_pos + maxp - 1) / maxp;
-    struct mm_task t = { w, x, n_pos, y, NULL, 0, spc__dot(w->type), (n_pos + n_chunks - 1) / n_chunks };
-    if (tr->vec_dot_type == SPC_TYPE_F32) {
-        t.qx = (const uint8_t *)x;
-        t.qrow = (size_t)w->ne0 * 4;
-    } else {
-        t.qx = scratch;
-        t.qrow = spc__row_size(tr->vec_dot_type, w->ne0);
-        if (n_pos == 1) quantize_task(&t, 0, 1);
-        else spc__pool_run(pool, quantize_task, &t);
-    }
-    spc__pool_run(pool, dot_task, &t);
+    spc__matmul_n(pool, &w, &y, 1, x, n_pos, scratch);
 }
 
 void spc__get_row(const struct spc_w *w, int64_t row, float *out) {

@@ -16,6 +16,11 @@ size_t spc__matmul_scratch(int64_t ne0, int n_pos);
 /* y[p * w->ne1 + r] = dot(row r of w, x[p * w->ne0 ...]) for p < n_pos. */
 void spc__matmul(struct spc_pool *pool, const struct spc_w *w, const float *x, int n_pos, float *y,
                  void *scratch);
+/* The same for up to SPC_MATMUL_MAXW weights that read the same input (q/k/v, gate/up): the input
+ * is quantized once and all of them go through one dispatch of the pool. */
+#define SPC_MATMUL_MAXW 4
+void spc__matmul_n(struct spc_pool *pool, const struct spc_w *const *ws, float *const *ys, int nw,
+                   const float *x, int n_pos, void *scratch);
 /* One row of a weight as floats (embedding lookup). */
 void spc__get_row(const struct spc_w *w, int64_t row, float *out);
 
