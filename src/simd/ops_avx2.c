@@ -160,12 +160,16 @@ static inline __m128i round_pack(const float *x, __m256 id, int k) {
     return _mm_packs_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
 }
 
+static inline float amax32(const float *x) {
+    __m256 m = _mm256_max_ps(_mm256_max_ps(abs256(_mm256_loadu_ps(x)), abs256(_mm256_loadu_ps(x + 8))),
+                             _mm256_max_ps(abs256(_mm256_loadu_ps(x + 16)), abs256(_mm256_loadu_ps(x + 24))));
+    return hmax(m);
+}
+
 void spc__quantize_q8_0_avx2(const float *x, void *yv, int64_t n) {
     struct block_q8_0 *y = yv;
     for (int64_t b = 0; b < n / 32; b++, x += 32) {
-        __m256 m = _mm256_max_ps(_mm256_max_ps(abs256(_mm256_loadu_ps(x)), abs256(_mm256_loadu_ps(x + 8))),
-                                 _mm256_max_ps(abs256(_mm256_loadu_ps(x + 16)), abs256(_mm256_loadu_ps(x + 24))));
-        float amax = hmax(m), d = amax / 127, id = d ? 1.0f / d : 0.0f;
+        float amax = amax32(x), d = amax / 127, id = d ? 1.0f / d : 0.0f;
         y[b].d = spc__f32_to_f16(d);
         __m256 vid = _mm256_set1_ps(id);
         _mm_storeu_si128((__m128i *)y[b].qs, round_pack(x, vid, 0));
@@ -176,9 +180,7 @@ void spc__quantize_q8_0_avx2(const float *x, void *yv, int64_t n) {
 void spc__quantize_q8_1_avx2(const float *x, void *yv, int64_t n) {
     struct block_q8_1 *y = yv;
     for (int64_t b = 0; b < n / 32; b++, x += 32) {
-        __m256 m = _mm256_max_ps(_mm256_max_ps(abs256(_mm256_loadu_ps(x)), abs256(_mm256_loadu_ps(x + 8))),
-                                 _mm256_max_ps(abs256(_mm256_loadu_ps(x + 16)), abs256(_mm256_loadu_ps(x + 24))));
-        float amax = hmax(m), d = amax / 127, id = d ? 1.0f / d : 0.0f;
+        float amax = amax32(x), d = amax / 127, id = d ? 1.0f / d : 0.0f;
         __m256 vid = _mm256_set1_ps(id);
         __m128i q0 = round_pack(x, vid, 0), q1 = round_pack(x, vid, 16);
         _mm_storeu_si128((__m128i *)y[b].qs, q0);

@@ -11,6 +11,7 @@
  * float vector lanes, so results agree with the scalar reference (quant.c) to rounding.
  * Depends on: quant.h (block layouts), kernels.h (SPC_MAXP).
  */
+#include "ops.h"
 #include "simd_common.h"
 
 static inline float hsum_f32(__m256 v) {
@@ -45,40 +46,13 @@ static inline __m256i bits_to_bytes(uint32_t bits) {
 
 /* ---- float rows ---- */
 
+/* Float weights: one row at a time, with the attention dot products of ops_avx2.c (the same loop). */
 static inline __attribute__((always_inline)) void f32_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
-    const float *x = xv;
-    _Pragma("GCC unroll 8")
-    for (int p = 0; p < np; p++) {
-        const float *yy = YROW(float, p);
-        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-        int i = 0;
-        for (; i + 16 <= n; i += 16) {
-            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(yy + i), a0);
-            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(yy + i + 8), a1);
-        }
-        float sum = hsum_f32(_mm256_add_ps(a0, a1));
-        for (; i < n; i++) sum += x[i] * yy[i];
-        s[p * ss] = sum;
-    }
+    for (int p = 0; p < np; p++) s[p * ss] = spc__dot_f32_f32_avx2(YROW(float, p), xv, n);
 }
 
 static inline __attribute__((always_inline)) void f16_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
-    const uint16_t *x = xv;
-    _Pragma("GCC unroll 8")
-    for (int p = 0; p < np; p++) {
-        const float *yy = YROW(float, p);
-        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-        int i = 0;
-        for (; i + 16 <= n; i += 16) {
-            __m256 x0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i)));
-            __m256 x1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i + 8)));
-            a0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(yy + i), a0);
-            a1 = _mm256_fmadd_ps(x1, _mm256_loadu_ps(yy + i + 8), a1);
-        }
-        float sum = hsum_f32(_mm256_add_ps(a0, a1));
-        for (; i < n; i++) sum += F16(x[i]) * yy[i];
-        s[p * ss] = sum;
-    }
+    for (int p = 0; p < np; p++) s[p * ss] = spc__dot_f32_f16_avx2(YROW(float, p), xv, n);
 }
 
 /* ---- 32-value blocks: x unpacked to signed bytes once, then multiplied into every row ---- */

@@ -23,43 +23,23 @@ static inline __m256i spc__scales_mins_k4(const uint8_t *scales) {
     return _mm256_cvtepu8_epi16(_mm_set_epi32((int)u[3], (int)u[2], (int)u[1], (int)u[0]));
 }
 
-/* Public kernel spc__dot_<t>_<isa> calling <t>_body with np as a constant, one case per row count,
-   so the per-row accumulators live in registers and the loops over rows unroll. */
-#define SPC_SPECIALIZE(t, isa)                                                                     \
+/* Public kernel spc__dot_<t>_<isa> calling <t>_body with np as a constant, one case per row count
+   up to 8 (SPC_SPECIALIZE) or 16 (SPC_SPECIALIZE16, for kernels whose accumulators fit 32 zmm
+   registers), so the per-row accumulators live in registers and the loops over rows unroll. */
+#define SPC_NP_CASE(t, k) case k: t##_body(n, x, y, ys, k, s, ss); break;
+#define SPC_NP_CASES_7(t) SPC_NP_CASE(t, 1) SPC_NP_CASE(t, 2) SPC_NP_CASE(t, 3) SPC_NP_CASE(t, 4) \
+                          SPC_NP_CASE(t, 5) SPC_NP_CASE(t, 6) SPC_NP_CASE(t, 7)
+#define SPC_NP_CASES_15(t) SPC_NP_CASES_7(t) SPC_NP_CASE(t, 8) SPC_NP_CASE(t, 9) SPC_NP_CASE(t, 10) \
+                           SPC_NP_CASE(t, 11) SPC_NP_CASE(t, 12) SPC_NP_CASE(t, 13) SPC_NP_CASE(t, 14) \
+                           SPC_NP_CASE(t, 15)
+#define SPC_SPECIALIZE_MAX(t, isa, CASES, max)                                                     \
     void spc__dot_##t##_##isa(int n, const void *x, const void *y, size_t ys, int np, float *s, size_t ss) { \
         switch (np) {                                                                              \
-        case 1: t##_body(n, x, y, ys, 1, s, ss); break;                                            \
-        case 2: t##_body(n, x, y, ys, 2, s, ss); break;                                            \
-        case 3: t##_body(n, x, y, ys, 3, s, ss); break;                                            \
-        case 4: t##_body(n, x, y, ys, 4, s, ss); break;                                            \
-        case 5: t##_body(n, x, y, ys, 5, s, ss); break;                                            \
-        case 6: t##_body(n, x, y, ys, 6, s, ss); break;                                            \
-        case 7: t##_body(n, x, y, ys, 7, s, ss); break;                                            \
-        default: t##_body(n, x, y, ys, 8, s, ss); break;                                           \
+        CASES(t)                                                                                   \
+        default: t##_body(n, x, y, ys, max, s, ss); break;                                         \
         }                                                                                          \
     }
-
-/* The same with cases up to 16 rows, for kernels whose accumulators fit 32 zmm registers. */
-#define SPC_SPECIALIZE16(t, isa)                                                                   \
-    void spc__dot_##t##_##isa(int n, const void *x, const void *y, size_t ys, int np, float *s, size_t ss) { \
-        switch (np) {                                                                              \
-        case 1: t##_body(n, x, y, ys, 1, s, ss); break;                                            \
-        case 2: t##_body(n, x, y, ys, 2, s, ss); break;                                            \
-        case 3: t##_body(n, x, y, ys, 3, s, ss); break;                                            \
-        case 4: t##_body(n, x, y, ys, 4, s, ss); break;                                            \
-        case 5: t##_body(n, x, y, ys, 5, s, ss); break;                                            \
-        case 6: t##_body(n, x, y, ys, 6, s, ss); break;                                            \
-        case 7: t##_body(n, x, y, ys, 7, s, ss); break;                                            \
-        case 8: t##_body(n, x, y, ys, 8, s, ss); break;                                            \
-        case 9: t##_body(n, x, y, ys, 9, s, ss); break;                                            \
-        case 10: t##_body(n, x, y, ys, 10, s, ss); break;                                          \
-        case 11: t##_body(n, x, y, ys, 11, s, ss); break;                                          \
-        case 12: t##_body(n, x, y, ys, 12, s, ss); break;                                          \
-        case 13: t##_body(n, x, y, ys, 13, s, ss); break;                                          \
-        case 14: t##_body(n, x, y, ys, 14, s, ss); break;                                          \
-        case 15: t##_body(n, x, y, ys, 15, s, ss); break;                                          \
-        default: t##_body(n, x, y, ys, 16, s, ss); break;                                          \
-        }                                                                                          \
-    }
+#define SPC_SPECIALIZE(t, isa) SPC_SPECIALIZE_MAX(t, isa, SPC_NP_CASES_7, 8)
+#define SPC_SPECIALIZE16(t, isa) SPC_SPECIALIZE_MAX(t, isa, SPC_NP_CASES_15, 16)
 
 #endif
