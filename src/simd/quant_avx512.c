@@ -7,8 +7,9 @@
  *
  * The unpacking puts 64 consecutive values in one register (for q4_K the low and high nibbles of a
  * 32-byte group are the values 64g..64g+31 and 64g+32..64g+63), so each activation row is read with
- * plain 64-byte loads and costs one load, one vpmaddubsw and one vpdpwssd (the sub-block scale
- * multiply fused with the accumulation) per 64 values.
+ * plain 64-byte loads and costs one load and one vpdpbusd per 64 values; two such sums are packed
+ * to int16 and one vpdpwssd applies the sub-block scales (6 multiplies per 256 values, against 8
+ * for vpmaddubsw + vpdpwssd; the multiply ports are what bounds a batch: dev/mm_lab.c).
  * Depends on: quant.h (block layouts), kernels.h (SPC_MAXP).
  */
 #include "simd_common.h"
@@ -28,13 +29,16 @@ AI void q4_K_body(int n, const void *xv, const void *y, size_t ys, int np, float
     for (int b = 0; b < n / QK_K; b++) {
         __m256i sm = spc__scales_mins_k4(x[b].scales);                 /* sc0..7, m0..7 as int16 */
         __m512i sm512 = _mm512_castsi256_si512(sm);
-        /* per group g: 32 lanes of int16, the first 16 = sc[2g], the next 16 = sc[2g+1] */
-        __m512i sc[4];
-        _Pragma("GCC unroll 4")
-        for (int g = 0; g < 4; g++) {
-            __m512i idx = _mm512_inserti64x4(_mm512_set1_epi16((short)(2 * g)),
-                                             _mm256_set1_epi16((short)(2 * g + 1)), 1);
-            sc[g] = _mm512_permutexvar_epi16(idx, sm512);
+        /* scales for packs(a, b) of two groups' vpdpbusd sums: in each 128-bit lane L, int16 0-3 come
+           from a's int32 lanes 4L..4L+3, 4-7 from b's; lanes 0-7 of a group are its low sub-block */
+        __m512i sc[2];
+        _Pragma("GCC unroll 2")
+        for (int h = 0; h < 2; h++) {
+            const short a = (short)(4 * h);
+            __m512i idx = _mm512_set_epi16(a + 3, a + 3, a + 3, a + 3, a + 1, a + 1, a + 1, a + 1, a + 3, a + 3, a + 3, a + 3,
+                                           a + 1, a + 1, a + 1, a + 1, a + 2, a + 2, a + 2, a + 2, a, a, a, a, a + 2, a + 2,
+                                           a + 2, a + 2, a, a, a, a);
+            sc[h] = _mm512_permutexvar_epi16(idx, sm512);
         }
         /* mins paired with bsums: m[j] for bsums 2j and 2j+1 */
         const __m256i midx = _mm256_setr_epi16(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
@@ -50,12 +54,14 @@ AI void q4_K_body(int n, const void *xv, const void *y, size_t ys, int np, float
         _Pragma("GCC unroll 16")
         for (int p = 0; p < np; p++) {
             const struct block_q8_K *yb = YROW(struct block_q8_K, p) + b;
-            __m512i sumi = _mm512_setzero_si512();
+            /* vpdpbusd sums of 4 products (|.| <= 4 * 15 * 128, fits int16), packed to int16 and
+               scaled per sub-block with vpdpwssd: exact integers, as the reference */
+            __m512i d[4];
             _Pragma("GCC unroll 4")
-            for (int g = 0; g < 4; g++) {
-                __m512i yv = _mm512_loadu_si512((const void *)(yb->qs + 64 * g));
-                sumi = _mm512_dpwssd_epi32(sumi, sc[g], _mm512_maddubs_epi16(q[g], yv));
-            }
+            for (int g = 0; g < 4; g++)
+                d[g] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[g], _mm512_loadu_si512((const void *)(yb->qs + 64 * g)));
+            __m512i sumi = _mm512_dpwssd_epi32(_mm512_setzero_si512(), sc[0], _mm512_packs_epi32(d[0], d[1]));
+            sumi = _mm512_dpwssd_epi32(sumi, sc[1], _mm512_packs_epi32(d[2], d[3]));
             /* the mins term, 8 lanes, rides in the lower half of the same accumulator */
             __m256i summ = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)yb->bsums));
             acc[p] = _mm512_fmadd_ps(_mm512_set1_ps(yb->d * dx), _mm512_cvtepi32_ps(sumi), acc[p]);
@@ -76,14 +82,16 @@ AI void q6_K_body(int n, const void *xv, const void *y, size_t ys, int np, float
     for (int b = 0; b < n / QK_K; b++) {
         __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[b].scales));
         __m512i sc512 = _mm512_castsi256_si512(sc16);
-        /* q[k] holds values 64k..64k+63; its 32 int16 pair lanes take scales 4k..4k+3, 8 lanes each */
-        __m512i sc[4], q[4];
-        _Pragma("GCC unroll 4")
-        for (int k = 0; k < 4; k++) {
-            short a = (short)(4 * k);
-            __m512i idx = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(_mm_set1_epi16((short)(a + 1)), _mm_set1_epi16(a))),
-                                     _mm256_set_m128i(_mm_set1_epi16((short)(a + 3)), _mm_set1_epi16((short)(a + 2))), 1);
-            sc[k] = _mm512_permutexvar_epi16(idx, sc512);
+        /* q[k] holds values 64k..64k+63, sub-blocks 4k..4k+3 in its int32 lanes 4j..4j+3 after vpdpbusd;
+           packs(d[2h], d[2h+1]) puts, in 128-bit lane L, sub-block 8h+L in int16 0-3, 8h+4+L in 4-7 */
+        __m512i sc[2], q[4];
+        _Pragma("GCC unroll 2")
+        for (int h = 0; h < 2; h++) {
+            const short a = (short)(8 * h);
+            __m512i idx = _mm512_set_epi16(a + 7, a + 7, a + 7, a + 7, a + 3, a + 3, a + 3, a + 3, a + 6, a + 6, a + 6, a + 6,
+                                           a + 2, a + 2, a + 2, a + 2, a + 5, a + 5, a + 5, a + 5, a + 1, a + 1, a + 1, a + 1,
+                                           a + 4, a + 4, a + 4, a + 4, a, a, a, a);
+            sc[h] = _mm512_permutexvar_epi16(idx, sc512);
         }
         for (int h = 0; h < 2; h++) {
             __m512i ql = _mm512_loadu_si512((const void *)(x[b].ql + 64 * h));
@@ -103,11 +111,13 @@ AI void q6_K_body(int n, const void *xv, const void *y, size_t ys, int np, float
             __m256i corr = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)yb->bsums));
             __m512i sumi = _mm512_castsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(corr, 5)));
             sumi = _mm512_inserti64x4(sumi, _mm256_setzero_si256(), 1);
+            /* vpdpbusd sums of 4 products (|.| <= 4 * 63 * 128 < 32768), packed and scaled as in q4_K */
+            __m512i d[4];
             _Pragma("GCC unroll 4")
-            for (int k = 0; k < 4; k++) {
-                __m512i yv = _mm512_loadu_si512((const void *)(yb->qs + 64 * k));
-                sumi = _mm512_dpwssd_epi32(sumi, sc[k], _mm512_maddubs_epi16(q[k], yv));
-            }
+            for (int k = 0; k < 4; k++)
+                d[k] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[k], _mm512_loadu_si512((const void *)(yb->qs + 64 * k)));
+            sumi = _mm512_dpwssd_epi32(sumi, sc[0], _mm512_packs_epi32(d[0], d[1]));
+            sumi = _mm512_dpwssd_epi32(sumi, sc[1], _mm512_packs_epi32(d[2], d[3]));
             acc[p] = _mm512_fmadd_ps(_mm512_set1_ps(dx * yb->d), _mm512_cvtepi32_ps(sumi), acc[p]);
         }
     }
