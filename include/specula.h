@@ -208,6 +208,7 @@ struct spc_ctx_params {
 struct spc_ctx_params spc_ctx_default_params(void);
 
 struct spc_ctx;
+struct spc_gen;
 int spc_ctx_new(struct spc_ctx **out, const struct spc_model *m, const struct spc_ctx_params *p);
 void spc_ctx_free(struct spc_ctx *ctx);
 int spc_ctx_n_ctx(const struct spc_ctx *ctx);
@@ -267,6 +268,108 @@ int32_t spc_sampler_sample(struct spc_sampler *s, const float *logits);
 double spc_sampler_uniform(struct spc_sampler *s);
 
 int32_t spc_argmax(const float *logits, int n);
+
+/* ---- speculative decoding ---------------------------------------------------------------- */
+
+/*
+ * A generator runs requests on a target model, plain or speculative: each step a drafter proposes
+ * up to K tokens, the target evaluates them in one batched pass, verification keeps a prefix and
+ * adds the target's own next token, and both KV caches roll back to what was kept. Greedy
+ * verification (sampling.temp <= 0) gives exactly the tokens of plain greedy decoding; with
+ * temperature, speculative sampling keeps the target's distribution exactly.
+ *
+ *     struct spc_gen_params gp = spc_gen_default_params();
+ *     gp.method = SPC_SPEC_PLD;
+ *     struct spc_gen *g;
+ *     spc_gen_new(&g, model, &gp);
+ *     struct spc_gen_request rq = { .prompt = toks, .n_prompt = n, .n_predict = 256 };
+ *     struct spc_gen_result res;
+ *     spc_gen_run(g, &rq, NULL, NULL, &res);      // res.text, res.tokens, spc_gen_stats(g)
+ *
+ * A generator owns its contexts (target, and the drafter's) and, like a context, belongs to one
+ * thread at a time; nothing is allocated inside the draft-verify loop.
+ */
+enum spc_spec_method { SPC_SPEC_NONE = 0, SPC_SPEC_DRAFT = 1, SPC_SPEC_PLD = 2, SPC_SPEC_NGRAM = 3, SPC_SPEC_SELFSPEC = 4 };
+#define SPC_SPEC_NMETHODS 5
+#define SPC_SPEC_KMAX 32        /* most tokens drafted in one step */
+int spc_spec_method_from_name(const char *name);      /* "none", "draft", ...; -1 if unknown */
+const char *spc_spec_method_name(int method);          /* "?" if unknown */
+
+struct spc_gen_params {
+    int method;                 /* enum spc_spec_method */
+    int draft_max;              /* K: most tokens drafted in one step, 1..SPC_SPEC_KMAX */
+    int draft_min;              /* a proposal shorter than this is dropped (a plain step) */
+    float draft_p_min;          /* model drafters stop when their next token's probability is lower */
+    struct spc_ctx_params ctx;  /* the target's context; n_logits is raised to draft_max + 1 */
+    struct spc_sampler_params sampling;
+    const struct spc_model *draft_model;    /* SPC_SPEC_DRAFT: same vocabulary as the target */
+    int lookup_min, lookup_max; /* pld, ngram: n-gram lengths matched, longest first */
+    int ngram_min_count;        /* ngram: a continuation seen fewer times is not proposed */
+    float ngram_min_share;      /* ngram: ... or one that is a smaller share of what followed */
+    const char *ngram_cache;    /* ngram: earlier generations' table, loaded if present, saved by
+                                   spc_gen_save (NULL: kept in memory only) */
+    const char *ngram_corpus;   /* ngram: a text file counted into a static table (NULL: none) */
+    const char *skip_layers;    /* selfspec: "auto" (search) or layers to skip, e.g. "3,5,7-9" */
+    const int32_t *calib;       /* selfspec search text (NULL: the first request's prompt) */
+    int n_calib;
+};
+struct spc_gen_params spc_gen_default_params(void);
+
+struct spc_gen_stats {
+    int n_prompt, n_gen;        /* tokens in; tokens emitted */
+    int n_steps;                /* target passes after the prompt (one per draft-verify step) */
+    int n_drafted, n_accepted;  /* draft tokens verified; of those accepted */
+    int n_checked;              /* drafts verification reached: accepted + the first rejection */
+    int drafted_at[SPC_SPEC_KMAX], accepted_at[SPC_SPEC_KMAX];  /* by draft position */
+    int passes_by_k[SPC_SPEC_KMAX + 1];      /* target passes over k + 1 positions */
+    double verify_s_by_k[SPC_SPEC_KMAX + 1]; /* their total time */
+    int n_draft_calls;          /* propose calls that returned tokens */
+    double t_prompt, t_draft, t_verify, t_total;   /* seconds; t_total = prompt + generation */
+    double t_setup;             /* one-time drafter setup in this request (selfspec search), not in t_total */
+    double alpha;               /* n_accepted / n_drafted (0 when nothing was drafted) */
+    double alpha_cond;          /* n_accepted / n_checked: the per-token acceptance of the standard model */
+    double tau;                 /* tokens committed per target pass */
+};
+
+struct spc_gen_request {
+    const int32_t *prompt;      /* the prompt's tokens (BOS included if wanted) */
+    int n_prompt;
+    int n_predict;              /* most tokens to emit */
+    const char *const *stop;    /* stop strings: output ends before the first one */
+    int n_stop;
+};
+
+/* Streaming: called with each piece of text that is final (held back while it may be the start
+ * of a stop string). A nonzero return ends the request. */
+typedef int (*spc_piece_fn)(const char *text, size_t len, void *ud);
+
+struct spc_gen_result {
+    const int32_t *tokens;      /* emitted tokens; valid until the next call on the generator */
+    int n_tokens;
+    const char *text;           /* emitted text, NUL-terminated; same lifetime */
+    size_t text_len;
+    const char *stop;           /* "eog", "length", "stop", "context" or "callback" */
+};
+
+int spc_gen_new(struct spc_gen **out, const struct spc_model *target, const struct spc_gen_params *p);
+void spc_gen_free(struct spc_gen *g);
+int spc_gen_run(struct spc_gen *g, const struct spc_gen_request *rq, spc_piece_fn cb, void *ud,
+                struct spc_gen_result *res);
+/* Statistics of the last spc_gen_run. */
+void spc_gen_stats(const struct spc_gen *g, struct spc_gen_stats *out);
+/* The drafter's configuration, e.g. "skip 3,5,9 (auto: ...)"; "" for none. */
+const char *spc_gen_drafter_info(struct spc_gen *g);
+/* Saves what must persist across runs (the ngram drafter's table of earlier generations). */
+int spc_gen_save(struct spc_gen *g);
+/* The target's context (e.g. to measure it); owned by the generator. */
+struct spc_ctx *spc_gen_ctx(struct spc_gen *g);
+
+/* SPC_OK if a drafter with vocabulary d can propose tokens for a target with vocabulary t (same
+ * tokenizer type and BOS/EOS, sizes within 128, same text for every shared id); otherwise
+ * SPC_ERR_INVALID with the first difference in spc_errmsg(). */
+int spc_vocab_check_compatible(const struct spc_vocab *t, const struct spc_vocab *d);
+/* Layers the context's forward pass skips (skip[il] != 0), for self-speculation; NULL: none. */
+int spc_ctx_set_layer_skip(struct spc_ctx *ctx, const uint8_t *skip, int n_layer);
 
 #ifdef __cplusplus
 }

@@ -42,6 +42,8 @@ struct spc_ctx {
     float *rope_cs;                 /* n_rot floats: cos/sin pairs of one position */
     int32_t *logit_row;             /* per batch position: row in logits or -1 */
     int last_n;
+    bool own_pool;                  /* false: the pool belongs to another context */
+    uint8_t *skip;                  /* per layer: skipped (self-speculation); NULL: none */
 };
 
 struct spc_ctx_params spc_ctx_default_params(void) {
@@ -58,6 +60,11 @@ static inline uint8_t *kv_row(const struct spc_ctx *c, uint8_t *base, int seq, i
 }
 
 int spc_ctx_new(struct spc_ctx **out, const struct spc_model *m, const struct spc_ctx_params *pp) {
+    return spc__ctx_new_sharing(out, m, pp, NULL);
+}
+
+int spc__ctx_new_sharing(struct spc_ctx **out, const struct spc_model *m, const struct spc_ctx_params *pp,
+                         struct spc_ctx *pool_owner) {
     if (!out || !m) return spc__err(SPC_ERR_INVALID, "ctx: NULL argument");
     *out = NULL;
     struct spc_ctx_params p = pp ? *pp : spc_ctx_default_params();
@@ -80,8 +87,12 @@ int spc_ctx_new(struct spc_ctx **out, const struct spc_model *m, const struct sp
     size_t kv_bytes = (size_t)p.n_seq * hp->n_layer * p.n_ctx * kvd * c->kv_elt;
     size_t mm_in = e > qd ? e : qd;
     if ((size_t)hp->n_ff > mm_in) mm_in = (size_t)hp->n_ff;
-    int st = spc__pool_new(&c->pool, p.n_threads);
-    if (st) goto fail;
+    int st = SPC_OK;
+    if (pool_owner) c->pool = pool_owner->pool;
+    else if ((st = spc__pool_new(&c->pool, p.n_threads))) goto fail;
+    c->own_pool = !pool_owner;
+    if (pool_owner) c->p.n_threads = p.n_threads = spc__pool_size(c->pool);
+    nt = (size_t)p.n_threads;
     c->kv_k = spc__alloc(kv_bytes);
     c->kv_v = spc__alloc(kv_bytes);
     c->kv_len = spc__calloc((size_t)p.n_seq, sizeof *c->kv_len);
@@ -120,7 +131,8 @@ fail:
 
 void spc_ctx_free(struct spc_ctx *c) {
     if (!c) return;
-    spc__pool_free(c->pool);
+    if (c->own_pool) spc__pool_free(c->pool);
+    spc__free(c->skip);
     void *bufs[] = { c->kv_k, c->kv_v, c->kv_len, c->x, c->xb, c->q, c->k, c->v, c->att, c->hb,
                      c->hb2, c->xl, c->mm_scratch, c->pos, c->slot, c->depth, c->par, c->seq_off, c->scores,
                      c->keys, c->logits, c->logit_row, c->rope_cs };
@@ -129,6 +141,20 @@ void spc_ctx_free(struct spc_ctx *c) {
 }
 
 int spc_ctx_n_ctx(const struct spc_ctx *c) { return c->p.n_ctx; }
+
+int spc_ctx_set_layer_skip(struct spc_ctx *c, const uint8_t *skip, int n_layer) {
+    if (!c) return spc__err(SPC_ERR_INVALID, "ctx: NULL");
+    if (!skip) {
+        spc__free(c->skip);
+        c->skip = NULL;
+        return SPC_OK;
+    }
+    if (n_layer != c->m->hp.n_layer)
+        return spc__err(SPC_ERR_INVALID, "ctx: layer skip set for %d layers, the model has %d", n_layer, c->m->hp.n_layer);
+    if (!c->skip && !(c->skip = spc__alloc((size_t)n_layer))) return spc__err(SPC_ERR_NOMEM, "ctx: out of memory");
+    memcpy(c->skip, skip, (size_t)n_layer);
+    return SPC_OK;
+}
 
 int spc_kv_len(const struct spc_ctx *c, int seq) {
     if (seq < 0 || seq >= c->p.n_seq) return spc__err(SPC_ERR_INVALID, "kv: no sequence %d", seq);
@@ -375,6 +401,7 @@ int spc_forward(struct spc_ctx *c, const struct spc_batch *b) {
             for (int d = 0; d < e; d++) c->x[(size_t)i * e + d] *= hp->embd_scale;
     }
     for (int il = 0; il < hp->n_layer; il++) {
+        if (c->skip && c->skip[il]) continue;       /* self-speculation: the residual stream passes through */
         const struct spc_layer *L = &m->layers[il];
         for (int i = 0; i < n; i++)
             rmsnorm(c->xb + (size_t)i * e, c->x + (size_t)i * e, (const float *)L->attn_norm.data, e, hp->eps);

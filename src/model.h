@@ -55,6 +55,10 @@ struct spc_model {
 
 /* Vocabulary (vocab.c). */
 int spc__vocab_load(struct spc_vocab **out, const struct spc_gguf *g);
+/* spc_ctx_new, but running on pool_owner's thread pool (NULL: a pool of its own). For a drafter
+ * that runs on the same thread as its target, so two pools never spin against each other. */
+int spc__ctx_new_sharing(struct spc_ctx **out, const struct spc_model *m, const struct spc_ctx_params *p,
+                         struct spc_ctx *pool_owner);
 void spc__vocab_free(struct spc_vocab *v);
 
 #endif

@@ -734,3 +734,23 @@ int spc_detok_flush(struct spc_detok *d, char *out, int cap) {
     memcpy(buf, d->pending, (size_t)n);
     return detok_emit(d, buf, n, out, cap, true);
 }
+
+int spc_vocab_check_compatible(const struct spc_vocab *t, const struct spc_vocab *d) {
+    if (!t || !d) return spc__err(SPC_ERR_INVALID, "vocab: NULL");
+    if (t->spm != d->spm)
+        return spc__err(SPC_ERR_INVALID, "tokenizer types differ (%s vs %s)", t->spm ? "llama/SentencePiece" : "gpt2/BPE",
+                        d->spm ? "llama/SentencePiece" : "gpt2/BPE");
+    if (t->bos != d->bos || t->add_bos != d->add_bos)
+        return spc__err(SPC_ERR_INVALID, "BOS differs (target %d%s, draft %d%s)", t->bos, t->add_bos ? " added" : "",
+                        d->bos, d->add_bos ? " added" : "");
+    if (t->eos != d->eos) return spc__err(SPC_ERR_INVALID, "EOS differs (target %d, draft %d)", t->eos, d->eos);
+    int diff = t->n > d->n ? t->n - d->n : d->n - t->n;
+    if (diff > 128)
+        return spc__err(SPC_ERR_INVALID, "vocabulary sizes differ by %d (target %d, draft %d; at most 128)", diff, t->n, d->n);
+    int n = t->n < d->n ? t->n : d->n;
+    for (int i = 0; i < n; i++)
+        if (t->len[i] != d->len[i] || memcmp(t->text + t->off[i], d->text + d->off[i], t->len[i]))
+            return spc__err(SPC_ERR_INVALID, "token %d differs ('%.*s' vs '%.*s')", i, (int)(t->len[i] > 40 ? 40 : t->len[i]),
+                            t->text + t->off[i], (int)(d->len[i] > 40 ? 40 : d->len[i]), d->text + d->off[i]);
+    return SPC_OK;
+}

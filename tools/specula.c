@@ -134,7 +134,7 @@ bool parse_int(const char *s, long lo, long hi, int *out) {
     return true;
 }
 
-static bool parse_float(const char *s, float *out) {
+bool parse_float(const char *s, float *out) {
     char *end;
     errno = 0;
     float v = strtof(s, &end);
@@ -145,41 +145,100 @@ static bool parse_float(const char *s, float *out) {
 
 /* ---- run ---- */
 
+#define MAX_STOP 16
+
 struct run_opts {
-    const char *model, *prompt, *file;
-    int n_gen, n_ctx, n_threads, chat, json;
-    struct spc_sampler_params sp;
+    const char *model, *prompt, *file, *draft;
+    int n_gen, n_ctx, n_threads, chat, json, n_stop;
+    const char *stop[MAX_STOP];
+    struct spc_gen_params gp;
 };
 
 static int usage_run(void) {
     fprintf(stderr,
             "usage: specula run -m MODEL (-p PROMPT | -f FILE) [-n N] [--temp T] [--top-k K] [--top-p P]\n"
-            "                   [--min-p P] [--seed S] [-c CTX] [-t THREADS] [--chat] [--json]\n");
+            "                   [--min-p P] [--seed S] [-c CTX] [-t THREADS] [--chat] [--json] [--stop STR]...\n"
+            "                   [--spec none|draft|pld|ngram|selfspec] [-md DRAFT] [--draft-max K] [--draft-min K]\n"
+            "                   [--draft-p-min P] [--lookup-min N] [--lookup-max N] [--ngram-cache FILE]\n"
+            "                   [--ngram-corpus FILE] [--ngram-min-count N] [--ngram-min-share S]\n"
+            "                   [--skip-layers auto|LIST]\n");
     return 2;
+}
+
+/* Options shared by run and bench for the speculation settings; returns 1 if a consumed, 0 if not
+ * ours, -1 on a bad value (message printed). */
+int parse_spec_opt(const char *cmd, const char *a, const char *v, struct spc_gen_params *gp, const char **draft) {
+    bool ok = true;
+    if (!strcmp(a, "--spec")) {
+        int mth = v ? spc_spec_method_from_name(v) : -1;
+        if (mth < 0) {
+            fprintf(stderr, "specula %s: unknown --spec '%s' (none, draft, pld, ngram, selfspec)\n", cmd, v ? v : "");
+            return -1;
+        }
+        gp->method = mth;
+    } else if (!strcmp(a, "-md") || !strcmp(a, "--model-draft")) *draft = v;
+    else if (!strcmp(a, "--draft-max")) ok = v && parse_int(v, 1, SPC_SPEC_KMAX, &gp->draft_max);
+    else if (!strcmp(a, "--draft-min")) ok = v && parse_int(v, 0, SPC_SPEC_KMAX, &gp->draft_min);
+    else if (!strcmp(a, "--draft-p-min")) ok = v && parse_float(v, &gp->draft_p_min);
+    else if (!strcmp(a, "--lookup-min")) ok = v && parse_int(v, 1, 64, &gp->lookup_min);
+    else if (!strcmp(a, "--lookup-max")) ok = v && parse_int(v, 1, 64, &gp->lookup_max);
+    else if (!strcmp(a, "--ngram-cache")) gp->ngram_cache = v;
+    else if (!strcmp(a, "--ngram-corpus")) gp->ngram_corpus = v;
+    else if (!strcmp(a, "--ngram-min-count")) ok = v && parse_int(v, 1, 1 << 30, &gp->ngram_min_count);
+    else if (!strcmp(a, "--ngram-min-share")) ok = v && parse_float(v, &gp->ngram_min_share);
+    else if (!strcmp(a, "--skip-layers")) gp->skip_layers = v;
+    else return 0;
+    if (!v) {
+        fprintf(stderr, "specula %s: option '%s' needs a value\n", cmd, a);
+        return -1;
+    }
+    if (!ok) {
+        fprintf(stderr, "specula %s: bad value '%s' for %s\n", cmd, v, a);
+        return -1;
+    }
+    return 1;
 }
 
 static int parse_run(int argc, char **argv, struct run_opts *o) {
     o->n_gen = 128;
     o->n_ctx = 4096;
     o->n_threads = 2;
-    o->sp = (struct spc_sampler_params){ .temp = 0, .top_k = 40, .top_p = 0.95f, .min_p = 0.05f, .seed = 42 };
+    o->gp = spc_gen_default_params();
+    o->gp.sampling = (struct spc_sampler_params){ .temp = 0, .top_k = 40, .top_p = 0.95f, .min_p = 0.05f, .seed = 42 };
+    struct spc_sampler_params *sp = &o->gp.sampling;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool ok = true, takes = true;
+        int r = parse_spec_opt("run", a, v, &o->gp, &o->draft);
+        if (r < 0) return 2;
+        if (r > 0) {
+            i++;
+            continue;
+        }
         if (!strcmp(a, "-m")) o->model = v;
         else if (!strcmp(a, "-p")) o->prompt = v;
         else if (!strcmp(a, "-f")) o->file = v;
         else if (!strcmp(a, "-n")) ok = v && parse_int(v, 0, 1 << 24, &o->n_gen);
         else if (!strcmp(a, "-c")) ok = v && parse_int(v, 0, 1 << 24, &o->n_ctx);
         else if (!strcmp(a, "-t")) ok = v && parse_int(v, 1, 512, &o->n_threads);
-        else if (!strcmp(a, "--temp")) ok = v && parse_float(v, &o->sp.temp);
-        else if (!strcmp(a, "--top-k")) ok = v && parse_int(v, 0, 1 << 24, &o->sp.top_k);
-        else if (!strcmp(a, "--top-p")) ok = v && parse_float(v, &o->sp.top_p);
-        else if (!strcmp(a, "--min-p")) ok = v && parse_float(v, &o->sp.min_p);
-        else if (!strcmp(a, "--seed")) {
+        else if (!strcmp(a, "--temp")) ok = v && parse_float(v, &sp->temp);
+        else if (!strcmp(a, "--top-k")) ok = v && parse_int(v, 0, 1 << 24, &sp->top_k);
+        else if (!strcmp(a, "--top-p")) ok = v && parse_float(v, &sp->top_p);
+        else if (!strcmp(a, "--min-p")) ok = v && parse_float(v, &sp->min_p);
+        else if (!strcmp(a, "--stop")) {
+            if (v && o->n_stop == MAX_STOP) {
+                fprintf(stderr, "specula run: at most %d --stop strings\n", MAX_STOP);
+                return 2;
+            }
+            if (v && !*v) {
+                fprintf(stderr, "specula run: --stop needs a non-empty string\n");
+                return 2;
+            }
+            if (v) o->stop[o->n_stop++] = v;
+        } else if (!strcmp(a, "--seed")) {
             char *end;
             errno = 0;
-            o->sp.seed = v ? strtoull(v, &end, 10) : 0;
+            sp->seed = v ? strtoull(v, &end, 10) : 0;
             ok = v && !errno && *end == 0;
         } else if (!strcmp(a, "--chat")) { o->chat = 1; takes = false; }
         else if (!strcmp(a, "--json")) { o->json = 1; takes = false; }
@@ -202,7 +261,36 @@ static int parse_run(int argc, char **argv, struct run_opts *o) {
         fprintf(stderr, "specula run: give exactly one of -p PROMPT and -f FILE\n");
         return usage_run();
     }
+    if (o->gp.method == SPC_SPEC_DRAFT && !o->draft) {
+        fprintf(stderr, "specula run: --spec draft needs a draft model (-md DRAFT)\n");
+        return 2;
+    }
+    if (o->draft && o->gp.method != SPC_SPEC_DRAFT) {
+        fprintf(stderr, "specula run: -md is for --spec draft\n");
+        return 2;
+    }
     return 0;
+}
+
+static int stream_piece(const char *text, size_t len, void *ud) {
+    (void)ud;
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+    return 0;
+}
+
+void json_gen_stats(FILE *f, const struct spc_gen_stats *s) {
+    fprintf(f, "\"n_drafted\": %d, \"n_accepted\": %d, \"alpha\": %.4f, \"alpha_cond\": %.4f, \"tau\": %.4f, "
+               "\"n_steps\": %d, \"accepted_at\": [", s->n_drafted, s->n_accepted, s->alpha, s->alpha_cond, s->tau,
+            s->n_steps);
+    int last = 0;
+    for (int i = 0; i < SPC_SPEC_KMAX; i++)
+        if (s->drafted_at[i]) last = i + 1;
+    for (int i = 0; i < last; i++) fprintf(f, "%s%.4f", i ? ", " : "", s->drafted_at[i] ? (double)s->accepted_at[i] / s->drafted_at[i] : 0.0);
+    fprintf(f, "], \"drafted_at\": [");
+    for (int i = 0; i < last; i++) fprintf(f, "%s%d", i ? ", " : "", s->drafted_at[i]);
+    fprintf(f, "], \"draft_s\": %.6f, \"verify_s\": %.6f, \"prompt_s\": %.6f, \"total_s\": %.6f", s->t_draft, s->t_verify,
+            s->t_prompt, s->t_total);
 }
 
 static int cmd_run(int argc, char **argv) {
@@ -214,13 +302,13 @@ static int cmd_run(int argc, char **argv) {
     if (o.file && !text) return 1;
     if (!o.file) plen = strlen(o.prompt);
     const char *prompt = o.file ? text : o.prompt;
-    struct spc_model *m = NULL;
-    struct spc_ctx *ctx = NULL;
-    struct spc_sampler *smp = NULL;
+    struct spc_model *m = NULL, *dm = NULL;
+    struct spc_gen *g = NULL;
     int32_t *toks = NULL;
-    char *chat = NULL, *out_text = NULL;
+    char *chat = NULL;
     rc = 1;
     if (load_model(o.model, &m)) goto done;
+    if (o.draft && load_model(o.draft, &dm)) goto done;
     const struct spc_vocab *v = spc_model_vocab(m);
     if (o.chat) {
         struct spc_chat_msg msg = { "user", prompt };
@@ -241,80 +329,54 @@ static int cmd_run(int argc, char **argv) {
         fprintf(stderr, "specula: the prompt has %d tokens, more than the context of %d allows (use -c)\n", n_prompt, n_ctx);
         goto done;
     }
-    int cap = n_prompt + o.n_gen;
-    toks = malloc(sizeof *toks * (size_t)(cap > 0 ? cap : 1));
-    out_text = malloc(64 * (size_t)o.n_gen + 64);
-    if (!toks || !out_text) goto done;
+    toks = malloc(sizeof *toks * (size_t)n_prompt);
+    if (!toks) goto done;
     spc_tokenize(v, prompt, plen, spc_vocab_add_bos(v), 1, toks, n_prompt);
-    struct spc_ctx_params cp = spc_ctx_default_params();
-    cp.n_ctx = n_ctx;
-    cp.n_threads = o.n_threads;
-    int st = spc_ctx_new(&ctx, m, &cp);
-    if (st) { fail("cannot create context", st); goto done; }
-    if ((st = spc_sampler_new(&smp, &o.sp, spc_model_n_vocab(m)))) { fail("sampler", st); goto done; }
-    double t0 = now_s();
-    for (int at = 0; at < n_prompt; at += cp.n_batch) {
-        int n = n_prompt - at < cp.n_batch ? n_prompt - at : cp.n_batch;
-        struct spc_batch b = { .n = n, .token = toks + at };
-        if ((st = spc_forward(ctx, &b))) { fail("forward", st); goto done; }
-    }
-    double t1 = now_s();
-    const float *logits = spc_ctx_logits(ctx, (n_prompt - 1) % cp.n_batch);
-    struct spc_detok dt;
-    spc_detok_init(&dt, v, 0);
-    size_t out_len = 0;
-    int n_gen = 0;
-    const char *stop = "length";
-    char piece[512];
-    while (n_gen < o.n_gen) {
-        int32_t t = spc_sampler_sample(smp, logits);
-        if (spc_vocab_is_eog(v, t)) { stop = "eog"; break; }
-        toks[n_prompt + n_gen++] = t;
-        int k = spc_detok_push(&dt, t, piece, sizeof piece);
-        if (k > (int)sizeof piece) k = sizeof piece;
-        if (k > 0) {
-            if (!o.json) { fwrite(piece, 1, (size_t)k, stdout); fflush(stdout); }
-            memcpy(out_text + out_len, piece, (size_t)k);
-            out_len += (size_t)k;
-        }
-        if (n_gen == o.n_gen) break;
-        if (n_prompt + n_gen >= n_ctx) { stop = "context"; break; }
-        struct spc_batch b = { .n = 1, .token = &t };
-        if ((st = spc_forward(ctx, &b))) { fail("forward", st); goto done; }
-        logits = spc_ctx_logits(ctx, 0);
-    }
-    double t2 = now_s();
-    int k = spc_detok_flush(&dt, piece, sizeof piece);
-    if (k > 0) {
-        if (!o.json) fwrite(piece, 1, (size_t)k, stdout);
-        memcpy(out_text + out_len, piece, (size_t)k);
-        out_len += (size_t)k;
-    }
-    /* the last sampled token needs no forward pass: time per generated token counts n_gen - 1 passes + 1 sample */
-    double pp = n_prompt / (t1 - t0), tg = n_gen > 0 ? n_gen / (t2 - t1) : 0;
+    o.gp.ctx.n_ctx = n_ctx;
+    o.gp.ctx.n_threads = o.n_threads;
+    o.gp.draft_model = dm;
+    int st = spc_gen_new(&g, m, &o.gp);
+    if (st) { fail("cannot set up generation", st); goto done; }
+    struct spc_gen_request rq = { toks, n_prompt, o.n_gen, o.stop, o.n_stop };
+    struct spc_gen_result res;
+    st = spc_gen_run(g, &rq, o.json ? NULL : stream_piece, NULL, &res);
+    if (st) { fail("generation", st); goto done; }
+    if ((st = spc_gen_save(g))) fail("saving the n-gram cache", st);
+    struct spc_gen_stats gs;
+    spc_gen_stats(g, &gs);
+    double t_gen = gs.t_total - gs.t_prompt;
+    double pp = gs.t_prompt > 0 ? n_prompt / gs.t_prompt : 0, tg = res.n_tokens > 0 && t_gen > 0 ? res.n_tokens / t_gen : 0;
     if (o.json) {
         printf("{\"text\": ");
-        json_str(stdout, out_text, out_len);
+        json_str(stdout, res.text, res.text_len);
         printf(", \"tokens\": [");
-        for (int i = 0; i < n_gen; i++) printf("%s%d", i ? ", " : "", toks[n_prompt + i]);
+        for (int i = 0; i < res.n_tokens; i++) printf("%s%d", i ? ", " : "", res.tokens[i]);
         printf("], \"n_prompt\": %d, \"n_gen\": %d, \"stop\": \"%s\", \"prompt_tok_per_s\": %.2f, "
-               "\"gen_tok_per_s\": %.2f, \"model\": ", n_prompt, n_gen, stop, pp, tg);
+               "\"gen_tok_per_s\": %.2f, \"model\": ", n_prompt, res.n_tokens, res.stop, pp, tg);
         json_str(stdout, o.model, strlen(o.model));
+        printf(", \"spec\": \"%s\", \"draft_max\": %d, \"drafter\": ", spc_spec_method_name(o.gp.method), o.gp.draft_max);
+        const char *info = spc_gen_drafter_info(g);
+        json_str(stdout, info, strlen(info));
+        printf(", ");
+        json_gen_stats(stdout, &gs);
         printf("}\n");
     } else {
         printf("\n");
         fflush(stdout);
-        fprintf(stderr, "specula: prompt %d tokens, %.1f tok/s; generated %d tokens, %.1f tok/s; stop: %s\n",
-                n_prompt, pp, n_gen, tg, stop);
+        fprintf(stderr, "specula: prompt %d tokens, %.1f tok/s; generated %d tokens, %.1f tok/s; stop: %s\n", n_prompt, pp,
+                res.n_tokens, tg, res.stop);
+        if (o.gp.method != SPC_SPEC_NONE)
+            fprintf(stderr, "specula: %s: drafted %d, accepted %d (alpha %.3f), %.2f tokens per target pass%s%s\n",
+                    spc_spec_method_name(o.gp.method), gs.n_drafted, gs.n_accepted, gs.alpha, gs.tau,
+                    *spc_gen_drafter_info(g) ? "; " : "", spc_gen_drafter_info(g));
     }
     rc = 0;
 done:
-    spc_sampler_free(smp);
-    spc_ctx_free(ctx);
+    spc_gen_free(g);
+    spc_model_free(dm);
     spc_model_free(m);
     free(toks);
     free(chat);
-    free(out_text);
     free(text);
     return rc;
 }

@@ -28,5 +28,11 @@ int load_model(const char *arg, struct spc_model **m);
 bool parse_int(const char *s, long lo, long hi, int *out);
 /* Writes n bytes of s as a JSON string literal. */
 void json_str(FILE *f, const char *s, size_t n);
+bool parse_float(const char *s, float *out);
+/* Speculation options shared by run and bench: 1 if (a, v) was one (v consumed), 0 if not, -1 on
+ * a bad value (message printed). */
+int parse_spec_opt(const char *cmd, const char *a, const char *v, struct spc_gen_params *gp, const char **draft);
+/* The speculation statistics as JSON object members (no braces). */
+void json_gen_stats(FILE *f, const struct spc_gen_stats *s);
 
 #endif /* SPC_TOOLS_H */

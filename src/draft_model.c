@@ -1,0 +1,359 @@
+/*
+ * draft_model.c: drafters that run a model autoregressively.
+ *
+ * draft: a standalone smaller model with a vocabulary compatible with the target's
+ * (spc_vocab_check_compatible). selfspec: the target itself with a set of layers skipped, in a
+ * context of its own; the set is given ("3,5,7-9") or searched on calibration text ("auto").
+ *
+ * The drafter's KV cache holds a prefix of the committed history (n_past tokens). propose() first
+ * forwards the history it has not seen (the whole prompt at the start of a request, then the
+ * bonus token and whatever else verification committed), then drafts one token per pass, greedy
+ * or sampled with the target's sampler settings (keeping q for verification), and stops early
+ * when the drafted token's probability falls below draft_p_min (llama.cpp's rule). observe()
+ * drops the rejected drafts: the valid prefix is min(n_past, n_hist - 1).
+ *
+ * The selfspec search (auto): the target's greedy predictions over the calibration text are the
+ * reference; each layer is skipped alone and ranked by how often the skipped model still agrees;
+ * then the k least harmful layers are skipped together for growing k, and the set with the best
+ * expected speedup (1 - a^(K+1)) / ((1 - a)(K c + v(K))) wins, with a the agreement, c the share of
+ * the weights still read (the output layer always is) and v(K) measured on the target.
+ * Depends on: base, model, sampler, spec.h.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "model.h"
+#include "spec.h"
+
+#define CALIB_MAX 64
+
+struct mdraft {
+    struct spc__drafter base;
+    const struct spc_gen_params *gp;
+    const struct spc_model *m;
+    struct spc_ctx *ctx, *target_ctx;
+    struct spc_sampler *smp;
+    bool sampling, selfspec, searched;
+    int n_vocab, n_past, n_batch, n_layer;
+    int32_t *qids;                  /* SPC_SPEC_KMAX x n_vocab, sampling only */
+    float *qprobs;
+    uint8_t *skip;
+    char info[512];
+};
+
+/* Probability of token x under softmax(logits). */
+static float softmax_prob(const float *l, int n, int32_t x) {
+    float mx = l[0];
+    for (int i = 1; i < n; i++)
+        if (l[i] > mx) mx = l[i];
+    double s = 0;
+    for (int i = 0; i < n; i++) s += exp((double)(l[i] - mx));
+    return (float)(exp((double)(l[x] - mx)) / s);
+}
+
+/* Forwards n >= 1 tokens in batches; returns the batch index of the last one (whose logits the
+ * last call computed) or a negative status. */
+static int forward_tokens(struct spc_ctx *ctx, const int32_t *t, int n, int n_batch) {
+    int last = 0;
+    for (int at = 0; at < n; at += n_batch) {
+        struct spc_batch b = { .n = n - at < n_batch ? n - at : n_batch, .token = t + at };
+        int st = spc_forward(ctx, &b);
+        if (st) return st;
+        last = b.n - 1;
+    }
+    return last;
+}
+
+static int md_propose(struct spc__drafter *d, const int32_t *hist, int n_hist, int k_max, int32_t *out,
+                      struct spc__qdist *q) {
+    struct mdraft *md = (struct mdraft *)d;
+    if (md->n_past > n_hist - 1) md->n_past = n_hist - 1;
+    int st = spc_kv_truncate(md->ctx, 0, md->n_past);
+    int li = st ? st : forward_tokens(md->ctx, hist + md->n_past, n_hist - md->n_past, md->n_batch);
+    if (li < 0) return li;
+    md->n_past = n_hist;
+    int k = 0;
+    while (k < k_max) {
+        const float *lg = spc_ctx_logits(md->ctx, li);
+        li = 0;
+        if (!lg) return spc__err(SPC_ERR_INVALID, "draft: no logits");
+        int32_t x;
+        float px;
+        if (md->sampling) {
+            const int32_t *ids;
+            const float *probs;
+            int n;
+            spc_sampler_dist(md->smp, lg, &ids, &probs, &n);
+            int32_t *qi = md->qids + (size_t)k * md->n_vocab;
+            float *qp = md->qprobs + (size_t)k * md->n_vocab;
+            memcpy(qi, ids, sizeof *qi * (size_t)n);
+            memcpy(qp, probs, sizeof *qp * (size_t)n);
+            double u = spc_sampler_uniform(md->smp), c = 0;
+            x = ids[n - 1];
+            px = probs[n - 1];
+            for (int i = 0; i < n; i++) {
+                c += probs[i];
+                if (u < c) {
+                    x = ids[i];
+                    px = probs[i];
+                    break;
+                }
+            }
+            if (px < md->gp->draft_p_min) break;
+            q[k] = (struct spc__qdist){ qi, qp, n };
+        } else {
+            x = spc_argmax(lg, md->n_vocab);
+            if (md->gp->draft_p_min > 0 && softmax_prob(lg, md->n_vocab, x) < md->gp->draft_p_min) break;
+        }
+        out[k++] = x;
+        if (k == k_max) break;
+        struct spc_batch b = { .n = 1, .token = &x };
+        if ((st = spc_forward(md->ctx, &b))) return st;
+        md->n_past++;
+    }
+    return k;
+}
+
+static void md_observe(struct spc__drafter *d, const int32_t *hist, int n_hist, int nd, int na) {
+    (void)hist, (void)nd, (void)na;
+    struct mdraft *md = (struct mdraft *)d;
+    if (md->n_past > n_hist - 1) md->n_past = n_hist - 1;
+}
+
+/* ---- selfspec: the skipped set ---- */
+
+/* Parses "3,5,7-9" into skip[0..n_layer). */
+static int parse_layers(const char *s, uint8_t *skip, int n_layer) {
+    memset(skip, 0, (size_t)n_layer);
+    const char *p = s;
+    while (*p) {
+        char *end;
+        long a = strtol(p, &end, 10), b = a;
+        if (end == p) goto bad;
+        p = end;
+        if (*p == '-') {
+            b = strtol(p + 1, &end, 10);
+            if (end == p + 1) goto bad;
+            p = end;
+        }
+        if (a < 0 || b < a || b >= n_layer) goto bad;
+        for (long i = a; i <= b; i++) skip[i] = 1;
+        if (*p == ',') p++;
+        else if (*p) goto bad;
+    }
+    int n = 0;
+    for (int i = 0; i < n_layer; i++) n += skip[i];
+    if (n == n_layer) return spc__err(SPC_ERR_INVALID, "selfspec: cannot skip all %d layers", n_layer);
+    return SPC_OK;
+bad:
+    return spc__err(SPC_ERR_INVALID, "selfspec: bad layer list '%s' (want e.g. 3,5,7-9 with layers 0..%d)", s, n_layer - 1);
+}
+
+static int fmt_layers(const uint8_t *skip, int n_layer, char *buf, size_t cap) {
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n_layer; i++) {
+        if (!skip[i]) continue;
+        int j = i;
+        while (j + 1 < n_layer && skip[j + 1]) j++;
+        int k = j > i ? snprintf(buf + len, cap - len, "%s%d-%d", len ? "," : "", i, j)
+                      : snprintf(buf + len, cap - len, "%s%d", len ? "," : "", i);
+        if (k < 0 || (size_t)k >= cap - len) break;
+        len += (size_t)k;
+        i = j;
+    }
+    return (int)len;
+}
+
+/* Share of the calibration positions where the drafter (with skip) agrees with ref. */
+static int agreement(struct mdraft *md, const int32_t *calib, int n, const int32_t *ref, double *out) {
+    uint8_t lg[CALIB_MAX];
+    memset(lg, 1, sizeof lg);
+    int st = spc_ctx_set_layer_skip(md->ctx, md->skip, md->n_layer);
+    if (!st) st = spc_kv_truncate(md->ctx, 0, 0);
+    struct spc_batch b = { .n = n, .token = calib, .logits = lg };
+    if (!st) st = spc_forward(md->ctx, &b);
+    if (st) return st;
+    int agree = 0;
+    for (int i = 0; i < n; i++) agree += spc_argmax(spc_ctx_logits(md->ctx, i), md->n_vocab) == ref[i];
+    *out = (double)agree / n;
+    return spc_kv_truncate(md->ctx, 0, 0);
+}
+
+static double expected_speedup(double a, int K, double c, double v) {
+    if (a >= 1) a = 0.999999;
+    return (1 - pow(a, K + 1)) / ((1 - a) * (K * c + v));
+}
+
+/* Time of one target pass over n positions (best of 3), on an empty sequence. */
+static int time_pass(struct spc_ctx *ctx, const int32_t *t, int n, double *out) {
+    double best = 1e30;
+    for (int r = 0; r < 3; r++) {
+        int st = spc_kv_truncate(ctx, 0, 0);
+        struct spc_batch b = { .n = n, .token = t };
+        double t0 = spc__now();
+        if (!st) st = spc_forward(ctx, &b);
+        if (st) return st;
+        double dt = spc__now() - t0;
+        if (dt < best) best = dt;
+    }
+    *out = best;
+    return spc_kv_truncate(ctx, 0, 0);
+}
+
+static int search_layers(struct mdraft *md, const int32_t *calib, int n) {
+    double t0 = spc__now();
+    int L = md->n_layer, K = md->gp->draft_max;
+    if (n > CALIB_MAX) n = CALIB_MAX;
+    if (n < 8) return spc__err(SPC_ERR_INVALID, "selfspec: the calibration text needs at least 8 tokens (has %d)", n);
+    int32_t ref[CALIB_MAX];
+    uint8_t lg[CALIB_MAX];
+    memset(lg, 1, sizeof lg);
+    struct spc_batch b = { .n = n, .token = calib, .logits = lg };
+    int st = spc_kv_truncate(md->target_ctx, 0, 0);
+    if (!st) st = spc_forward(md->target_ctx, &b);
+    if (st) return st;
+    for (int i = 0; i < n; i++) ref[i] = spc_argmax(spc_ctx_logits(md->target_ctx, i), md->n_vocab);
+    double t1, tk;
+    if ((st = time_pass(md->target_ctx, calib, 1, &t1)) || (st = time_pass(md->target_ctx, calib, K + 1 < n ? K + 1 : n, &tk)))
+        return st;
+    double v = tk / t1;
+    const struct spc_model *m = md->m;
+    double head = (double)m->output.row_bytes * (double)m->output.ne1 / (double)spc_model_weight_bytes(m);
+    if (head > 1) head = 1;
+    double single[256];
+    int order[256];
+    for (int l = 0; l < L; l++) {
+        memset(md->skip, 0, (size_t)L);
+        md->skip[l] = 1;
+        if ((st = agreement(md, calib, n, ref, &single[l]))) return st;
+        order[l] = l;
+    }
+    for (int i = 1; i < L; i++)         /* most agreeing first (insertion sort, stable) */
+        for (int j = i; j > 0 && single[order[j]] > single[order[j - 1]]; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    int best_k = 0;
+    double best_a = 1, best_s;
+    best_s = expected_speedup(1, K, 1, v);
+    for (int k = 1; k < L; k++) {
+        memset(md->skip, 0, (size_t)L);
+        for (int i = 0; i < k; i++) md->skip[order[i]] = 1;
+        double a;
+        if ((st = agreement(md, calib, n, ref, &a))) return st;
+        double c = head + (1 - head) * (double)(L - k) / L;
+        double s = expected_speedup(a, K, c, v);
+        if (s > best_s) {
+            best_s = s;
+            best_k = k;
+            best_a = a;
+        }
+        if (a < 0.2) break;             /* past any useful set */
+    }
+    memset(md->skip, 0, (size_t)L);
+    for (int i = 0; i < best_k; i++) md->skip[order[i]] = 1;
+    char buf[256];
+    fmt_layers(md->skip, L, buf, sizeof buf);
+    snprintf(md->info, sizeof md->info,
+             "skip %s (%d of %d layers; auto search on %d tokens: agreement %.2f, v(%d) %.2f, expected speedup %.2f, %.1f s)",
+             best_k ? buf : "none", best_k, L, n, best_a, K, v, best_s, spc__now() - t0);
+    md->base.t_extra += spc__now() - t0;
+    return spc_ctx_set_layer_skip(md->ctx, md->skip, L);
+}
+
+static int md_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int n_max) {
+    (void)n_max;
+    struct mdraft *md = (struct mdraft *)d;
+    md->n_past = 0;
+    int st = spc_kv_truncate(md->ctx, 0, 0);
+    if (st) return st;
+    if (md->selfspec && !md->searched) {
+        const int32_t *cal = md->gp->calib ? md->gp->calib : hist;
+        int nc = md->gp->calib ? md->gp->n_calib : n_hist;
+        if ((st = search_layers(md, cal, nc))) return st;
+        md->searched = true;
+        spc__log(SPC_LOG_INFO, "selfspec: %s", md->info);
+    }
+    return SPC_OK;
+}
+
+static const char *md_describe(struct spc__drafter *d) { return ((struct mdraft *)d)->info; }
+
+static void md_free(struct spc__drafter *d) {
+    struct mdraft *md = (struct mdraft *)d;
+    spc_ctx_free(md->ctx);
+    spc_sampler_free(md->smp);
+    spc__free(md->qids);
+    spc__free(md->qprobs);
+    spc__free(md->skip);
+    spc__free(md);
+}
+
+static const struct spc__drafter_vt md_vt = { md_propose, md_observe, md_reset, NULL, md_describe, md_free };
+
+int spc__drafter_model_new(struct spc__drafter **out, const struct spc__draft_cfg *cfg, bool selfspec) {
+    const struct spc_gen_params *gp = cfg->gp;
+    const struct spc_model *m = selfspec ? cfg->target : gp->draft_model;
+    if (!selfspec) {
+        int st = spc_vocab_check_compatible(spc_model_vocab(cfg->target), spc_model_vocab(m));
+        if (st) return spc__err(st, "draft model: vocabulary incompatible with the target: %s", spc_errmsg());
+    }
+    struct mdraft *md = spc__calloc(1, sizeof *md);
+    if (!md) return spc__err(SPC_ERR_NOMEM, "draft: out of memory");
+    md->base.vt = &md_vt;
+    md->gp = gp;
+    md->m = m;
+    md->target_ctx = cfg->target_ctx;
+    md->selfspec = selfspec;
+    md->sampling = gp->sampling.temp > 0;
+    md->n_vocab = spc_model_n_vocab(cfg->target);
+    md->n_layer = spc_model_n_layer(m);
+    struct spc_ctx_params cp = gp->ctx;
+    cp.n_ctx = cfg->n_ctx;
+    if (cp.n_ctx > spc_model_n_ctx_train(m)) cp.n_ctx = spc_model_n_ctx_train(m);
+    cp.n_seq = 1;
+    cp.n_logits = selfspec ? CALIB_MAX : 1;
+    if (cp.n_batch < CALIB_MAX) cp.n_batch = CALIB_MAX;
+    md->n_batch = cp.n_batch;
+    int st = spc__ctx_new_sharing(&md->ctx, m, &cp, cfg->target_ctx);
+    if (!st && md->sampling) {
+        struct spc_sampler_params sp = gp->sampling;
+        sp.seed = sp.seed * 6364136223846793005ull + 1442695040888963407ull;    /* its own stream */
+        st = spc_sampler_new(&md->smp, &sp, md->n_vocab);
+        if (!st) {
+            md->qids = spc__calloc((size_t)SPC_SPEC_KMAX * md->n_vocab, sizeof *md->qids);
+            md->qprobs = spc__calloc((size_t)SPC_SPEC_KMAX * md->n_vocab, sizeof *md->qprobs);
+            if (!md->qids || !md->qprobs) st = spc__err(SPC_ERR_NOMEM, "draft: out of memory");
+        }
+    }
+    if (!st) {
+        md->skip = spc__calloc((size_t)md->n_layer, 1);
+        if (!md->skip) st = spc__err(SPC_ERR_NOMEM, "draft: out of memory");
+    }
+    if (!st && selfspec) {
+        const char *sl = gp->skip_layers ? gp->skip_layers : "auto";
+        if (strcmp(sl, "auto")) {
+            char buf[256];
+            if (!(st = parse_layers(sl, md->skip, md->n_layer))) {
+                fmt_layers(md->skip, md->n_layer, buf, sizeof buf);
+                snprintf(md->info, sizeof md->info, "skip %s (given)", buf);
+                md->searched = true;
+                st = spc_ctx_set_layer_skip(md->ctx, md->skip, md->n_layer);
+            }
+        } else if (gp->calib) {
+            md->searched = true;
+            st = search_layers(md, gp->calib, gp->n_calib);
+            if (!st) spc__log(SPC_LOG_INFO, "selfspec: %s", md->info);
+        }
+    }
+    if (!st && !selfspec) snprintf(md->info, sizeof md->info, "draft model %s, %d layers", spc_model_arch(m), md->n_layer);
+    if (st) {
+        md_free(&md->base);
+        return st;
+    }
+    *out = &md->base;
+    return SPC_OK;
+}

@@ -1,0 +1,447 @@
+/*
+ * spec.c: the draft-verify loop behind spc_gen_* (see specula.h), shared by the CLI, the bench and
+ * later the server.
+ *
+ * State between steps: hist[0..n_hist) is the committed history (prompt + emitted tokens). The
+ * target's KV cache holds hist[0..n_hist-1); the last token is "pending": its logits have not been
+ * computed yet. A step forwards [pending, d1..dk] in one pass with logits at every position;
+ * position i's logits judge draft d(i+1). Verification keeps a prefix d1..dm and the target's own
+ * token at position m (the bonus), so a step commits 1..k+1 tokens, and the KV cache is truncated
+ * to hist + d1..dm (the bonus is the next pending token). Plain decoding is the same step with
+ * k = 0, so `none` and every drafter share one code path, and a position's logits do not depend on
+ * the batch around it (forward.c's bit-identity), which makes greedy speculation lossless.
+ *
+ * Stochastic verification (Leviathan et al. 2023, Chen et al. 2023): draft x with drafter
+ * probability q(x) is accepted with probability min(1, p(x)/q(x)), p being the target's final
+ * distribution from the same sampler settings; on rejection the token is drawn from
+ * normalize(max(0, p - q)). A drafter without a distribution has q one-hot at x.
+ *
+ * Nothing is allocated inside spc_gen_run's loop: buffers are sized in spc_gen_new (per context
+ * length) and at the start of a request (the text buffer).
+ * Depends on: base, model, sampler, vocab, spec.h drafters.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "model.h"
+#include "spec.h"
+
+static const char *const g_method_names[SPC_SPEC_NMETHODS] = { "none", "draft", "pld", "ngram", "selfspec" };
+
+int spc_spec_method_from_name(const char *name) {
+    for (int i = 0; name && i < SPC_SPEC_NMETHODS; i++)
+        if (!strcmp(name, g_method_names[i])) return i;
+    return -1;
+}
+
+const char *spc_spec_method_name(int method) {
+    return method >= 0 && method < SPC_SPEC_NMETHODS ? g_method_names[method] : "?";
+}
+
+double spc__now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+struct spc_gen_params spc_gen_default_params(void) {
+    struct spc_gen_params p = { 0 };
+    p.method = SPC_SPEC_NONE;
+    p.draft_max = 8;
+    p.draft_min = 1;
+    p.draft_p_min = 0.5f;
+    p.ctx = spc_ctx_default_params();
+    p.sampling = spc_sampler_default_params();
+    p.sampling.temp = 0;
+    p.lookup_min = 2;
+    p.lookup_max = 4;
+    p.ngram_min_count = 1;
+    p.ngram_min_share = 0.5f;
+    p.skip_layers = "auto";
+    return p;
+}
+
+struct spc_gen {
+    const struct spc_model *m;
+    struct spc_gen_params p;
+    const struct spc_vocab *v;
+    int n_vocab, n_ctx;
+    struct spc_ctx *ctx;
+    struct spc_sampler *smp;
+    struct spc__drafter *dr;
+
+    int32_t *hist;              /* n_ctx + 1 */
+    int n_hist;
+    int32_t *batch_tok;         /* draft_max + 1 */
+    uint8_t *batch_logits;
+    int32_t draft[SPC_SPEC_KMAX];
+    struct spc__qdist q[SPC_SPEC_KMAX];
+    float *pdense;              /* n_vocab: p for the residual distribution */
+    int32_t commit[SPC_SPEC_KMAX + 1];
+
+    char *text;                 /* emitted text of the current request */
+    size_t text_cap;
+    int max_piece;
+    struct spc_gen_stats st;
+};
+
+static void gen_free_parts(struct spc_gen *g) {
+    if (g->dr) g->dr->vt->free(g->dr);
+    spc_sampler_free(g->smp);
+    spc_ctx_free(g->ctx);
+    spc__free(g->hist);
+    spc__free(g->batch_tok);
+    spc__free(g->batch_logits);
+    spc__free(g->pdense);
+    spc__free(g->text);
+}
+
+void spc_gen_free(struct spc_gen *g) {
+    if (!g) return;
+    gen_free_parts(g);
+    spc__free(g);
+}
+
+int spc_gen_new(struct spc_gen **out, const struct spc_model *m, const struct spc_gen_params *p) {
+    if (!out || !m || !p) return spc__err(SPC_ERR_INVALID, "gen: bad arguments");
+    *out = NULL;
+    if (p->method < 0 || p->method >= SPC_SPEC_NMETHODS)
+        return spc__err(SPC_ERR_INVALID, "gen: unknown speculation method %d", p->method);
+    if (p->draft_max < 1 || p->draft_max > SPC_SPEC_KMAX)
+        return spc__err(SPC_ERR_INVALID, "gen: draft_max must be 1..%d (got %d)", SPC_SPEC_KMAX, p->draft_max);
+    if (p->draft_min < 0 || p->draft_min > p->draft_max)
+        return spc__err(SPC_ERR_INVALID, "gen: draft_min must be 0..draft_max (got %d)", p->draft_min);
+    if (p->method == SPC_SPEC_DRAFT && !p->draft_model)
+        return spc__err(SPC_ERR_INVALID, "gen: method 'draft' needs a draft model");
+    struct spc_gen *g = spc__calloc(1, sizeof *g);
+    if (!g) return spc__err(SPC_ERR_NOMEM, "gen: out of memory");
+    g->m = m;
+    g->p = *p;
+    g->v = spc_model_vocab(m);
+    g->n_vocab = spc_model_n_vocab(m);
+    struct spc_ctx_params cp = p->ctx;
+    if (cp.n_ctx <= 0 || cp.n_ctx > spc_model_n_ctx_train(m)) cp.n_ctx = spc_model_n_ctx_train(m);
+    if (cp.n_logits < p->draft_max + 1) cp.n_logits = p->draft_max + 1;
+    if (cp.n_batch < p->draft_max + 1) cp.n_batch = p->draft_max + 1;
+    if (p->method == SPC_SPEC_SELFSPEC && cp.n_logits < 128) cp.n_logits = 128;   /* calibration */
+    cp.n_seq = 1;
+    g->p.ctx = cp;
+    g->n_ctx = cp.n_ctx;
+    int st = spc_ctx_new(&g->ctx, m, &cp);
+    if (!st) st = spc_sampler_new(&g->smp, &p->sampling, g->n_vocab);
+    if (st) {
+        spc_gen_free(g);
+        return st;
+    }
+    g->hist = spc__calloc((size_t)g->n_ctx + 1, sizeof *g->hist);
+    g->batch_tok = spc__calloc((size_t)p->draft_max + 1, sizeof *g->batch_tok);
+    g->batch_logits = spc__calloc((size_t)cp.n_batch, 1);
+    g->pdense = spc__calloc((size_t)g->n_vocab, sizeof *g->pdense);
+    if (!g->hist || !g->batch_tok || !g->batch_logits || !g->pdense) {
+        spc_gen_free(g);
+        return spc__err(SPC_ERR_NOMEM, "gen: out of memory");
+    }
+    /* the longest piece a token can print, to size the text buffer of a request */
+    char buf[8];
+    for (int t = 0; t < spc_vocab_n_tokens(g->v); t++) {
+        int k = spc_token_to_piece(g->v, t, 0, buf, sizeof buf);
+        if (k > g->max_piece) g->max_piece = k;
+    }
+    if (g->max_piece < 4) g->max_piece = 4;
+    struct spc__draft_cfg dc = { &g->p, m, g->ctx, g->n_ctx };
+    switch (p->method) {
+    case SPC_SPEC_DRAFT: st = spc__drafter_model_new(&g->dr, &dc, false); break;
+    case SPC_SPEC_SELFSPEC: st = spc__drafter_model_new(&g->dr, &dc, true); break;
+    case SPC_SPEC_PLD: st = spc__drafter_pld_new(&g->dr, &dc); break;
+    case SPC_SPEC_NGRAM: st = spc__drafter_ngram_new(&g->dr, &dc); break;
+    default: st = SPC_OK;
+    }
+    if (st) {
+        spc_gen_free(g);
+        return st;
+    }
+    *out = g;
+    return SPC_OK;
+}
+
+struct spc_ctx *spc_gen_ctx(struct spc_gen *g) { return g ? g->ctx : NULL; }
+
+const char *spc_gen_drafter_info(struct spc_gen *g) {
+    return g && g->dr && g->dr->vt->describe ? g->dr->vt->describe(g->dr) : "";
+}
+
+int spc_gen_save(struct spc_gen *g) {
+    if (!g) return spc__err(SPC_ERR_INVALID, "gen: NULL");
+    if (g->dr && g->dr->vt->finish) g->dr->vt->finish(g->dr, NULL, -1);   /* n_hist < 0: save */
+    return SPC_OK;
+}
+
+void spc_gen_stats(const struct spc_gen *g, struct spc_gen_stats *out) {
+    if (!g || !out) return;
+    *out = g->st;
+}
+
+/* p(x) from the sampler's sorted sparse distribution. */
+static float dist_prob(const int32_t *ids, const float *probs, int n, int32_t x) {
+    for (int i = 0; i < n; i++)
+        if (ids[i] == x) return probs[i];
+    return 0;
+}
+
+/* Draws from normalize(max(0, p - q)); p given sparse (ids/probs/n), q sparse or one-hot at x. */
+static int32_t sample_residual(struct spc_gen *g, const int32_t *ids, const float *probs, int n,
+                               const struct spc__qdist *q, int32_t x) {
+    for (int i = 0; i < n; i++) g->pdense[ids[i]] = probs[i];
+    if (q->n > 0)
+        for (int i = 0; i < q->n; i++) {
+            float r = g->pdense[q->ids[i]] - q->probs[i];
+            g->pdense[q->ids[i]] = r > 0 ? r : 0;
+        }
+    else
+        g->pdense[x] = 0;           /* p(x) - 1 <= 0 */
+    double total = 0;
+    for (int i = 0; i < n; i++) total += g->pdense[ids[i]];
+    int32_t pick = ids[0];
+    if (total > 0) {
+        double u = spc_sampler_uniform(g->smp) * total, c = 0;
+        for (int i = 0; i < n; i++) {
+            float r = g->pdense[ids[i]];
+            if (r <= 0) continue;
+            pick = ids[i];
+            c += r;
+            if (u < c) break;
+        }
+    }
+    for (int i = 0; i < n; i++) g->pdense[ids[i]] = 0;     /* leave pdense all zero */
+    if (q->n > 0)
+        for (int i = 0; i < q->n; i++) g->pdense[q->ids[i]] = 0;
+    return pick;
+}
+
+/* Verifies k drafts against the logits of the last forward pass (rows 0..k). Returns the number
+ * accepted, m, and the token the target adds after them in *bonus. */
+static int verify(struct spc_gen *g, int k, int32_t *bonus) {
+    if (g->p.sampling.temp <= 0) {
+        for (int i = 0; i <= k; i++) {
+            int32_t a = spc_argmax(spc_ctx_logits(g->ctx, i), g->n_vocab);
+            if (i == k || a != g->draft[i]) {
+                *bonus = a;
+                return i;
+            }
+        }
+    }
+    for (int i = 0; i <= k; i++) {
+        const float *lg = spc_ctx_logits(g->ctx, i);
+        if (i == k) {
+            *bonus = spc_sampler_sample(g->smp, lg);
+            return k;
+        }
+        const int32_t *ids;
+        const float *probs;
+        int n;
+        spc_sampler_dist(g->smp, lg, &ids, &probs, &n);
+        int32_t x = g->draft[i];
+        float px = dist_prob(ids, probs, n, x);
+        float qx = g->q[i].n > 0 ? dist_prob(g->q[i].ids, g->q[i].probs, g->q[i].n, x) : 1.0f;
+        double u = spc_sampler_uniform(g->smp);
+        if (qx > 0 && u * qx < px) continue;        /* accepted with probability min(1, p/q) */
+        *bonus = sample_residual(g, ids, probs, n, &g->q[i], x);
+        return i;
+    }
+    return 0;   /* unreachable */
+}
+
+/* One draft-verify step: commits 1..k+1 tokens to g->commit (and hist); returns how many, or a
+ * negative status. At most `budget` (>= 1) tokens are wanted. */
+static int gen_step(struct spc_gen *g, int budget) {
+    int kv = spc_kv_len(g->ctx, 0);
+    int k_max = g->p.draft_max;
+    if (k_max > budget - 1) k_max = budget - 1;
+    if (k_max > g->n_ctx - kv - 1) k_max = g->n_ctx - kv - 1;
+    int k = 0;
+    double t0 = spc__now();
+    if (g->dr && k_max >= 1 && k_max >= g->p.draft_min) {
+        for (int i = 0; i < k_max; i++) g->q[i].n = 0;
+        k = g->dr->vt->propose(g->dr, g->hist, g->n_hist, k_max, g->draft, g->q);
+        if (k < 0) return k;
+        if (k > k_max) k = k_max;
+        if (k > 0) g->st.n_draft_calls++;
+        if (k < g->p.draft_min) k = 0;
+    }
+    double t1 = spc__now();
+    g->batch_tok[0] = g->hist[g->n_hist - 1];
+    for (int i = 0; i < k; i++) g->batch_tok[i + 1] = g->draft[i];
+    for (int i = 0; i <= k; i++) g->batch_logits[i] = 1;
+    struct spc_batch b = { .n = k + 1, .token = g->batch_tok, .logits = g->batch_logits };
+    int st = spc_forward(g->ctx, &b);
+    if (st) return st;
+    int32_t bonus;
+    int m = verify(g, k, &bonus);
+    st = spc_kv_truncate(g->ctx, 0, kv + 1 + m);
+    if (st) return st;
+    double t2 = spc__now();
+    for (int i = 0; i < m; i++) g->commit[i] = g->draft[i];
+    g->commit[m] = bonus;
+    int nc = m + 1;
+    for (int i = 0; i < nc; i++) g->hist[g->n_hist++] = g->commit[i];
+    if (g->dr && k > 0) g->dr->vt->observe(g->dr, g->hist, g->n_hist, k, m);
+    else if (g->dr) g->dr->vt->observe(g->dr, g->hist, g->n_hist, 0, 0);
+    double t3 = spc__now();
+    struct spc_gen_stats *s = &g->st;
+    s->n_steps++;
+    s->n_drafted += k;
+    s->n_accepted += m;
+    s->n_checked += m < k ? m + 1 : m;
+    for (int i = 0; i < k; i++) {
+        s->drafted_at[i]++;
+        if (i < m) s->accepted_at[i]++;
+    }
+    s->passes_by_k[k]++;
+    s->verify_s_by_k[k] += t2 - t1;
+    s->t_draft += (t1 - t0) + (t3 - t2);
+    s->t_verify += t2 - t1;
+    return nc;
+}
+
+/* Length of the longest suffix of s[0..n) that is a proper prefix of a stop string. */
+static size_t stop_holdback(const char *s, size_t n, const char *const *stop, int n_stop) {
+    size_t best = 0;
+    for (int j = 0; j < n_stop; j++) {
+        size_t L = strlen(stop[j]);
+        for (size_t h = L > 1 ? L - 1 : 0; h > best; h--)
+            if (h <= n && !memcmp(s + n - h, stop[j], h)) {
+                best = h;
+                break;
+            }
+    }
+    return best;
+}
+
+/* Hands text[emitted..safe) to the callback; returns the new emitted mark. */
+static size_t emit(struct spc_gen *g, spc_piece_fn cb, void *ud, size_t emitted, size_t safe, const char **stop,
+                   bool *done) {
+    if (safe <= emitted) return emitted;
+    if (cb && cb(g->text + emitted, safe - emitted, ud)) {
+        *stop = "callback";
+        *done = true;
+    }
+    return safe;
+}
+
+int spc_gen_run(struct spc_gen *g, const struct spc_gen_request *rq, spc_piece_fn cb, void *ud,
+                struct spc_gen_result *res) {
+    if (!g || !rq || !res) return spc__err(SPC_ERR_INVALID, "gen: bad arguments");
+    memset(res, 0, sizeof *res);
+    if (!rq->prompt || rq->n_prompt < 1) return spc__err(SPC_ERR_INVALID, "gen: the prompt is empty");
+    if (rq->n_predict < 0) return spc__err(SPC_ERR_INVALID, "gen: n_predict < 0");
+    if (rq->n_stop < 0 || (rq->n_stop > 0 && !rq->stop)) return spc__err(SPC_ERR_INVALID, "gen: bad stop strings");
+    for (int j = 0; j < rq->n_stop; j++)
+        if (!rq->stop[j] || !rq->stop[j][0]) return spc__err(SPC_ERR_INVALID, "gen: empty stop string");
+    for (int i = 0; i < rq->n_prompt; i++)
+        if (rq->prompt[i] < 0 || rq->prompt[i] >= g->n_vocab)
+            return spc__err(SPC_ERR_INVALID, "gen: prompt token %d is out of range", rq->prompt[i]);
+    if (rq->n_prompt >= g->n_ctx)
+        return spc__err(SPC_ERR_CONTEXT, "gen: the prompt has %d tokens; the context holds %d (prompt and output)",
+                        rq->n_prompt, g->n_ctx);
+    memset(&g->st, 0, sizeof g->st);
+    /* setup for this request: the text buffer, the drafter */
+    int room = g->n_ctx - rq->n_prompt;
+    int n_max = rq->n_predict < room ? rq->n_predict : room;
+    size_t need = (size_t)(n_max + 1) * (size_t)g->max_piece + 64;
+    if (need > g->text_cap) {
+        char *t = spc__realloc(g->text, need);
+        if (!t) return spc__err(SPC_ERR_NOMEM, "gen: out of memory");
+        g->text = t;
+        g->text_cap = need;
+    }
+    memcpy(g->hist, rq->prompt, sizeof *g->hist * (size_t)rq->n_prompt);
+    g->n_hist = rq->n_prompt;
+    int st = spc_kv_truncate(g->ctx, 0, 0);
+    if (!st && g->dr) st = g->dr->vt->reset(g->dr, g->hist, g->n_hist, g->n_ctx + 1);
+    if (st) return st;
+    if (g->dr) {                /* one-time drafter setup (the selfspec search) is not generation time */
+        g->st.t_setup = g->dr->t_extra;
+        g->dr->t_extra = 0;
+    }
+    double t_start = spc__now();
+    /* prefill all but the last prompt token: the first step computes its logits with the drafts */
+    int n_batch = g->p.ctx.n_batch;
+    for (int at = 0; at < rq->n_prompt - 1; at += n_batch) {
+        int n = rq->n_prompt - 1 - at < n_batch ? rq->n_prompt - 1 - at : n_batch;
+        struct spc_batch b = { .n = n, .token = rq->prompt + at };
+        if ((st = spc_forward(g->ctx, &b))) return st;
+    }
+    g->st.n_prompt = rq->n_prompt;
+    g->st.t_prompt = spc__now() - t_start;
+
+    struct spc_detok dt;
+    spc_detok_init(&dt, g->v, 0);
+    size_t len = 0, emitted = 0;
+    size_t max_stop = 0;
+    for (int j = 0; j < rq->n_stop; j++)
+        if (strlen(rq->stop[j]) > max_stop) max_stop = strlen(rq->stop[j]);
+    int n_gen = 0;
+    const int32_t *out_tokens = g->hist + rq->n_prompt;
+    const char *stop = "length";
+    bool done = n_max == 0;
+    if (rq->n_predict > room && n_max == 0) stop = "context";
+    while (!done) {
+        int budget = n_max - n_gen;
+        if (spc_kv_len(g->ctx, 0) + 1 > g->n_ctx) { stop = "context"; break; }
+        int nc = gen_step(g, budget);
+        if (nc < 0) return nc;
+        int base = g->n_hist - nc;
+        for (int i = 0; i < nc && !done; i++) {
+            int32_t t = g->hist[base + i];
+            if (spc_vocab_is_eog(g->v, t)) {
+                stop = "eog";
+                done = true;
+                break;
+            }
+            n_gen++;
+            int k = spc_detok_push(&dt, t, g->text + len, (int)(g->text_cap - len - 1));
+            if (k > 0) {
+                size_t from = len > max_stop ? len - max_stop : 0;
+                len += (size_t)k;
+                for (int j = 0; j < rq->n_stop && !done; j++) {
+                    size_t L = strlen(rq->stop[j]);
+                    for (size_t at = from; at + L <= len; at++)
+                        if (!memcmp(g->text + at, rq->stop[j], L)) {
+                            len = at;           /* the output ends before the stop string */
+                            stop = "stop";
+                            done = true;
+                            break;
+                        }
+                }
+            }
+            if (!done && n_gen >= n_max) {
+                stop = n_max < rq->n_predict ? "context" : "length";
+                done = true;
+            }
+            if (!done) emitted = emit(g, cb, ud, emitted, len - stop_holdback(g->text, len, rq->stop, rq->n_stop), &stop, &done);
+        }
+        if (done) {
+            if (strcmp(stop, "stop") && strcmp(stop, "callback")) {
+                int k2 = spc_detok_flush(&dt, g->text + len, (int)(g->text_cap - len - 1));
+                if (k2 > 0) len += (size_t)k2;
+            }
+            if (strcmp(stop, "callback")) emitted = emit(g, cb, ud, emitted, len, &stop, &done);
+        }
+    }
+    g->text[len] = 0;
+    g->st.n_gen = n_gen;
+    g->st.t_total = spc__now() - t_start;
+    struct spc_gen_stats *s = &g->st;
+    s->alpha = s->n_drafted ? (double)s->n_accepted / s->n_drafted : 0;
+    s->alpha_cond = s->n_checked ? (double)s->n_accepted / s->n_checked : 0;
+    s->tau = s->n_steps ? (double)(g->n_hist - rq->n_prompt) / s->n_steps : 0;
+    if (g->dr && g->dr->vt->finish) g->dr->vt->finish(g->dr, g->hist, g->n_hist);
+    res->tokens = out_tokens;
+    res->n_tokens = n_gen;
+    res->text = g->text;
+    res->text_len = len;
+    res->stop = stop;
+    return SPC_OK;
+}

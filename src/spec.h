@@ -1,0 +1,61 @@
+/*
+ * spec.h: the drafter interface shared by the speculative decoding loop (spec.c) and the drafters
+ * (draft_model.c: a standalone draft model and self-speculation; draft_lookup.c: prompt lookup
+ * and n-gram tables). Internal: the public face is spc_gen_* in specula.h.
+ *
+ * A drafter sees the whole committed history (prompt + output) at every call and may keep state
+ * between calls (a KV cache, count tables); observe() tells it what verification kept, reset()
+ * starts a new request. Drafters do not own the thread pool of the target (their contexts have
+ * their own), and allocate only when they are created or reset for a request.
+ * Depends on: base, model (spc_ctx), sampler.
+ */
+#ifndef SPC_SPEC_H
+#define SPC_SPEC_H
+
+#include "base.h"
+
+/* A draft position's distribution q, sparse: ids/probs of n tokens (probs sum to 1), or n == 0
+ * for a drafter without one (q is one-hot at the drafted token). */
+struct spc__qdist {
+    const int32_t *ids;
+    const float *probs;
+    int n;
+};
+
+struct spc__drafter;
+struct spc__drafter_vt {
+    /* Proposes up to k_max (>= 1) tokens to follow hist[0..n_hist); returns how many (0..k_max)
+     * or a negative status. q[i] describes draft i (left n == 0 when the drafter has none). */
+    int (*propose)(struct spc__drafter *d, const int32_t *hist, int n_hist, int k_max, int32_t *out,
+                   struct spc__qdist *q);
+    /* The last proposal's n_drafted tokens were verified, n_accepted of them kept; hist[0..n_hist)
+     * is the new committed history (the accepted drafts and the target's bonus token appended). */
+    void (*observe)(struct spc__drafter *d, const int32_t *hist, int n_hist, int n_drafted, int n_accepted);
+    /* A new request begins with hist[0..n_hist) (the prompt); capacity for n_max history tokens. */
+    int (*reset)(struct spc__drafter *d, const int32_t *hist, int n_hist, int n_max);
+    /* Called when a request ends with its full history (n-gram memories learn from it). */
+    void (*finish)(struct spc__drafter *d, const int32_t *hist, int n_hist);
+    /* A short description of the drafter's configuration (e.g. the layers self-speculation skips). */
+    const char *(*describe)(struct spc__drafter *d);
+    void (*free)(struct spc__drafter *d);
+};
+struct spc__drafter {
+    const struct spc__drafter_vt *vt;
+    double t_extra;     /* seconds spent outside propose/observe (selfspec search), for the stats */
+};
+
+/* What a drafter is built from: the request-independent part of spc_gen_params. */
+struct spc__draft_cfg {
+    const struct spc_gen_params *gp;
+    const struct spc_model *target;
+    struct spc_ctx *target_ctx;     /* selfspec calibration measures the target through it */
+    int n_ctx;
+};
+
+int spc__drafter_model_new(struct spc__drafter **out, const struct spc__draft_cfg *cfg, bool selfspec);
+int spc__drafter_pld_new(struct spc__drafter **out, const struct spc__draft_cfg *cfg);
+int spc__drafter_ngram_new(struct spc__drafter **out, const struct spc__draft_cfg *cfg);
+
+double spc__now(void);
+
+#endif
