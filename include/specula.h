@@ -287,7 +287,8 @@ int32_t spc_argmax(const float *logits, int n);
  *     spc_gen_run(g, &rq, NULL, NULL, &res);      // res.text, res.tokens, spc_gen_stats(g)
  *
  * A generator owns its contexts (target, and the drafter's) and, like a context, belongs to one
- * thread at a time; nothing is allocated inside the draft-verify loop.
+ * thread at a time; nothing is allocated inside the draft-verify loop. Consecutive requests reuse
+ * the KV cache of their longest common prefix (prompt caching).
  */
 enum spc_spec_method { SPC_SPEC_NONE = 0, SPC_SPEC_DRAFT = 1, SPC_SPEC_PLD = 2, SPC_SPEC_NGRAM = 3, SPC_SPEC_SELFSPEC = 4 };
 #define SPC_SPEC_NMETHODS 5
@@ -317,6 +318,7 @@ struct spc_gen_params spc_gen_default_params(void);
 
 struct spc_gen_stats {
     int n_prompt, n_gen;        /* tokens in; tokens emitted */
+    int n_prompt_cached;        /* prompt tokens whose KV was kept from the previous request */
     int n_steps;                /* target passes after the prompt (one per draft-verify step) */
     int n_drafted, n_accepted;  /* draft tokens verified; of those accepted */
     int n_checked;              /* drafts verification reached: accepted + the first rejection */

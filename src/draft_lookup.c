@@ -52,8 +52,8 @@ static int pld_propose(struct spc__drafter *d, const int32_t *hist, int n_hist, 
 static void pld_observe(struct spc__drafter *d, const int32_t *h, int n, int nd, int na) {
     (void)d, (void)h, (void)n, (void)nd, (void)na;
 }
-static int pld_reset(struct spc__drafter *d, const int32_t *h, int n, int nmax) {
-    (void)d, (void)h, (void)n, (void)nmax;
+static int pld_reset(struct spc__drafter *d, const int32_t *h, int n, int nmax, int keep) {
+    (void)d, (void)h, (void)n, (void)nmax, (void)keep;
     return SPC_OK;
 }
 static void pld_free(struct spc__drafter *d) { spc__free(d); }
@@ -220,7 +220,8 @@ static void ngram_observe(struct spc__drafter *d, const int32_t *hist, int n_his
     g->n_indexed = n_hist;
 }
 
-static int ngram_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int n_max) {
+static int ngram_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int n_max, int n_keep) {
+    (void)n_keep;
     struct ngram *g = (struct ngram *)d;
     int st = ng_reserve(&g->tab[0], (size_t)n_max * (size_t)(g->nmax - g->nmin + 1));
     if (st) return st;
@@ -340,7 +341,9 @@ static int ng_corpus(struct ngram *g, const struct spc_vocab *v, const char *pat
     }
     int n = spc_tokenize(v, text, (size_t)len, 0, 0, NULL, 0);
     if (n < 0) {
-        st = spc__err(n, "ngram corpus %s: %s", path, spc_errmsg());
+        char why[256];
+        snprintf(why, sizeof why, "%s", spc_errmsg());
+        st = spc__err(n, "ngram corpus %s: %s", path, why);
         goto out;
     }
     toks = spc__calloc((size_t)n + 1, sizeof *toks);

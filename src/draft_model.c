@@ -264,11 +264,12 @@ static int search_layers(struct mdraft *md, const int32_t *calib, int n) {
     return spc_ctx_set_layer_skip(md->ctx, md->skip, L);
 }
 
-static int md_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int n_max) {
+static int md_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int n_max, int n_keep) {
     (void)n_max;
     struct mdraft *md = (struct mdraft *)d;
-    md->n_past = 0;
-    int st = spc_kv_truncate(md->ctx, 0, 0);
+    if (md->n_past > n_keep) md->n_past = n_keep;       /* the KV of the common prefix stays */
+    if (md->selfspec && !md->searched) md->n_past = 0;
+    int st = spc_kv_truncate(md->ctx, 0, md->n_past);
     if (st) return st;
     if (md->selfspec && !md->searched) {
         const int32_t *cal = md->gp->calib ? md->gp->calib : hist;
@@ -299,7 +300,11 @@ int spc__drafter_model_new(struct spc__drafter **out, const struct spc__draft_cf
     const struct spc_model *m = selfspec ? cfg->target : gp->draft_model;
     if (!selfspec) {
         int st = spc_vocab_check_compatible(spc_model_vocab(cfg->target), spc_model_vocab(m));
-        if (st) return spc__err(st, "draft model: vocabulary incompatible with the target: %s", spc_errmsg());
+        if (st) {
+            char why[256];
+            snprintf(why, sizeof why, "%s", spc_errmsg());
+            return spc__err(st, "draft model: vocabulary incompatible with the target: %s", why);
+        }
     }
     struct mdraft *md = spc__calloc(1, sizeof *md);
     if (!md) return spc__err(SPC_ERR_NOMEM, "draft: out of memory");

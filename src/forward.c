@@ -142,6 +142,12 @@ void spc_ctx_free(struct spc_ctx *c) {
 
 int spc_ctx_n_ctx(const struct spc_ctx *c) { return c->p.n_ctx; }
 
+const void *spc__ctx_kv_row(const struct spc_ctx *c, int kv, int seq, int il, int slot, size_t *bytes) {
+    if (seq < 0 || seq >= c->p.n_seq || il < 0 || il >= c->m->hp.n_layer || slot < 0 || slot >= c->kv_len[seq]) return NULL;
+    *bytes = kv_dim(c->m) * c->kv_elt;
+    return kv_row(c, kv ? c->kv_v : c->kv_k, seq, il, slot);
+}
+
 int spc_ctx_set_layer_skip(struct spc_ctx *c, const uint8_t *skip, int n_layer) {
     if (!c) return spc__err(SPC_ERR_INVALID, "ctx: NULL");
     if (!skip) {

@@ -53,6 +53,20 @@ void spc_sampler_free(struct spc_sampler *s) {
 /* Order: higher logit first, lower id first on ties (deterministic). */
 static inline bool before(const float *l, int32_t x, int32_t y) { return l[x] > l[y] || (l[x] == l[y] && x < y); }
 
+/* Sift-down for a heap whose root is the element that sorts last. */
+static void sift_worst(int32_t *a, int n, int root, const float *l) {
+    for (;;) {
+        int c = 2 * root + 1;
+        if (c >= n) return;
+        if (c + 1 < n && before(l, a[c], a[c + 1])) c++;
+        if (!before(l, a[root], a[c])) return;
+        int32_t t = a[root];
+        a[root] = a[c];
+        a[c] = t;
+        root = c;
+    }
+}
+
 /* In-place heapsort of ids by `before`: no allocation (glibc's qsort may call malloc). */
 static void sort_ids(int32_t *a, int n, const float *l) {
     for (int start = n / 2 - 1, end = n; end > 1;) {
@@ -82,6 +96,19 @@ static void sort_ids(int32_t *a, int n, const float *l) {
     }
 }
 
+/* Moves the k ids that sort first to a[0..k), sorted; returns k. A heap of the k best so far with
+ * the worst at its root: O(n log k). */
+static int select_top(int32_t *a, int n, int k, const float *l) {
+    for (int i = k / 2 - 1; i >= 0; i--) sift_worst(a, k, i, l);
+    for (int i = k; i < n; i++)
+        if (before(l, a[i], a[0])) {
+            a[0] = a[i];
+            sift_worst(a, k, 0, l);
+        }
+    sort_ids(a, k, l);
+    return k;
+}
+
 int spc_sampler_dist(struct spc_sampler *s, const float *logits, const int32_t **ids, const float **probs,
                      int *n_out) {
     const struct spc_sampler_params *p = &s->p;
@@ -101,14 +128,25 @@ int spc_sampler_dist(struct spc_sampler *s, const float *logits, const int32_t *
     int n = 0;
     for (int i = 0; i < s->n_vocab; i++)
         if (logits[i] >= cut) s->ids[n++] = i;
-    sort_ids(s->ids, n, logits);
-    if (p->top_k > 0 && p->top_k < n) n = p->top_k;
-    /* softmax at temperature 1 for top-p and min-p */
+    /* Every filter keeps a prefix of the sorted order, so only a prefix needs sorting: the top k
+       (selected with a heap of k), or, without top-k, the tokens that pass min-p. The softmax sum
+       that top-p divides by still covers every token that top-k kept. */
     double sum = 0;
-    for (int i = 0; i < n; i++) {
-        s->probs[i] = expf(logits[s->ids[i]] - max);
-        sum += s->probs[i];
+    if (p->top_k > 0 && p->top_k < n) {
+        n = select_top(s->ids, n, p->top_k, logits);
+        for (int i = 0; i < n; i++) sum += expf(logits[s->ids[i]] - max);
+    } else {
+        for (int i = 0; i < n; i++) sum += expf(logits[s->ids[i]] - max);
+        if (p->min_p > 0) {
+            int m = 0;
+            for (int i = 0; i < n; i++)
+                if (expf(logits[s->ids[i]] - max) >= p->min_p) s->ids[m++] = s->ids[i];
+            n = m;
+        }
+        sort_ids(s->ids, n, logits);
     }
+    /* softmax at temperature 1 for top-p and min-p */
+    for (int i = 0; i < n; i++) s->probs[i] = expf(logits[s->ids[i]] - max);
     if (p->top_p < 1) {
         double cum = 0;
         int keep = n;

@@ -356,10 +356,13 @@ int spc_gen_run(struct spc_gen *g, const struct spc_gen_request *rq, spc_piece_f
         g->text = t;
         g->text_cap = need;
     }
+    /* prompt caching: the KV of the longest common prefix with the previous request is kept */
+    int keep = 0, kv = spc_kv_len(g->ctx, 0);
+    while (keep < kv && keep < g->n_hist && keep < rq->n_prompt - 1 && g->hist[keep] == rq->prompt[keep]) keep++;
     memcpy(g->hist, rq->prompt, sizeof *g->hist * (size_t)rq->n_prompt);
     g->n_hist = rq->n_prompt;
-    int st = spc_kv_truncate(g->ctx, 0, 0);
-    if (!st && g->dr) st = g->dr->vt->reset(g->dr, g->hist, g->n_hist, g->n_ctx + 1);
+    int st = spc_kv_truncate(g->ctx, 0, keep);
+    if (!st && g->dr) st = g->dr->vt->reset(g->dr, g->hist, g->n_hist, g->n_ctx + 1, keep);
     if (st) return st;
     if (g->dr) {                /* one-time drafter setup (the selfspec search) is not generation time */
         g->st.t_setup = g->dr->t_extra;
@@ -368,12 +371,13 @@ int spc_gen_run(struct spc_gen *g, const struct spc_gen_request *rq, spc_piece_f
     double t_start = spc__now();
     /* prefill all but the last prompt token: the first step computes its logits with the drafts */
     int n_batch = g->p.ctx.n_batch;
-    for (int at = 0; at < rq->n_prompt - 1; at += n_batch) {
+    for (int at = keep; at < rq->n_prompt - 1; at += n_batch) {
         int n = rq->n_prompt - 1 - at < n_batch ? rq->n_prompt - 1 - at : n_batch;
         struct spc_batch b = { .n = n, .token = rq->prompt + at };
         if ((st = spc_forward(g->ctx, &b))) return st;
     }
     g->st.n_prompt = rq->n_prompt;
+    g->st.n_prompt_cached = keep;
     g->st.t_prompt = spc__now() - t_start;
 
     struct spc_detok dt;

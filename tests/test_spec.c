@@ -1,0 +1,489 @@
+/*
+ * test_spec.c: the invariants of speculative decoding on real models.
+ * - lossless: greedy speculation emits exactly the tokens of plain greedy decoding, for every
+ *   drafter (draft, pld, ngram, selfspec) and every K in 1..8;
+ * - speculative sampling keeps the target's distribution: chi-square on the first two tokens;
+ * - the target's KV cache after the draft-verify loop equals a fresh prefill of the same tokens;
+ * - stop strings, -n and EOG are honoured in the middle of an accepted run;
+ * - nothing is allocated inside the loop; an incompatible draft vocabulary is a clear error;
+ * - bad requests (empty prompt, too long, bad tokens) are errors that leave the generator usable.
+ * Models come from the cache (scripts/fetch-model); a missing one skips its tests.
+ * SPECULA_TEST_QUICK=1 (the sanitizer run) trims K and trial counts.
+ */
+#include "test.h"
+
+#include <math.h>
+
+#include "model.h"
+
+static const char *P_CODE =
+    "def fib(n):\n    if n < 2:\n        return n\n    return fib(n - 1) + fib(n - 2)\n\n"
+    "# now the same function, memoized:\ndef fib_memo(n, memo={}):\n";
+static const char *P_LIST =
+    "Colors: red, green, blue, yellow, red, green, blue, yellow, red, green, blue, yellow, red, green,";
+
+static struct spc_model *g_small, *g_q05, *g_q15;
+static bool quick(void) { return getenv("SPECULA_TEST_QUICK") != NULL; }
+
+static struct spc_model *load(const char *name, struct spc_model **slot) {
+    if (*slot) return *slot;
+    const char *p = test_model_path(name);
+    if (!p || spc_model_load(slot, p) != SPC_OK) return NULL;
+    return *slot;
+}
+
+static int tokenize(const struct spc_model *m, const char *text, int32_t *out, int cap) {
+    const struct spc_vocab *v = spc_model_vocab(m);
+    return spc_tokenize(v, text, strlen(text), spc_vocab_add_bos(v), 1, out, cap);
+}
+
+/* Runs one request; copies the emitted tokens to out; returns the count or -1. */
+static int generate(const struct spc_model *m, const struct spc_gen_params *gp, const char *prompt, int n_predict,
+                    int32_t *out, struct spc_gen_stats *stats) {
+    int32_t pt[512];
+    int np = tokenize(m, prompt, pt, 512);
+    struct spc_gen *g;
+    if (spc_gen_new(&g, m, gp) != SPC_OK) {
+        printf("    spc_gen_new: %s\n", spc_errmsg());
+        return -1;
+    }
+    struct spc_gen_request rq = { pt, np, n_predict, NULL, 0 };
+    struct spc_gen_result res;
+    int n = -1;
+    if (spc_gen_run(g, &rq, NULL, NULL, &res) == SPC_OK) {
+        memcpy(out, res.tokens, sizeof *out * (size_t)res.n_tokens);
+        n = res.n_tokens;
+        if (stats) spc_gen_stats(g, stats);
+    } else {
+        printf("    spc_gen_run: %s\n", spc_errmsg());
+    }
+    spc_gen_free(g);
+    return n;
+}
+
+static struct spc_gen_params params(int method, int k) {
+    struct spc_gen_params gp = spc_gen_default_params();
+    gp.method = method;
+    gp.draft_max = k;
+    gp.ctx.n_ctx = 1024;
+    return gp;
+}
+
+/* Greedy output of `method` at K = 1..8 equals plain decoding; some drafts must be rejected and
+ * some accepted over the sweep, or the test would not exercise verification. */
+static void check_lossless(struct spc_model *m, struct spc_model *draft, int method, const char *skip, const char *prompt,
+                           int n_predict) {
+    int32_t ref[256], out[256];
+    struct spc_gen_params gp = params(SPC_SPEC_NONE, 1);
+    int nr = generate(m, &gp, prompt, n_predict, ref, NULL);
+    CHECK(nr == n_predict);
+    long drafted = 0, accepted = 0;
+    for (int k = 1; k <= 8; k++) {
+        if (quick() && k != 1 && k != 3 && k != 8) continue;
+        gp = params(method, k);
+        gp.draft_model = draft;
+        gp.skip_layers = skip;
+        gp.draft_p_min = 0;     /* draft the full K: more rejections to check */
+        struct spc_gen_stats st;
+        int n = generate(m, &gp, prompt, n_predict, out, &st);
+        CHECK_MSG(n == nr, "K=%d: %d tokens, plain gave %d", k, n, nr);
+        int first = -1;
+        for (int i = 0; i < n && first < 0; i++)
+            if (out[i] != ref[i]) first = i;
+        CHECK_MSG(first < 0, "%s K=%d: token %d differs (%d vs plain %d)", spc_spec_method_name(method), k, first,
+                  out[first], ref[first]);
+        CHECK(st.n_accepted <= st.n_drafted && st.tau >= 1 && st.n_steps >= 1);
+        CHECK_MSG(st.n_steps + st.n_accepted == n, "each step commits its accepted drafts + 1");
+        drafted += st.n_drafted;
+        accepted += st.n_accepted;
+    }
+    CHECK_MSG(drafted > accepted && accepted > 0, "drafted %ld, accepted %ld: verification not exercised", drafted, accepted);
+}
+
+TEST(lossless_pld) {
+    if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
+    check_lossless(g_small, NULL, SPC_SPEC_PLD, NULL, P_CODE, 48);
+    check_lossless(g_small, NULL, SPC_SPEC_PLD, NULL, P_LIST, 24);
+}
+
+TEST(lossless_ngram) {
+    if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
+    check_lossless(g_small, NULL, SPC_SPEC_NGRAM, NULL, P_CODE, 48);
+}
+
+TEST(lossless_selfspec) {
+    if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
+    check_lossless(g_small, NULL, SPC_SPEC_SELFSPEC, "4,9-14,20", P_CODE, 40);
+}
+
+TEST(lossless_draft_model) {
+    if (!load("qwen2.5-coder-1.5b", &g_q15) || !load("qwen2.5-coder-0.5b", &g_q05))
+        SKIP("qwen2.5-coder 1.5b/0.5b not cached");
+    check_lossless(g_q15, g_q05, SPC_SPEC_DRAFT, NULL, P_CODE, quick() ? 12 : 24);
+}
+
+TEST(selfspec_search_reports_layers) {
+    if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
+    struct spc_gen_params gp = params(SPC_SPEC_SELFSPEC, 4);
+    int32_t cal[256];
+    gp.calib = cal;
+    gp.n_calib = tokenize(g_small, P_CODE, cal, 256);
+    struct spc_gen *g;
+    CHECK_OK(spc_gen_new(&g, g_small, &gp));
+    const char *info = spc_gen_drafter_info(g);
+    CHECK_MSG(strstr(info, "skip ") && strstr(info, "auto search"), "info: %s", info);
+    spc_gen_free(g);
+    gp.skip_layers = "3-2";
+    CHECK(spc_gen_new(&g, g_small, &gp) == SPC_ERR_INVALID && strstr(spc_errmsg(), "layer list"));
+    gp.skip_layers = "0-29";
+    CHECK(spc_gen_new(&g, g_small, &gp) == SPC_ERR_INVALID && strstr(spc_errmsg(), "all 30 layers"));
+}
+
+/* ---- distribution ---- */
+
+/* Upper 0.1% point of chi-square with df degrees of freedom (Wilson-Hilferty). */
+static double chi2_crit(int df) {
+    double z = 3.0902, a = 2.0 / (9.0 * df);
+    double c = 1 - a + z * sqrt(a);
+    return df * c * c * c;
+}
+
+/* The target's final distribution after `prefix` (dense, n_vocab floats). */
+static void target_dist(struct spc_model *m, const struct spc_sampler_params *sp, const int32_t *prefix, int n,
+                        float *out) {
+    int nv = spc_model_n_vocab(m);
+    struct spc_ctx_params cp = spc_ctx_default_params();
+    cp.n_ctx = 256;
+    struct spc_ctx *c;
+    struct spc_sampler *s;
+    memset(out, 0, sizeof *out * (size_t)nv);
+    if (spc_ctx_new(&c, m, &cp) || spc_sampler_new(&s, sp, nv)) return;
+    struct spc_batch b = { .n = n, .token = prefix };
+    if (spc_forward(c, &b) == SPC_OK) {
+        const int32_t *ids;
+        const float *pr;
+        int k;
+        spc_sampler_dist(s, spc_ctx_logits(c, n - 1), &ids, &pr, &k);
+        for (int i = 0; i < k; i++) out[ids[i]] = pr[i];
+    }
+    spc_sampler_free(s);
+    spc_ctx_free(c);
+}
+
+/* Samples the first two tokens `trials` times with speculative sampling and compares the joint
+ * frequencies with p(t1) p(t2 | t1) computed from the target alone. */
+static void check_distribution(int method, const char *skip, const char *prompt, int trials) {
+    struct spc_model *m = g_small;
+    int nv = spc_model_n_vocab(m);
+    struct spc_gen_params gp = params(method, 4);
+    gp.sampling = (struct spc_sampler_params){ .temp = 1.0f, .top_k = 5, .top_p = 1.0f, .min_p = 0, .seed = 1234 };
+    gp.skip_layers = skip;
+    gp.draft_p_min = 0;
+    int32_t pt[256];
+    int np = tokenize(m, prompt, pt, 250);
+    float *p1 = calloc((size_t)nv, sizeof *p1), *p2 = calloc((size_t)nv, sizeof *p2);
+    target_dist(m, &gp.sampling, pt, np, p1);
+    int32_t first[5];
+    int nf = 0;
+    for (int t = 0; t < nv && nf < 5; t++)
+        if (p1[t] > 0) first[nf++] = t;
+    /* expected joint probabilities, cells (t1, t2) */
+    int32_t cell_a[25], cell_b[25];
+    double expect[25];
+    int nc = 0;
+    for (int i = 0; i < nf; i++) {
+        pt[np] = first[i];
+        target_dist(m, &gp.sampling, pt, np + 1, p2);
+        for (int t = 0; t < nv; t++)
+            if (p2[t] > 0) {
+                cell_a[nc] = first[i];
+                cell_b[nc] = t;
+                expect[nc++] = (double)p1[first[i]] * p2[t];
+            }
+    }
+    long count[25] = { 0 };
+    struct spc_gen *g;
+    CHECK_OK(spc_gen_new(&g, m, &gp));
+    struct spc_gen_request rq = { pt, np, 2, NULL, 0 };
+    long drafted = 0, accepted = 0, other = 0;
+    for (int tr = 0; tr < trials; tr++) {
+        struct spc_gen_result res;
+        CHECK_OK(spc_gen_run(g, &rq, NULL, NULL, &res));
+        struct spc_gen_stats st;
+        spc_gen_stats(g, &st);
+        drafted += st.n_drafted;
+        accepted += st.n_accepted;
+        int c = -1;
+        for (int i = 0; i < nc && res.n_tokens == 2; i++)
+            if (cell_a[i] == res.tokens[0] && cell_b[i] == res.tokens[1]) c = i;
+        if (c < 0) other++;
+        else count[c]++;
+    }
+    spc_gen_free(g);
+    /* merge cells expected below 5 into one */
+    double chi = 0, e_small = 0, o_small = 0;
+    int df = -1;
+    for (int i = 0; i < nc; i++) {
+        double e = expect[i] * trials;
+        if (e < 5) {
+            e_small += e;
+            o_small += count[i];
+            continue;
+        }
+        chi += (count[i] - e) * (count[i] - e) / e;
+        df++;
+    }
+    if (e_small > 0) {
+        chi += (o_small - e_small) * (o_small - e_small) / (e_small > 1e-9 ? e_small : 1e-9);
+        df++;
+    }
+    CHECK_MSG(other == 0, "%ld samples outside the target's support", other);
+    CHECK_MSG(df >= 3, "only %d degrees of freedom", df);
+    CHECK_MSG(chi < chi2_crit(df), "%s: chi-square %.1f with %d df (0.1%% critical %.1f)", spc_spec_method_name(method),
+              chi, df, chi2_crit(df));
+    CHECK_MSG(accepted > 0 && accepted < drafted, "drafted %ld, accepted %ld", drafted, accepted);
+    printf("    %s: %d trials, chi-square %.1f, %d df (critical %.1f); drafted %ld accepted %ld\n",
+           spc_spec_method_name(method), trials, chi, df, chi2_crit(df), drafted, accepted);
+    free(p1);
+    free(p2);
+}
+
+TEST(sampling_distribution_selfspec) {
+    if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
+    check_distribution(SPC_SPEC_SELFSPEC, "6-20", "The best thing about living in the city is", quick() ? 300 : getenv("SPC_TRIALS") ? atoi(getenv("SPC_TRIALS")) : 1500);
+}
+
+TEST(sampling_distribution_pld) {
+    if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
+    check_distribution(SPC_SPEC_PLD, NULL, "one two three four, one two three four, one two three", quick() ? 300 : getenv("SPC_TRIALS") ? atoi(getenv("SPC_TRIALS")) : 1500);
+}
+
+/* ---- KV, stops, allocation, errors ---- */
+
+TEST(kv_after_loop_equals_fresh_prefill) {
+    if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
+    struct spc_gen_params gp = params(SPC_SPEC_PLD, 6);
+    gp.ctx.kv_type = SPC_KV_F32;
+    struct spc_gen *g;
+    CHECK_OK(spc_gen_new(&g, g_small, &gp));
+    int32_t pt[256];
+    int np = tokenize(g_small, P_CODE, pt, 256);
+    struct spc_gen_request rq = { pt, np, 40, NULL, 0 };
+    struct spc_gen_result res;
+    CHECK_OK(spc_gen_run(g, &rq, NULL, NULL, &res));
+    struct spc_gen_stats st;
+    spc_gen_stats(g, &st);
+    CHECK(st.n_drafted > st.n_accepted);       /* rollbacks happened */
+    /* the generator's cache holds prompt + output except the pending last token */
+    int32_t all[512];
+    memcpy(all, pt, sizeof *pt * (size_t)np);
+    memcpy(all + np, res.tokens, sizeof *all * (size_t)res.n_tokens);
+    int n = np + res.n_tokens - 1;
+    struct spc_ctx *gc = spc_gen_ctx(g);
+    CHECK(spc_kv_len(gc, 0) == n);
+    struct spc_ctx_params cp = gp.ctx;
+    cp.n_logits = 1;
+    struct spc_ctx *c;
+    CHECK_OK(spc_ctx_new(&c, g_small, &cp));
+    struct spc_batch b = { .n = n, .token = all };
+    CHECK_OK(spc_forward(c, &b));
+    long diff = 0;
+    for (int il = 0; il < spc_model_n_layer(g_small); il++)
+        for (int s = 0; s < n; s++)
+            for (int kv = 0; kv < 2; kv++) {
+                size_t b1, b2;
+                const void *r1 = spc__ctx_kv_row(gc, kv, 0, il, s, &b1), *r2 = spc__ctx_kv_row(c, kv, 0, il, s, &b2);
+                diff += !r1 || !r2 || b1 != b2 || memcmp(r1, r2, b1);
+            }
+    CHECK_MSG(diff == 0, "%ld KV rows differ from a fresh prefill", diff);
+    spc_ctx_free(c);
+    spc_gen_free(g);
+}
+
+static int collect(const char *text, size_t len, void *ud) {
+    char *buf = ud;
+    size_t have = strlen(buf);
+    if (have + len < 4096) {
+        memcpy(buf + have, text, len);
+        buf[have + len] = 0;
+    }
+    return 0;
+}
+
+TEST(stops_inside_accepted_runs) {
+    if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
+    int32_t pt[256];
+    int np = tokenize(g_small, P_LIST, pt, 256);
+    struct spc_gen *plain, *spec;
+    struct spc_gen_params gp = params(SPC_SPEC_NONE, 8);
+    CHECK_OK(spc_gen_new(&plain, g_small, &gp));
+    gp = params(SPC_SPEC_PLD, 8);
+    CHECK_OK(spc_gen_new(&spec, g_small, &gp));
+    /* -n: the budget cuts an accepted run */
+    struct spc_gen_request rq = { pt, np, 13, NULL, 0 };
+    struct spc_gen_result r1, r2;
+    CHECK_OK(spc_gen_run(plain, &rq, NULL, NULL, &r1));
+    int32_t ref[64];
+    char ref_text[4096];
+    memcpy(ref, r1.tokens, sizeof *ref * 13);
+    snprintf(ref_text, sizeof ref_text, "%s", r1.text);
+    CHECK_OK(spc_gen_run(spec, &rq, NULL, NULL, &r2));
+    struct spc_gen_stats st;
+    spc_gen_stats(spec, &st);
+    CHECK(r2.n_tokens == 13 && !memcmp(r2.tokens, ref, sizeof *ref * 13) && !strcmp(r2.stop, "length"));
+    CHECK_MSG(st.tau > 2, "tau %.2f: the drafts should be accepted in long runs here", st.tau);
+    /* a stop string in the middle of an accepted run: the text ends before it, in the stream too */
+    const char *stop[] = { "blue, yellow, red" };
+    struct spc_gen_request rs = { pt, np, 40, stop, 1 };
+    char streamed[4096] = "";
+    CHECK_OK(spc_gen_run(spec, &rs, collect, streamed, &r2));
+    const char *at = strstr(ref_text, "blue, yellow, red");
+    CHECK_MSG(at, "reference text lacks the stop string: %s", ref_text);
+    CHECK(!strcmp(r2.stop, "stop"));
+    CHECK_MSG(r2.text_len == (size_t)(at - ref_text) && !strncmp(r2.text, ref_text, r2.text_len), "got '%s'", r2.text);
+    CHECK_MSG(!strcmp(streamed, r2.text), "streamed '%s' vs '%s'", streamed, r2.text);
+    spc_gen_free(plain);
+    spc_gen_free(spec);
+}
+
+TEST(eog_inside_accepted_run) {
+    if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
+    struct spc_chat_msg msg = { "user", "What is 2+2? Answer with a single number." };
+    char chat[512];
+    spc_chat_apply(g_small, &msg, 1, 1, chat, sizeof chat);
+    int32_t a[256], b[256];
+    struct spc_gen_params gp = params(SPC_SPEC_NONE, 8);
+    int na = generate(g_small, &gp, chat, 64, a, NULL);
+    gp = params(SPC_SPEC_NGRAM, 8);
+    gp.lookup_min = 1;
+    int nb = generate(g_small, &gp, chat, 64, b, NULL);
+    CHECK_MSG(na > 0 && na < 64, "plain decoding should stop at EOG (%d tokens)", na);
+    CHECK(nb == na && !memcmp(a, b, sizeof *a * (size_t)na));
+}
+
+static long g_allocs;
+static void *count_alloc(void *ud, size_t n) { (void)ud; g_allocs++; return malloc(n); }
+static void *count_realloc(void *ud, void *p, size_t n) { (void)ud; g_allocs++; return realloc(p, n); }
+static void count_free(void *ud, void *p) { (void)ud; free(p); }
+static int g_pieces;
+static long g_first, g_last;
+static int mark(const char *t, size_t n, void *ud) {
+    (void)t, (void)n, (void)ud;
+    if (!g_pieces++) g_first = g_allocs;
+    g_last = g_allocs;
+    return 0;
+}
+
+TEST(no_allocation_in_loop) {
+    if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
+    int methods[] = { SPC_SPEC_NONE, SPC_SPEC_PLD, SPC_SPEC_NGRAM, SPC_SPEC_SELFSPEC };
+    int32_t pt[256];
+    int np = tokenize(g_small, P_CODE, pt, 256);
+    for (int i = 0; i < 4; i++) {
+        struct spc_gen_params gp = params(methods[i], 5);
+        gp.skip_layers = "10-19";
+        gp.sampling.temp = i == 3 ? 0.8f : 0;       /* the sampled path keeps q: no allocation either */
+        struct spc_gen *g;
+        CHECK_OK(spc_gen_new(&g, g_small, &gp));
+        struct spc_gen_request rq = { pt, np, 32, NULL, 0 };
+        struct spc_gen_result res;
+        struct spc_allocator a = { count_alloc, count_realloc, count_free, NULL };
+        spc_set_allocator(&a);
+        g_allocs = g_pieces = 0;
+        int st = spc_gen_run(g, &rq, mark, NULL, &res);
+        spc_set_allocator(NULL);
+        CHECK_OK(st);
+        CHECK_MSG(g_pieces > 3 && g_last == g_first, "%s: %ld allocations between the first and last token",
+                  spc_spec_method_name(methods[i]), g_last - g_first);
+        spc_gen_free(g);
+    }
+}
+
+TEST(incompatible_draft_vocabulary) {
+    if (!load("smollm2-135m", &g_small) || !load("qwen2.5-coder-0.5b", &g_q05)) SKIP("models not cached");
+    struct spc_gen_params gp = params(SPC_SPEC_DRAFT, 4);
+    gp.draft_model = g_q05;
+    struct spc_gen *g = NULL;
+    CHECK(spc_gen_new(&g, g_small, &gp) == SPC_ERR_INVALID && g == NULL);
+    CHECK_MSG(strstr(spc_errmsg(), "vocabulary") && strstr(spc_errmsg(), "differ"), "message: %s", spc_errmsg());
+    gp.draft_model = NULL;
+    CHECK(spc_gen_new(&g, g_small, &gp) == SPC_ERR_INVALID && strstr(spc_errmsg(), "needs a draft model"));
+    if (!load("qwen2.5-coder-1.5b", &g_q15)) return;
+    CHECK_OK(spc_vocab_check_compatible(spc_model_vocab(g_q15), spc_model_vocab(g_q05)));
+}
+
+TEST(bad_requests_leave_generator_usable) {
+    if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
+    struct spc_gen_params gp = params(SPC_SPEC_PLD, 4);
+    gp.ctx.n_ctx = 64;
+    struct spc_gen *g;
+    CHECK_OK(spc_gen_new(&g, g_small, &gp));
+    int32_t pt[128];
+    for (int i = 0; i < 128; i++) pt[i] = 100 + i;
+    struct spc_gen_result res;
+    struct spc_gen_request too_long = { pt, 64, 8, NULL, 0 };
+    CHECK(spc_gen_run(g, &too_long, NULL, NULL, &res) == SPC_ERR_CONTEXT);
+    struct spc_gen_request empty = { pt, 0, 8, NULL, 0 };
+    CHECK(spc_gen_run(g, &empty, NULL, NULL, &res) == SPC_ERR_INVALID);
+    pt[3] = 1 << 30;
+    struct spc_gen_request bad_tok = { pt, 8, 8, NULL, 0 };
+    CHECK(spc_gen_run(g, &bad_tok, NULL, NULL, &res) == SPC_ERR_INVALID && strstr(spc_errmsg(), "out of range"));
+    pt[3] = 103;
+    const char *empty_stop[] = { "" };
+    struct spc_gen_request bad_stop = { pt, 8, 8, empty_stop, 1 };
+    CHECK(spc_gen_run(g, &bad_stop, NULL, NULL, &res) == SPC_ERR_INVALID);
+    /* the context fills: generation ends with "context", nothing lost before it */
+    struct spc_gen_request fill = { pt, 60, 100, NULL, 0 };
+    CHECK_OK(spc_gen_run(g, &fill, NULL, NULL, &res));
+    CHECK_MSG(res.n_tokens == 4 && !strcmp(res.stop, "context"), "%d tokens, stop %s", res.n_tokens, res.stop);
+    gp.draft_max = 0;
+    struct spc_gen *g2 = NULL;
+    CHECK(spc_gen_new(&g2, g_small, &gp) == SPC_ERR_INVALID);
+    spc_gen_free(g);
+}
+
+TEST(ngram_cache_persists_and_rejects_garbage) {
+    if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
+    const char *path = "/tmp/spc_test_ngram.bin";
+    remove(path);
+    struct spc_gen_params gp = params(SPC_SPEC_NGRAM, 6);
+    gp.ngram_cache = path;
+    int32_t out[64];
+    struct spc_gen_stats s1, s2;
+    /* first generator learns this request and saves it; a second one loads it and, asked again,
+       drafts the whole continuation from it */
+    CHECK(generate(g_small, &gp, P_CODE, 32, out, &s1) == 32);
+    FILE *f = fopen(path, "rb");
+    CHECK_MSG(f, "cache file not written");
+    if (f) fclose(f);
+    CHECK(generate(g_small, &gp, P_CODE, 32, out, &s2) == 32);
+    CHECK_MSG(s2.tau > s1.tau + 1, "tau %.2f with the loaded cache, %.2f without", s2.tau, s1.tau);
+    f = fopen(path, "wb");
+    fputs("SPCNGRM1 not really", f);
+    fclose(f);
+    struct spc_gen *g = NULL;
+    CHECK(spc_gen_new(&g, g_small, &gp) == SPC_ERR_FORMAT && strstr(spc_errmsg(), path));
+    remove(path);
+}
+
+int main(int argc, char **argv) {
+    test_init(argc, argv);
+    RUN(lossless_pld);
+    RUN(lossless_ngram);
+    RUN(lossless_selfspec);
+    RUN(lossless_draft_model);
+    RUN(selfspec_search_reports_layers);
+    RUN(sampling_distribution_selfspec);
+    RUN(sampling_distribution_pld);
+    RUN(kv_after_loop_equals_fresh_prefill);
+    RUN(stops_inside_accepted_runs);
+    RUN(eog_inside_accepted_run);
+    RUN(no_allocation_in_loop);
+    RUN(incompatible_draft_vocabulary);
+    RUN(bad_requests_leave_generator_usable);
+    RUN(ngram_cache_persists_and_rejects_garbage);
+    spc_model_free(g_small);
+    spc_model_free(g_q05);
+    spc_model_free(g_q15);
+    return test_done();
+}
