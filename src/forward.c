@@ -111,7 +111,8 @@ int spc__ctx_new_sharing(struct spc_ctx **out, const struct spc_model *m, const 
     c->depth = spc__calloc(nb, 4);
     c->par = spc__calloc(nb, 4);
     c->seq_off = spc__calloc((size_t)p.n_seq, 4);
-    c->scores = spc__calloc(nt * ((size_t)p.n_ctx + (size_t)hp->head_dim), 4);
+    size_t group = (size_t)(hp->n_head / hp->n_head_kv);
+    c->scores = spc__calloc(nt * group * ((size_t)p.n_ctx + (size_t)hp->head_dim), 4);
     c->keys = spc__calloc(nt * (size_t)p.n_ctx, 4);
     c->logits = spc__calloc((size_t)p.n_logits * hp->n_vocab, 4);
     c->logit_row = spc__calloc(nb, 4);
@@ -281,18 +282,32 @@ struct att_task {
 
 static inline int hp_n_swa(const struct spc_ctx *c) { return c->m->hp.n_swa; }
 
+/* Jobs are (position, KV head, slice of its query heads): the heads that share a KV head read
+   each key and value row once. A slice is the whole group unless there are too few jobs to keep
+   every thread busy (one position, few KV heads). */
 static void att_task_fn(void *va, int ith, int nth) {
     struct att_task *t = va;
     struct spc_ctx *c = t->c;
     const struct spc_hparams *hp = &c->m->hp;
     int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
-    float *scores = c->scores + (size_t)ith * (c->p.n_ctx + (size_t)hp->head_dim);
+    int split = 1;
+    while (split < group && t->n * hp->n_head_kv * split < 2 * nth) split++;
+    int per = (group + split - 1) / split;
+    size_t ss = (size_t)c->p.n_ctx;         /* score row stride */
+    float *scores = c->scores + (size_t)ith * group * (ss + (size_t)hd);
+    float *qr = scores + (size_t)group * ss; /* group x hd rounded queries */
     int32_t *keys = c->keys + (size_t)ith * c->p.n_ctx;
     const float scale = hp->q_scale != 1 ? 1.0f : 1.0f / sqrtf((float)hd);   /* gemma3 scales q itself */
     const bool swa = c->m->layers[t->il].swa;
-    int total = t->n * hp->n_head;
+    const struct spc_ops *ops = spc__ops();
+    bool f16 = c->kv_elt == 2;
+    size_t row = kv_dim(c->m) * c->kv_elt;
+    int total = t->n * hp->n_head_kv * split;
     for (int job = ith; job < total; job += nth) {
-        int i = job / hp->n_head, h = job % hp->n_head, kvh = h / group;
+        int i = job / (hp->n_head_kv * split), rest = job % (hp->n_head_kv * split);
+        int kvh = rest / split, h0 = kvh * group + (rest % split) * per, nq = per;
+        if (h0 + nq > (kvh + 1) * group) nq = (kvh + 1) * group - h0;
+        if (nq <= 0) continue;
         int seq = t->seq ? t->seq[i] : 0;
         /* key slots: committed prefix, then batch ancestors root-first, then the position itself */
         int prefix = c->kv_len[seq], nk = 0;       /* kv_len moves only after the pass */
@@ -305,30 +320,33 @@ static void att_task_fn(void *va, int ith, int nth) {
         int drop = swa && chain > hp_n_swa(c) ? chain - hp_n_swa(c) : 0;   /* the oldest ancestors */
         if (drop) memmove(keys + nk, keys + nk + drop, sizeof *keys * (size_t)(chain - drop));
         nk += chain - drop;
-        const float *q = c->q + (size_t)i * hp->n_head * hd + (size_t)h * hd;
         /* with an f16 cache, q and the probabilities are rounded to f16 before their products, as
            ggml does (its f16 matmul converts the f32 operand); this keeps us close to llama.cpp */
-        float *qr = scores + c->p.n_ctx;               /* hd floats after the scores */
-        bool f16 = c->kv_elt == 2;
-        for (int d = 0; d < hd; d++) qr[d] = f16 ? spc__f16_to_f32(spc__f32_to_f16(q[d])) : q[d];
-        const struct spc_ops *ops = spc__ops();
-        size_t off = (size_t)kvh * hd * c->kv_elt;
-        float max = -INFINITY;
-        for (int s = 0; s < nk; s++) {
-            const void *kr = kv_row(c, c->kv_k, seq, t->il, keys[s]) + off;
-            float dot = f16 ? ops->dot_f16(qr, kr, hd) : ops->dot_f32(qr, kr, hd);
-            scores[s] = dot * scale;
-            if (scores[s] > max) max = scores[s];
+        const float *q = c->q + ((size_t)i * hp->n_head + h0) * hd;
+        if (f16) ops->round_f16(qr, q, nq * hd, 1.0f);
+        else memcpy(qr, q, sizeof *qr * (size_t)nq * hd);
+        const uint8_t *kbase = kv_row(c, c->kv_k, seq, t->il, 0) + (size_t)kvh * hd * c->kv_elt;
+        const uint8_t *vbase = kv_row(c, c->kv_v, seq, t->il, 0) + (size_t)kvh * hd * c->kv_elt;
+        if (f16) ops->att_dot_f16(qr, nq, hd, kbase, row, keys, nk, scores, ss);
+        else
+            for (int s = 0; s < nk; s++)
+                for (int j = 0; j < nq; j++)
+                    scores[j * ss + s] = ops->dot_f32(qr + j * hd, (const float *)(kbase + (size_t)keys[s] * row), hd);
+        for (int j = 0; j < nq; j++) {
+            float *sc = scores + j * ss;
+            float max = ops->scale_max(sc, nk, scale);
+            float inv = 1.0f / ops->exp_sum(sc, nk, max);
+            if (f16) ops->round_f16(sc, sc, nk, inv);
+            else
+                for (int s = 0; s < nk; s++) sc[s] *= inv;
         }
-        float inv = 1.0f / ops->exp_sum(scores, nk, max);
-        float *out = c->att + (size_t)i * hp->n_head * hd + (size_t)h * hd;
-        memset(out, 0, (size_t)hd * 4);
-        for (int s = 0; s < nk; s++) {
-            const void *vr = kv_row(c, c->kv_v, seq, t->il, keys[s]) + off;
-            float p = scores[s] * inv;
-            if (f16) ops->axpy_f16(out, spc__f16_to_f32(spc__f32_to_f16(p)), vr, hd);
-            else ops->axpy_f32(out, p, vr, hd);
-        }
+        float *out = c->att + ((size_t)i * hp->n_head + h0) * hd;
+        memset(out, 0, (size_t)nq * hd * 4);
+        if (f16) ops->att_axpy_f16(out, nq, hd, scores, ss, vbase, row, keys, nk);
+        else
+            for (int s = 0; s < nk; s++)
+                for (int j = 0; j < nq; j++)
+                    ops->axpy_f32(out + j * hd, scores[j * ss + s], (const float *)(vbase + (size_t)keys[s] * row), hd);
     }
 }
 
@@ -378,11 +396,8 @@ static void store_kv(struct spc_ctx *c, const struct spc_batch *b, int il) {
             memcpy(kr, k, kvd * 4);
             memcpy(vr, v, kvd * 4);
         } else {
-            for (size_t d = 0; d < kvd; d++) {
-                uint16_t hk = spc__f32_to_f16(k[d]), hv = spc__f32_to_f16(v[d]);
-                memcpy(kr + 2 * d, &hk, 2);
-                memcpy(vr + 2 * d, &hv, 2);
-            }
+            spc__ops()->to_f16((uint16_t *)(void *)kr, k, (int)kvd);
+            spc__ops()->to_f16((uint16_t *)(void *)vr, v, (int)kvd);
         }
     }
 }

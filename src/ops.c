@@ -57,8 +57,41 @@ static void axpy_f32_ref(float *out, float a, const float *v, int n) {
     for (int i = 0; i < n; i++) out[i] += a * v[i];
 }
 
-static struct spc_ops g_ops = { silu_mul_ref, exp_sum_ref, rmsnorm_ref, rotate_ref, dot_f16_ref, dot_f32_ref, axpy_f16_ref, axpy_f32_ref,
-                                spc__quantize_q8_0, spc__quantize_q8_1, spc__quantize_q8_K };
+static void att_dot_f16_ref(const float *q, int nq, int hd, const uint8_t *kv, size_t stride, const int32_t *keys,
+                            int nk, float *sc, size_t ss) {
+    for (int s = 0; s < nk; s++)
+        for (int j = 0; j < nq; j++)
+            sc[(size_t)j * ss + s] = dot_f16_ref(q + (size_t)j * hd, (const uint16_t *)(kv + (size_t)keys[s] * stride), hd);
+}
+
+static void att_axpy_f16_ref(float *out, int nq, int hd, const float *p, size_t ss, const uint8_t *kv, size_t stride,
+                             const int32_t *keys, int nk) {
+    for (int s = 0; s < nk; s++)
+        for (int j = 0; j < nq; j++)
+            axpy_f16_ref(out + (size_t)j * hd, p[(size_t)j * ss + s], (const uint16_t *)(kv + (size_t)keys[s] * stride), hd);
+}
+
+static float scale_max_ref(float *x, int n, float scale) {
+    float max = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        x[i] *= scale;
+        if (x[i] > max) max = x[i];
+    }
+    return max;
+}
+
+static void round_f16_ref(float *y, const float *x, int n, float a) {
+    for (int i = 0; i < n; i++) y[i] = spc__f16_to_f32(spc__f32_to_f16(x[i] * a));
+}
+
+static void to_f16_ref(uint16_t *y, const float *x, int n) {
+    for (int i = 0; i < n; i++) y[i] = spc__f32_to_f16(x[i]);
+}
+
+static struct spc_ops g_ops = { silu_mul_ref, exp_sum_ref, rmsnorm_ref, rotate_ref, dot_f16_ref, dot_f32_ref, axpy_f16_ref,
+                                axpy_f32_ref, att_dot_f16_ref, att_axpy_f16_ref, scale_max_ref, round_f16_ref, to_f16_ref,
+                                spc__quantize_q8_0, spc__quantize_q8_1,
+                                spc__quantize_q8_K };
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static void choose(void) {
@@ -67,7 +100,9 @@ static void choose(void) {
     if (cpu->avx2 && cpu->fma && cpu->f16c)
         g_ops = (struct spc_ops){ spc__silu_mul_avx2, spc__exp_sum_avx2, spc__rmsnorm_avx2, spc__rotate_avx2,
                                   spc__dot_f32_f16_avx2, spc__dot_f32_f32_avx2,
-                                  spc__axpy_f16_avx2, spc__axpy_f32_avx2, spc__quantize_q8_0_avx2,
+                                  spc__axpy_f16_avx2, spc__axpy_f32_avx2, spc__att_dot_f16_avx2,
+                                  spc__att_axpy_f16_avx2, spc__scale_max_avx2, spc__round_f16_avx2,
+                                  spc__to_f16_avx2, spc__quantize_q8_0_avx2,
                                   spc__quantize_q8_1_avx2, spc__quantize_q8_K_avx2 };
 #endif
 }

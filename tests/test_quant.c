@@ -5,6 +5,8 @@
  */
 #include "test.h"
 
+#include <math.h>
+
 #include "base.h"
 #include "kernels.h"
 #include "ops.h"
@@ -178,6 +180,64 @@ TEST(activation_quantizers_match_reference) {
     }
 }
 
+/* The f16 rounding ops (attention probabilities, KV stores) give spc__f32_to_f16's bits, over
+ * random values and the edges: subnormals, ties, overflow, zeros. The grouped attention kernels
+ * give each query the bits of the one-query kernels. */
+TEST(attention_ops_match_reference) {
+    spc__init_tables();
+    const struct spc_ops *ops = spc__ops();
+    enum { N = 4099 };
+    static float x[N], y[N];
+    static uint16_t h[N];
+    unsigned seed = 11;
+    for (int i = 0; i < N; i++) {
+        uint32_t u = (seed = seed * 1664525u + 1013904223u);
+        float f;
+        memcpy(&f, &u, 4);
+        x[i] = i % 3 == 0 ? test_randf(&seed) * 1e-5f : i % 3 == 1 ? test_randf(&seed) * 70000.0f : (f == f ? f : 1.0f);
+    }
+    const float edge[] = { 0.0f, -0.0f, 5.9604645e-08f, 2.9802322e-08f, 6.1035156e-05f, 65504.0f, 65520.0f, 1.00048828125f,
+                           1.00146484375f, -3.0517578e-05f, 1e-8f, 1e30f };
+    memcpy(x, edge, sizeof edge);
+    ops->to_f16(h, x, N);
+    long bad = 0;
+    for (int i = 0; i < N; i++) bad += h[i] != spc__f32_to_f16(x[i]);
+    ops->round_f16(y, x, N, 0.75f);
+    for (int i = 0; i < N; i++) {
+        float want = spc__f16_to_f32(spc__f32_to_f16(x[i] * 0.75f));
+        bad += memcmp(&y[i], &want, 4) != 0;
+    }
+    CHECK_MSG(bad == 0, "%ld values differ from the reference", bad);
+    memcpy(y, x + 100, sizeof(float) * 1000);
+    float m1 = ops->scale_max(y, 1000, 0.125f), m2 = -INFINITY;
+    for (int i = 0; i < 1000; i++) {
+        CHECK(y[i] == x[100 + i] * 0.125f);
+        if (y[i] > m2) m2 = y[i];
+    }
+    CHECK(m1 == m2);
+    /* grouped dot/axpy vs one query at a time */
+    enum { HD = 64, NK = 37, NQ = 6 };
+    static uint16_t kv[NK * 2 * HD];
+    static float q[NQ * HD], sc[NQ * 64], out[NQ * HD], ref[NQ * HD];
+    int32_t keys[NK];
+    for (int i = 0; i < NK * 2 * HD; i++) kv[i] = spc__f32_to_f16(test_randf(&seed));
+    for (int i = 0; i < NQ * HD; i++) q[i] = test_randf(&seed);
+    for (int s = 0; s < NK; s++) keys[s] = (s * 7) % NK;
+    ops->att_dot_f16(q, NQ, HD, (const uint8_t *)kv, 2 * HD * 2, keys, NK, sc, 64);
+    for (int j = 0; j < NQ; j++)
+        for (int s = 0; s < NK; s++) {
+            float want = ops->dot_f16(q + j * HD, kv + (size_t)keys[s] * 2 * HD, HD);
+            bad += memcmp(&sc[j * 64 + s], &want, 4) != 0;
+        }
+    memset(out, 0, sizeof out);
+    memset(ref, 0, sizeof ref);
+    ops->att_axpy_f16(out, NQ, HD, sc, 64, (const uint8_t *)kv, 2 * HD * 2, keys, NK);
+    for (int s = 0; s < NK; s++)
+        for (int j = 0; j < NQ; j++) ops->axpy_f16(ref + j * HD, sc[j * 64 + s], kv + (size_t)keys[s] * 2 * HD, HD);
+    bad += memcmp(out, ref, sizeof out) != 0;
+    CHECK_MSG(bad == 0, "grouped attention differs from one query at a time (%ld)", bad);
+}
+
 int main(int argc, char **argv) {
     test_init(argc, argv);
     RUN(fp16_conversion);
@@ -185,5 +245,6 @@ int main(int argc, char **argv) {
     RUN(roundtrip_and_dot_reference);
     RUN(simd_matches_reference);
     RUN(activation_quantizers_match_reference);
+    RUN(attention_ops_match_reference);
     return test_done();
 }

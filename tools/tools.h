@@ -32,6 +32,11 @@ bool parse_float(const char *s, float *out);
 /* Speculation options shared by run and bench: 1 if (a, v) was one (v consumed), 0 if not, -1 on
  * a bad value (message printed). */
 int parse_spec_opt(const char *cmd, const char *a, const char *v, struct spc_gen_params *gp, const char **draft);
+/* JSON (json.c): in the object text obj, the string value of key (index < 0) or element index of
+ * its array; 1 found (*out malloc'd, decoded UTF-8), 0 absent or not a string, -1 malformed. */
+int json_object_get_str(const char *obj, const char *key, int index, char **out);
+/* specula bench --prompts (bench_spec.c). */
+int cmd_bench_prompts(int argc, char **argv);
 /* The speculation statistics as JSON object members (no braces). */
 void json_gen_stats(FILE *f, const struct spc_gen_stats *s);
 

@@ -140,6 +140,108 @@ void spc__axpy_f32_avx2(float *out, float a, const float *v, int n) {
     for (; i < n; i++) out[i] += a * v[i];
 }
 
+float spc__scale_max_avx2(float *x, int n, float scale) {
+    __m256 vs = _mm256_set1_ps(scale), mx = _mm256_set1_ps(-INFINITY);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), vs);
+        _mm256_storeu_ps(x + i, v);
+        mx = _mm256_max_ps(mx, v);
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+    float max = _mm_cvtss_f32(m4);
+    for (; i < n; i++) {
+        x[i] *= scale;
+        if (x[i] > max) max = x[i];
+    }
+    return max;
+}
+
+/* vcvtps2ph rounds to nearest even, subnormals included: the bits of spc__f32_to_f16 */
+void spc__round_f16_avx2(float *y, const float *x, int n, float a) {
+    __m256 va = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_mul_ps(_mm256_loadu_ps(x + i), va), _MM_FROUND_TO_NEAREST_INT)));
+    for (; i < n; i++) y[i] = spc__f16_to_f32(spc__f32_to_f16(x[i] * a));
+}
+
+void spc__to_f16_avx2(uint16_t *y, const float *x, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) y[i] = spc__f32_to_f16(x[i]);
+}
+
+/* Grouped attention: up to 4 queries per pass over a key, each with the two accumulators and the
+   final reduction of spc__dot_f32_f16_avx2 (so each score has its bits); the value rows are
+   walked per 8 output lanes with the queries' sums kept in registers, fma by fma in the order of
+   spc__axpy_f16_avx2. */
+void spc__att_dot_f16_avx2(const float *q, int nq, int hd, const uint8_t *kv, size_t stride, const int32_t *keys, int nk,
+                           float *sc, size_t ss) {
+    if (hd % 16) {
+        for (int s = 0; s < nk; s++)
+            for (int j = 0; j < nq; j++)
+                sc[(size_t)j * ss + s] = spc__dot_f32_f16_avx2(q + (size_t)j * hd, (const uint16_t *)(kv + (size_t)keys[s] * stride), hd);
+        return;
+    }
+    for (int j0 = 0; j0 < nq; j0 += 4) {
+        int m = nq - j0 < 4 ? nq - j0 : 4;
+        const float *qj = q + (size_t)j0 * hd;
+        for (int s = 0; s < nk; s++) {
+            const uint16_t *k = (const uint16_t *)(kv + (size_t)keys[s] * stride);
+            __m256 a0[4], a1[4];
+            for (int j = 0; j < 4; j++) a0[j] = a1[j] = _mm256_setzero_ps();
+            for (int i = 0; i < hd; i += 16) {
+                __m256 k0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + i)));
+                __m256 k1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + i + 8)));
+                for (int j = 0; j < m; j++) {
+                    a0[j] = _mm256_fmadd_ps(_mm256_loadu_ps(qj + (size_t)j * hd + i), k0, a0[j]);
+                    a1[j] = _mm256_fmadd_ps(_mm256_loadu_ps(qj + (size_t)j * hd + i + 8), k1, a1[j]);
+                }
+            }
+            for (int j = 0; j < m; j++) sc[(size_t)(j0 + j) * ss + s] = hsum(_mm256_add_ps(a0[j], a1[j]));
+        }
+    }
+}
+
+void spc__att_axpy_f16_avx2(float *out, int nq, int hd, const float *p, size_t ss, const uint8_t *kv, size_t stride,
+                            const int32_t *keys, int nk) {
+    if (hd % 8) {
+        for (int s = 0; s < nk; s++)
+            for (int j = 0; j < nq; j++)
+                spc__axpy_f16_avx2(out + (size_t)j * hd, p[(size_t)j * ss + s], (const uint16_t *)(kv + (size_t)keys[s] * stride), hd);
+        return;
+    }
+    for (int j0 = 0; j0 < nq; j0 += 4) {
+        int m = nq - j0 < 4 ? nq - j0 : 4;
+        for (int i = 0; i < hd; i += 16) {
+            __m256 o0[4], o1[4];
+            bool two = i + 16 <= hd;
+            for (int j = 0; j < m; j++) {
+                o0[j] = _mm256_loadu_ps(out + (size_t)(j0 + j) * hd + i);
+                o1[j] = two ? _mm256_loadu_ps(out + (size_t)(j0 + j) * hd + i + 8) : _mm256_setzero_ps();
+            }
+            for (int s = 0; s < nk; s++) {
+                const uint16_t *v = (const uint16_t *)(kv + (size_t)keys[s] * stride) + i;
+                __m256 v0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)v));
+                __m256 v1 = two ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + 8))) : v0;
+                for (int j = 0; j < m; j++) {
+                    __m256 a = _mm256_set1_ps(p[(size_t)(j0 + j) * ss + s]);
+                    o0[j] = _mm256_fmadd_ps(a, v0, o0[j]);
+                    if (two) o1[j] = _mm256_fmadd_ps(a, v1, o1[j]);
+                }
+            }
+            for (int j = 0; j < m; j++) {
+                _mm256_storeu_ps(out + (size_t)(j0 + j) * hd + i, o0[j]);
+                if (two) _mm256_storeu_ps(out + (size_t)(j0 + j) * hd + i + 8, o1[j]);
+            }
+        }
+    }
+}
+
 /* ---- activation quantizers: the same bits as the scalar references in quant.c ---- */
 
 static inline __m256 abs256(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }

@@ -1,0 +1,486 @@
+/*
+ * bench_spec.c: `specula bench --prompts FILE.jsonl`: every speculation method on the same real
+ * prompts in one run, interleaved (prompt by prompt, each method in turn, the starting method
+ * rotating), so machine drift hits all methods alike.
+ *
+ * Prompt sets (../shared/bench): Spec-Bench (`turns`, first turn, `category`), HumanEval
+ * (`prompt`, category "humaneval", completed raw), GSM8K (`question`, category "gsm8k"). Chat
+ * prompts go through the model's chat template (--raw turns that off, --chat forces it).
+ *
+ * Per method and category: generated tokens/s (generation only: the prompt is the same work for
+ * every method), speedup over `none` on the same prompts, alpha, tau, `lossless` (greedy outputs
+ * identical to `none`), and the expected speedup of the standard model
+ *     (1 - a^(K+1)) / ((1 - a) (K c + v(K)))
+ * with a the per-token acceptance (accepted / reached), c the drafting time per step over K one-
+ * position target passes, and v(K) the method's own verification passes over K+1 positions
+ * against `none`'s one-position passes on the same prompts. Because a step often drafts fewer
+ * than K tokens (lookup drafters find nothing, model drafters stop on low confidence), a second
+ * prediction, pred_k, averages the same model over the step sizes that actually occurred.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tools.h"
+
+#define MAX_METHODS SPC_SPEC_NMETHODS
+#define MAX_CATS 64
+
+struct prompt {
+    char *text, *cat;
+    bool chat;
+};
+
+struct agg {                    /* one method in one category (or all: cat index n_cats) */
+    int n_prompts, n_gen, n_lossless, n_compared;
+    double gen_s;
+    struct spc_gen_stats s;     /* summed counters */
+};
+
+struct bopts {
+    const char *model, *draft, *prompts, *json, *cats;
+    int limit, n_gen, n_ctx, n_threads, force_chat;   /* force_chat: -1 raw, 0 auto, 1 chat */
+    int methods[MAX_METHODS], n_methods;
+    struct spc_gen_params gp;
+};
+
+static int usage(void) {
+    fprintf(stderr, "usage: specula bench --prompts FILE.jsonl -m MODEL [--category C[,C...]] [--limit N] [-n N]\n"
+                    "                     [--methods none,draft,pld,ngram,selfspec] [-md DRAFT] [--draft-max K]\n"
+                    "                     [--draft-min K] [-c CTX] [-t THREADS] [--chat | --raw] [--json OUT]\n"
+                    "                     (and the speculation options of `specula run`)\n");
+    return 2;
+}
+
+static int parse(int argc, char **argv, struct bopts *o) {
+    o->limit = 10;
+    o->n_gen = 128;
+    o->n_ctx = 4096;
+    o->n_threads = 2;
+    o->gp = spc_gen_default_params();
+    const char *methods = "none,pld,ngram";
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int r = parse_spec_opt("bench", a, v, &o->gp, &o->draft);
+        if (r < 0) return 2;
+        if (r > 0) {
+            i++;
+            continue;
+        }
+        bool ok = true, takes = true;
+        if (!strcmp(a, "--prompts")) o->prompts = v;
+        else if (!strcmp(a, "-m")) o->model = v;
+        else if (!strcmp(a, "--category")) o->cats = v;
+        else if (!strcmp(a, "--limit")) ok = v && parse_int(v, 1, 1 << 20, &o->limit);
+        else if (!strcmp(a, "-n")) ok = v && parse_int(v, 1, 1 << 20, &o->n_gen);
+        else if (!strcmp(a, "-c")) ok = v && parse_int(v, 64, 1 << 20, &o->n_ctx);
+        else if (!strcmp(a, "-t")) ok = v && parse_int(v, 1, 512, &o->n_threads);
+        else if (!strcmp(a, "--methods")) methods = v;
+        else if (!strcmp(a, "--json")) o->json = v;
+        else if (!strcmp(a, "--chat")) { o->force_chat = 1; takes = false; }
+        else if (!strcmp(a, "--raw")) { o->force_chat = -1; takes = false; }
+        else {
+            fprintf(stderr, "specula bench: unknown option '%s'\n", a);
+            return usage();
+        }
+        if (takes && !v) {
+            fprintf(stderr, "specula bench: option '%s' needs a value\n", a);
+            return 2;
+        }
+        if (!ok) {
+            fprintf(stderr, "specula bench: bad value '%s' for %s\n", v, a);
+            return 2;
+        }
+        if (takes) i++;
+    }
+    if (!o->prompts || !o->model) {
+        fprintf(stderr, "specula bench: --prompts needs -m MODEL\n");
+        return usage();
+    }
+    /* methods: `none` always first (the baseline), each once */
+    o->methods[o->n_methods++] = SPC_SPEC_NONE;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", methods);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        int mth = spc_spec_method_from_name(tok);
+        if (mth < 0) {
+            fprintf(stderr, "specula bench: unknown method '%s' (none, draft, pld, ngram, selfspec)\n", tok);
+            return 2;
+        }
+        bool dup = false;
+        for (int j = 0; j < o->n_methods; j++) dup |= o->methods[j] == mth;
+        if (!dup) o->methods[o->n_methods++] = mth;
+        if (mth == SPC_SPEC_DRAFT && !o->draft) {
+            fprintf(stderr, "specula bench: method 'draft' needs -md DRAFT\n");
+            return 2;
+        }
+    }
+    return 0;
+}
+
+static bool cat_wanted(const char *list, const char *cat) {
+    if (!list) return true;
+    size_t n = strlen(cat);
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && !strncmp(p, cat, n)) return true;
+        if (!e) break;
+        p = e + 1;
+    }
+    return false;
+}
+
+/* Reads the JSONL prompt set: up to `limit` prompts per category. */
+static int load_prompts(const struct bopts *o, struct prompt **out, int *n_out) {
+    FILE *f = fopen(o->prompts, "r");
+    if (!f) {
+        fprintf(stderr, "specula bench: cannot open '%s': %s\n", o->prompts, strerror(errno));
+        return 1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    long lineno = 0;
+    int n = 0, room = 0, rc = 0;
+    struct prompt *ps = NULL;
+    char *cats[MAX_CATS];
+    int cat_n[MAX_CATS], n_cats = 0;
+    while (getline(&line, &cap, f) > 0) {
+        lineno++;
+        if (strspn(line, " \t\r\n") == strlen(line)) continue;
+        char *text = NULL, *cat = NULL;
+        bool chat = true;
+        int r = json_object_get_str(line, "turns", 0, &text);
+        if (r == 0) {
+            r = json_object_get_str(line, "prompt", -1, &text);
+            if (r == 1) chat = false;
+        }
+        if (r == 0) r = json_object_get_str(line, "question", -1, &text);
+        if (r < 0) {
+            fprintf(stderr, "specula bench: %s:%ld: malformed JSON\n", o->prompts, lineno);
+            rc = 1;
+            break;
+        }
+        if (r == 0) {
+            fprintf(stderr, "specula bench: %s:%ld: no 'turns', 'prompt' or 'question' string\n", o->prompts, lineno);
+            rc = 1;
+            break;
+        }
+        if (json_object_get_str(line, "category", -1, &cat) != 1) {
+            free(cat);
+            cat = strdup(strstr(o->prompts, "humaneval") ? "humaneval" : strstr(o->prompts, "gsm8k") ? "gsm8k" : "all");
+        }
+        int ci = 0;
+        while (ci < n_cats && strcmp(cats[ci], cat)) ci++;
+        if (ci == n_cats && n_cats < MAX_CATS) {
+            cats[n_cats] = cat;
+            cat_n[n_cats++] = 0;
+        }
+        bool keep = ci < n_cats && cat_wanted(o->cats, cat) && cat_n[ci] < o->limit;
+        if (!keep) {
+            free(text);
+            if (ci == n_cats || cats[ci] != cat) free(cat);
+            continue;
+        }
+        cat_n[ci]++;
+        if (n == room) {
+            room = room ? 2 * room : 64;
+            struct prompt *np = realloc(ps, sizeof *ps * (size_t)room);
+            if (!np) { rc = 1; free(text); break; }
+            ps = np;
+        }
+        ps[n++] = (struct prompt){ text, cats[ci], chat };
+        if (cats[ci] != cat) free(cat);
+    }
+    free(line);
+    fclose(f);
+    if (!rc && n == 0) {
+        fprintf(stderr, "specula bench: no prompts in '%s'%s%s\n", o->prompts, o->cats ? " for category " : "",
+                o->cats ? o->cats : "");
+        rc = 1;
+    }
+    for (int c = 0; c < n_cats; c++) {      /* categories without a kept prompt own their name */
+        bool used = false;
+        for (int i = 0; i < n; i++) used |= ps[i].cat == cats[c];
+        if (!used) free(cats[c]);
+    }
+    *out = ps;
+    *n_out = n;
+    return rc;
+}
+
+static void add_stats(struct agg *a, const struct spc_gen_stats *s, double gen_s) {
+    a->n_prompts++;
+    a->n_gen += s->n_gen;
+    a->gen_s += gen_s;
+    struct spc_gen_stats *t = &a->s;
+    t->n_steps += s->n_steps;
+    t->n_drafted += s->n_drafted;
+    t->n_accepted += s->n_accepted;
+    t->n_checked += s->n_checked;
+    t->n_draft_calls += s->n_draft_calls;
+    t->t_draft += s->t_draft;
+    t->t_verify += s->t_verify;
+    for (int k = 0; k < SPC_SPEC_KMAX; k++) {
+        t->drafted_at[k] += s->drafted_at[k];
+        t->accepted_at[k] += s->accepted_at[k];
+    }
+    for (int k = 0; k <= SPC_SPEC_KMAX; k++) {
+        t->passes_by_k[k] += s->passes_by_k[k];
+        t->verify_s_by_k[k] += s->verify_s_by_k[k];
+    }
+}
+
+struct derived {
+    double tps, speedup, alpha, alpha_cond, tau, c, vK, pred, pred_k;
+};
+
+/* Derived figures of method aggregate a against the baseline b (same prompts). */
+static struct derived derive(const struct agg *a, const struct agg *b, int K) {
+    struct derived d = { 0 };
+    const struct spc_gen_stats *s = &a->s;
+    d.tps = a->gen_s > 0 ? a->n_gen / a->gen_s : 0;
+    double tps_b = b->gen_s > 0 ? b->n_gen / b->gen_s : 0;
+    d.speedup = tps_b > 0 ? d.tps / tps_b : 0;
+    d.alpha = s->n_drafted ? (double)s->n_accepted / s->n_drafted : 0;
+    d.alpha_cond = s->n_checked ? (double)s->n_accepted / s->n_checked : 0;
+    d.tau = s->n_steps ? (double)(s->n_accepted + s->n_steps) / s->n_steps : 0;
+    /* T1: the baseline's one-position pass; v(k) from this method's own passes */
+    double t1 = b->s.passes_by_k[0] ? b->s.verify_s_by_k[0] / b->s.passes_by_k[0] : 0;
+    if (t1 <= 0 || !s->n_steps) return d;
+    double v[SPC_SPEC_KMAX + 1];
+    double last = 1;
+    for (int k = 0; k <= SPC_SPEC_KMAX; k++) {
+        v[k] = s->passes_by_k[k] ? s->verify_s_by_k[k] / s->passes_by_k[k] / t1 : last;
+        if (s->passes_by_k[k]) last = v[k];
+    }
+    d.vK = v[K];
+    d.c = s->t_draft / (s->n_steps * (double)K * t1);
+    double a_ = d.alpha_cond < 0.999999 ? d.alpha_cond : 0.999999;
+    d.pred = (1 - pow(a_, K + 1)) / ((1 - a_) * (K * d.c + d.vK));
+    double tok = 0, time = s->t_draft / (s->n_steps * t1);
+    for (int k = 0; k <= SPC_SPEC_KMAX; k++) {
+        double pk = (double)s->passes_by_k[k] / s->n_steps;
+        tok += pk * (1 - pow(a_, k + 1)) / (1 - a_);
+        time += pk * v[k];
+    }
+    d.pred_k = tok / time;
+    return d;
+}
+
+static int tokenize_prompt(struct spc_model *m, const struct prompt *p, int force_chat, int32_t **out) {
+    const struct spc_vocab *v = spc_model_vocab(m);
+    bool chat = force_chat ? force_chat > 0 : p->chat;
+    char *buf = NULL;
+    const char *text = p->text;
+    if (chat) {
+        struct spc_chat_msg msg = { "user", p->text };
+        int need = spc_chat_apply(m, &msg, 1, 1, NULL, 0);
+        if (need < 0 || !(buf = malloc((size_t)need + 1))) return -1;
+        spc_chat_apply(m, &msg, 1, 1, buf, (size_t)need + 1);
+        text = buf;
+    }
+    int n = spc_tokenize(v, text, strlen(text), spc_vocab_add_bos(v), 1, NULL, 0);
+    if (n > 0 && (*out = malloc(sizeof **out * (size_t)n))) spc_tokenize(v, text, strlen(text), spc_vocab_add_bos(v), 1, *out, n);
+    else n = -1;
+    free(buf);
+    return n;
+}
+
+int cmd_bench_prompts(int argc, char **argv) {
+    struct bopts o = { 0 };
+    int rc = parse(argc, argv, &o);
+    if (rc) return rc;
+    struct prompt *ps = NULL;
+    int np = 0;
+    if (load_prompts(&o, &ps, &np)) return 1;
+    FILE *jf = NULL;
+    if (o.json && !(jf = fopen(o.json, "w"))) {
+        fprintf(stderr, "specula bench: cannot write '%s': %s\n", o.json, strerror(errno));
+        return 1;
+    }
+    struct spc_model *m = NULL, *dm = NULL;
+    struct spc_gen *gens[MAX_METHODS] = { 0 };
+    const char *cats[MAX_CATS];
+    int n_cats = 0;
+    struct agg (*ag)[MAX_CATS + 1] = calloc(MAX_METHODS, sizeof *ag);
+    int32_t *ref = malloc(sizeof *ref * (size_t)o.n_gen);
+    int n_skipped = 0;
+    rc = 1;
+    if (!ag || !ref) goto done;
+    if (load_model(o.model, &m)) goto done;
+    if (o.draft && load_model(o.draft, &dm)) goto done;
+    for (int i = 0; i < np; i++) {
+        int c = 0;
+        while (c < n_cats && strcmp(cats[c], ps[i].cat)) c++;
+        if (c == n_cats) cats[n_cats++] = ps[i].cat;
+    }
+    int32_t *calib = NULL;
+    int n_calib = tokenize_prompt(m, &ps[0], o.force_chat, &calib);
+    for (int j = 0; j < o.n_methods; j++) {
+        struct spc_gen_params gp = o.gp;
+        gp.method = o.methods[j];
+        gp.ctx.n_ctx = o.n_ctx;
+        gp.ctx.n_threads = o.n_threads;
+        gp.draft_model = dm;
+        gp.calib = calib;
+        gp.n_calib = n_calib;
+        int st = spc_gen_new(&gens[j], m, &gp);
+        if (st) {
+            fprintf(stderr, "specula bench: %s: ", spc_spec_method_name(o.methods[j]));
+            fail("setup", st);
+            free(calib);
+            goto done;
+        }
+        const char *info = spc_gen_drafter_info(gens[j]);
+        fprintf(stderr, "specula bench: %s%s%s\n", spc_spec_method_name(o.methods[j]), *info ? ": " : "", info);
+    }
+    free(calib);
+    int K = o.gp.draft_max;
+    for (int i = 0; i < np; i++) {
+        int32_t *toks = NULL;
+        int n = tokenize_prompt(m, &ps[i], o.force_chat, &toks);
+        if (n < 0) {
+            fprintf(stderr, "specula bench: prompt %d: cannot tokenize (%s)\n", i, spc_errmsg());
+            goto done;
+        }
+        if (n + o.n_gen > o.n_ctx) {
+            fprintf(stderr, "specula bench: prompt %d (%s) has %d tokens: with -n %d it exceeds -c %d; skipped\n", i,
+                    ps[i].cat, n, o.n_gen, o.n_ctx);
+            n_skipped++;
+            free(toks);
+            continue;
+        }
+        int c = 0;
+        while (strcmp(cats[c], ps[i].cat)) c++;
+        int n_ref = 0;
+        struct spc_gen_stats st_m[MAX_METHODS];
+        double gen_s[MAX_METHODS];
+        bool same[MAX_METHODS];
+        /* the baseline first (its tokens are the reference), then the others from a rotating start */
+        for (int jj = 0; jj < o.n_methods; jj++) {
+            int j = jj == 0 ? 0 : 1 + (jj - 1 + i) % (o.n_methods - 1);
+            struct spc_gen_request rq = { toks, n, o.n_gen, NULL, 0 };
+            struct spc_gen_result res;
+            int st = spc_gen_run(gens[j], &rq, NULL, NULL, &res);
+            if (st) {
+                fprintf(stderr, "specula bench: prompt %d, %s: ", i, spc_spec_method_name(o.methods[j]));
+                fail("generation", st);
+                free(toks);
+                goto done;
+            }
+            spc_gen_stats(gens[j], &st_m[j]);
+            gen_s[j] = st_m[j].t_total - st_m[j].t_prompt;
+            if (j == 0) {
+                n_ref = res.n_tokens;
+                memcpy(ref, res.tokens, sizeof *ref * (size_t)n_ref);
+                same[j] = true;
+            } else {
+                same[j] = res.n_tokens == n_ref && !memcmp(res.tokens, ref, sizeof *ref * (size_t)n_ref);
+            }
+        }
+        free(toks);
+        fprintf(stderr, "[%d/%d] %-14s %4d+%-4d tok:", i + 1, np, ps[i].cat, n, n_ref);
+        for (int j = 0; j < o.n_methods; j++) {
+            for (int cc = 0; cc < 2; cc++) {
+                struct agg *a = &ag[j][cc ? n_cats : c];
+                add_stats(a, &st_m[j], gen_s[j]);
+                a->n_compared++;
+                a->n_lossless += same[j];
+            }
+            fprintf(stderr, " %s %.1f t/s%s", spc_spec_method_name(o.methods[j]), gen_s[j] > 0 ? st_m[j].n_gen / gen_s[j] : 0,
+                    same[j] ? "" : " (DIFFERS)");
+        }
+        fprintf(stderr, "\n");
+    }
+    bool greedy = o.gp.sampling.temp <= 0;
+    printf("| method | category | prompts | tok/s | speedup | alpha | tau | lossless | pred | pred_k | c | v(K) |\n"
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n");
+    for (int j = 0; j < o.n_methods; j++)
+        for (int c = 0; c <= n_cats; c++) {
+            struct agg *a = &ag[j][c];
+            if (!a->n_prompts || (c < n_cats && n_cats == 1)) continue;
+            struct derived d = derive(a, &ag[0][c], K);
+            char loss[32];
+            if (!greedy) snprintf(loss, sizeof loss, "n/a (sampling)");
+            else snprintf(loss, sizeof loss, "%s %d/%d", a->n_lossless == a->n_compared ? "yes" : "NO", a->n_lossless, a->n_compared);
+            printf("| %s | %s | %d | %.2f | %.3f | %.3f | %.2f | %s | %.3f | %.3f | %.3f | %.2f |\n",
+                   spc_spec_method_name(o.methods[j]), c == n_cats ? "**all**" : cats[c], a->n_prompts, d.tps, d.speedup,
+                   d.alpha, d.tau, loss, d.pred, d.pred_k, d.c, d.vK);
+        }
+    /* mean over categories of the per-category speedups, per method */
+    double mean_sp[MAX_METHODS];
+    for (int j = 0; j < o.n_methods; j++) {
+        double sum = 0;
+        int k = 0;
+        for (int c = 0; c < n_cats; c++)
+            if (ag[j][c].n_prompts) {
+                sum += derive(&ag[j][c], &ag[0][c], K).speedup;
+                k++;
+            }
+        mean_sp[j] = k ? sum / k : 0;
+    }
+    printf("\nmean over categories of the per-category speedup:");
+    for (int j = 1; j < o.n_methods; j++) printf(" %s %.3f", spc_spec_method_name(o.methods[j]), mean_sp[j]);
+    printf("\n%d prompts, K = %d, -n %d, %s%s\n", np - n_skipped, K, o.n_gen, greedy ? "greedy" : "sampling",
+           n_skipped ? " (some prompts skipped: too long for -c)" : "");
+    if (jf) {
+        fprintf(jf, "{\n  \"prompts_file\": ");
+        json_str(jf, o.prompts, strlen(o.prompts));
+        fprintf(jf, ",\n  \"model\": ");
+        json_str(jf, o.model, strlen(o.model));
+        fprintf(jf, ",\n  \"draft_model\": ");
+        if (o.draft) json_str(jf, o.draft, strlen(o.draft));
+        else fprintf(jf, "null");
+        fprintf(jf, ",\n  \"draft_max\": %d, \"n_predict\": %d, \"threads\": %d, \"greedy\": %s, \"n_prompts\": %d, "
+                    "\"n_skipped\": %d,\n  \"methods\": [\n",
+                K, o.n_gen, o.n_threads, greedy ? "true" : "false", np - n_skipped, n_skipped);
+        for (int j = 0; j < o.n_methods; j++) {
+            const char *info = spc_gen_drafter_info(gens[j]);
+            fprintf(jf, "    {\"method\": \"%s\", \"drafter\": ", spc_spec_method_name(o.methods[j]));
+            json_str(jf, info, strlen(info));
+            fprintf(jf, ", \"mean_category_speedup\": %.4f, \"categories\": [\n", mean_sp[j]);
+            bool first = true;
+            for (int c = 0; c <= n_cats; c++) {
+                struct agg *a = &ag[j][c];
+                if (!a->n_prompts) continue;
+                struct derived d = derive(a, &ag[0][c], K);
+                fprintf(jf, "%s      {\"category\": ", first ? "" : ",\n");
+                first = false;
+                json_str(jf, c == n_cats ? "all" : cats[c], strlen(c == n_cats ? "all" : cats[c]));
+                fprintf(jf, ", \"n_prompts\": %d, \"n_gen\": %d, \"gen_s\": %.4f, \"tokens_per_s\": %.3f, \"speedup\": %.4f, "
+                            "\"lossless\": %s, \"n_identical\": %d, \"alpha\": %.4f, \"alpha_cond\": %.4f, \"tau\": %.4f, "
+                            "\"c\": %.4f, \"v_K\": %.4f, \"speedup_pred\": %.4f, \"speedup_pred_k\": %.4f, ",
+                        a->n_prompts, a->n_gen, a->gen_s, d.tps, d.speedup,
+                        greedy ? (a->n_lossless == a->n_compared ? "true" : "false") : "null", a->n_lossless, d.alpha,
+                        d.alpha_cond, d.tau, d.c, d.vK, d.pred, d.pred_k);
+                a->s.alpha = d.alpha;
+                a->s.alpha_cond = d.alpha_cond;
+                a->s.tau = d.tau;
+                json_gen_stats(jf, &a->s);
+                fprintf(jf, ", \"passes_by_k\": [");
+                for (int k = 0; k <= K; k++) fprintf(jf, "%s%d", k ? ", " : "", a->s.passes_by_k[k]);
+                fprintf(jf, "]}");
+            }
+            fprintf(jf, "\n    ]}%s\n", j + 1 < o.n_methods ? "," : "");
+        }
+        fprintf(jf, "  ]\n}\n");
+    }
+    rc = 0;
+done:
+    for (int j = 0; j < MAX_METHODS; j++) {
+        if (gens[j]) spc_gen_save(gens[j]);
+        spc_gen_free(gens[j]);
+    }
+    spc_model_free(dm);
+    spc_model_free(m);
+    if (jf && fclose(jf) != 0) rc = 1;
+    for (int i = 0; i < np; i++) free(ps[i].text);
+    for (int c = 0; c < n_cats; c++) free((char *)cats[c]);
+    free(ps);
+    free(ag);
+    free(ref);
+    return rc;
+}
