@@ -237,6 +237,9 @@ int spc_forward(struct spc_ctx *ctx, const struct spc_batch *b);
 const float *spc_ctx_logits(const struct spc_ctx *ctx, int i);
 
 int spc_kv_len(const struct spc_ctx *ctx, int seq);
+/* The tokens whose K/V the cache of seq holds, spc_kv_len of them (valid until the next call that
+ * changes the cache): what a prompt cache compares a new prompt against. */
+const int32_t *spc_kv_tokens(const struct spc_ctx *ctx, int seq);
 /* Rolls sequence seq back to its first n positions. */
 int spc_kv_truncate(struct spc_ctx *ctx, int seq, int n);
 /* Keeps positions start + keep[0..n_keep) (strictly increasing) as start..start+n_keep-1 and
@@ -302,6 +305,8 @@ struct spc_gen_params {
     int draft_min;              /* a proposal shorter than this is dropped (a plain step) */
     float draft_p_min;          /* model drafters stop when their next token's probability is lower */
     struct spc_ctx_params ctx;  /* the target's context; n_logits is raised to draft_max + 1 */
+    struct spc_ctx *target_ctx; /* or a context of the target to use (not owned; it may be shared by
+                                   generators used one at a time: each keeps the common prefix) */
     struct spc_sampler_params sampling;
     const struct spc_model *draft_model;    /* SPC_SPEC_DRAFT: same vocabulary as the target */
     int lookup_min, lookup_max; /* pld, ngram: n-gram lengths matched, longest first */

@@ -52,8 +52,8 @@ static int pld_propose(struct spc__drafter *d, const int32_t *hist, int n_hist, 
 static void pld_observe(struct spc__drafter *d, const int32_t *h, int n, int nd, int na) {
     (void)d, (void)h, (void)n, (void)nd, (void)na;
 }
-static int pld_reset(struct spc__drafter *d, const int32_t *h, int n, int nmax, int keep) {
-    (void)d, (void)h, (void)n, (void)nmax, (void)keep;
+static int pld_reset(struct spc__drafter *d, const int32_t *h, int n, int nmax) {
+    (void)d, (void)h, (void)n, (void)nmax;
     return SPC_OK;
 }
 static void pld_free(struct spc__drafter *d) { spc__free(d); }
@@ -220,8 +220,7 @@ static void ngram_observe(struct spc__drafter *d, const int32_t *hist, int n_his
     g->n_indexed = n_hist;
 }
 
-static int ngram_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int n_max, int n_keep) {
-    (void)n_keep;
+static int ngram_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int n_max) {
     struct ngram *g = (struct ngram *)d;
     int st = ng_reserve(&g->tab[0], (size_t)n_max * (size_t)(g->nmax - g->nmin + 1));
     if (st) return st;

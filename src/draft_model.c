@@ -264,10 +264,14 @@ static int search_layers(struct mdraft *md, const int32_t *calib, int n) {
     return spc_ctx_set_layer_skip(md->ctx, md->skip, L);
 }
 
-static int md_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int n_max, int n_keep) {
+static int md_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int n_max) {
     (void)n_max;
     struct mdraft *md = (struct mdraft *)d;
-    if (md->n_past > n_keep) md->n_past = n_keep;       /* the KV of the common prefix stays */
+    /* prompt caching: the drafter's KV of the prefix it shares with the new prompt stays */
+    const int32_t *cached = spc_kv_tokens(md->ctx, 0);
+    int kv = spc_kv_len(md->ctx, 0);
+    md->n_past = 0;
+    while (md->n_past < kv && md->n_past < n_hist - 1 && cached[md->n_past] == hist[md->n_past]) md->n_past++;
     if (md->selfspec && !md->searched) md->n_past = 0;
     int st = spc_kv_truncate(md->ctx, 0, md->n_past);
     if (st) return st;

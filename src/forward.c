@@ -31,6 +31,7 @@ struct spc_ctx {
     size_t kv_elt;                  /* 2 (f16) or 4 (f32) */
     uint8_t *kv_k, *kv_v;           /* [seq][layer][slot][kv_dim] */
     int *kv_len;                    /* per sequence */
+    int32_t *kv_tok;                /* [seq][slot]: the token whose K/V the slot holds */
 
     /* per-batch scratch, sized for n_batch positions */
     float *x, *xb, *q, *k, *v, *att, *hb, *hb2, *xl;
@@ -96,6 +97,7 @@ int spc__ctx_new_sharing(struct spc_ctx **out, const struct spc_model *m, const 
     c->kv_k = spc__alloc(kv_bytes);
     c->kv_v = spc__alloc(kv_bytes);
     c->kv_len = spc__calloc((size_t)p.n_seq, sizeof *c->kv_len);
+    c->kv_tok = spc__calloc((size_t)p.n_seq * (size_t)p.n_ctx, sizeof *c->kv_tok);
     c->x = spc__calloc(nb * e, 4);
     c->xb = spc__calloc(nb * (e > qd ? e : qd), 4);
     c->q = spc__calloc(nb * qd, 4);
@@ -117,7 +119,7 @@ int spc__ctx_new_sharing(struct spc_ctx **out, const struct spc_model *m, const 
     c->logits = spc__calloc((size_t)p.n_logits * hp->n_vocab, 4);
     c->logit_row = spc__calloc(nb, 4);
     c->rope_cs = spc__calloc((size_t)hp->n_rot, 4);
-    if (!c->kv_k || !c->kv_v || !c->kv_len || !c->x || !c->xb || !c->q || !c->k || !c->v || !c->att ||
+    if (!c->kv_k || !c->kv_v || !c->kv_len || !c->kv_tok || !c->x || !c->xb || !c->q || !c->k || !c->v || !c->att ||
         !c->hb || !c->hb2 || !c->xl || !c->mm_scratch || !c->pos || !c->slot || !c->depth || !c->par ||
         !c->seq_off || !c->scores || !c->keys || !c->logits || !c->logit_row || !c->rope_cs) {
         st = spc__err(SPC_ERR_NOMEM, "ctx: out of memory (KV cache %zu MiB)", 2 * kv_bytes >> 20);
@@ -134,7 +136,7 @@ void spc_ctx_free(struct spc_ctx *c) {
     if (!c) return;
     if (c->own_pool) spc__pool_free(c->pool);
     spc__free(c->skip);
-    void *bufs[] = { c->kv_k, c->kv_v, c->kv_len, c->x, c->xb, c->q, c->k, c->v, c->att, c->hb,
+    void *bufs[] = { c->kv_k, c->kv_v, c->kv_len, c->kv_tok, c->x, c->xb, c->q, c->k, c->v, c->att, c->hb,
                      c->hb2, c->xl, c->mm_scratch, c->pos, c->slot, c->depth, c->par, c->seq_off, c->scores,
                      c->keys, c->logits, c->logit_row, c->rope_cs };
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) spc__free(bufs[i]);
@@ -142,6 +144,8 @@ void spc_ctx_free(struct spc_ctx *c) {
 }
 
 int spc_ctx_n_ctx(const struct spc_ctx *c) { return c->p.n_ctx; }
+int spc__ctx_n_logits(const struct spc_ctx *c) { return c->p.n_logits; }
+int spc__ctx_n_batch(const struct spc_ctx *c) { return c->p.n_batch; }
 
 const void *spc__ctx_kv_row(const struct spc_ctx *c, int kv, int seq, int il, int slot, size_t *bytes) {
     if (seq < 0 || seq >= c->p.n_seq || il < 0 || il >= c->m->hp.n_layer || slot < 0 || slot >= c->kv_len[seq]) return NULL;
@@ -192,8 +196,14 @@ int spc_kv_compact(struct spc_ctx *c, int seq, int start, const int32_t *keep, i
             memmove(kv_row(c, c->kv_k, seq, il, start + j), kv_row(c, c->kv_k, seq, il, start + keep[j]), row);
             memmove(kv_row(c, c->kv_v, seq, il, start + j), kv_row(c, c->kv_v, seq, il, start + keep[j]), row);
         }
+    int32_t *tok = c->kv_tok + (size_t)seq * c->p.n_ctx;
+    for (int j = 0; j < n_keep; j++) tok[start + j] = tok[start + keep[j]];
     c->kv_len[seq] = start + n_keep;
     return SPC_OK;
+}
+
+const int32_t *spc_kv_tokens(const struct spc_ctx *c, int seq) {
+    return c && seq >= 0 && seq < c->p.n_seq ? c->kv_tok + (size_t)seq * c->p.n_ctx : NULL;
 }
 
 const float *spc_ctx_logits(const struct spc_ctx *c, int i) {
@@ -474,7 +484,11 @@ int spc_forward(struct spc_ctx *c, const struct spc_batch *b) {
         if (c->logit_row[i] >= 0)
             rmsnorm(c->xl + (size_t)nl++ * e, c->x + (size_t)i * e, (const float *)m->output_norm.data, e, hp->eps);
     if (nl) spc__matmul(c->pool, &m->output, c->xl, nl, c->logits, c->mm_scratch);
-    for (int i = 0; i < n; i++) c->kv_len[b->seq ? b->seq[i] : 0]++;
+    for (int i = 0; i < n; i++) {
+        int seq = b->seq ? b->seq[i] : 0;
+        c->kv_tok[(size_t)seq * c->p.n_ctx + c->slot[i]] = b->token[i];
+        c->kv_len[seq]++;
+    }
     c->last_n = n;
     return SPC_OK;
 }

@@ -59,6 +59,8 @@ int spc__vocab_load(struct spc_vocab **out, const struct spc_gguf *g);
  * that runs on the same thread as its target, so two pools never spin against each other. */
 int spc__ctx_new_sharing(struct spc_ctx **out, const struct spc_model *m, const struct spc_ctx_params *p,
                          struct spc_ctx *pool_owner);
+int spc__ctx_n_logits(const struct spc_ctx *c);
+int spc__ctx_n_batch(const struct spc_ctx *c);
 /* The K (kv = 0) or V (kv = 1) row of (seq, layer, slot) and its size; NULL past the sequence's
  * length. For tests (KV after rollback equals KV after a fresh prefill). */
 const void *spc__ctx_kv_row(const struct spc_ctx *c, int kv, int seq, int il, int slot, size_t *bytes);

@@ -69,6 +69,7 @@ struct spc_gen {
     const struct spc_vocab *v;
     int n_vocab, n_ctx;
     struct spc_ctx *ctx;
+    bool own_ctx;
     struct spc_sampler *smp;
     struct spc__drafter *dr;
 
@@ -90,7 +91,7 @@ struct spc_gen {
 static void gen_free_parts(struct spc_gen *g) {
     if (g->dr) g->dr->vt->free(g->dr);
     spc_sampler_free(g->smp);
-    spc_ctx_free(g->ctx);
+    if (g->own_ctx) spc_ctx_free(g->ctx);
     spc__free(g->hist);
     spc__free(g->batch_tok);
     spc__free(g->batch_logits);
@@ -129,7 +130,19 @@ int spc_gen_new(struct spc_gen **out, const struct spc_model *m, const struct sp
     cp.n_seq = 1;
     g->p.ctx = cp;
     g->n_ctx = cp.n_ctx;
-    int st = spc_ctx_new(&g->ctx, m, &cp);
+    int st = SPC_OK;
+    if (p->target_ctx) {
+        g->ctx = p->target_ctx;
+        g->n_ctx = spc_ctx_n_ctx(g->ctx);
+        int need = p->method == SPC_SPEC_SELFSPEC ? 64 : p->draft_max + 1;
+        if (spc__ctx_n_logits(g->ctx) < need || spc__ctx_n_batch(g->ctx) < need)
+            st = spc__err(SPC_ERR_INVALID, "gen: the given context allows %d logits per pass; %d needed",
+                          spc__ctx_n_logits(g->ctx), need);
+    } else {
+        st = spc_ctx_new(&g->ctx, m, &cp);
+        g->own_ctx = true;
+    }
+    g->p.ctx.n_batch = g->ctx ? spc__ctx_n_batch(g->ctx) : cp.n_batch;
     if (!st) st = spc_sampler_new(&g->smp, &p->sampling, g->n_vocab);
     if (st) {
         spc_gen_free(g);
@@ -358,11 +371,12 @@ int spc_gen_run(struct spc_gen *g, const struct spc_gen_request *rq, spc_piece_f
     }
     /* prompt caching: the KV of the longest common prefix with the previous request is kept */
     int keep = 0, kv = spc_kv_len(g->ctx, 0);
-    while (keep < kv && keep < g->n_hist && keep < rq->n_prompt - 1 && g->hist[keep] == rq->prompt[keep]) keep++;
+    const int32_t *cached = spc_kv_tokens(g->ctx, 0);
+    while (keep < kv && keep < rq->n_prompt - 1 && cached[keep] == rq->prompt[keep]) keep++;
     memcpy(g->hist, rq->prompt, sizeof *g->hist * (size_t)rq->n_prompt);
     g->n_hist = rq->n_prompt;
     int st = spc_kv_truncate(g->ctx, 0, keep);
-    if (!st && g->dr) st = g->dr->vt->reset(g->dr, g->hist, g->n_hist, g->n_ctx + 1, keep);
+    if (!st && g->dr) st = g->dr->vt->reset(g->dr, g->hist, g->n_hist, g->n_ctx + 1);
     if (st) return st;
     if (g->dr) {                /* one-time drafter setup (the selfspec search) is not generation time */
         g->st.t_setup = g->dr->t_extra;

@@ -31,9 +31,8 @@ struct spc__drafter_vt {
     /* The last proposal's n_drafted tokens were verified, n_accepted of them kept; hist[0..n_hist)
      * is the new committed history (the accepted drafts and the target's bonus token appended). */
     void (*observe)(struct spc__drafter *d, const int32_t *hist, int n_hist, int n_drafted, int n_accepted);
-    /* A new request begins with hist[0..n_hist) (the prompt); capacity for n_max history tokens;
-     * its first n_keep tokens are those the previous request's history began with. */
-    int (*reset)(struct spc__drafter *d, const int32_t *hist, int n_hist, int n_max, int n_keep);
+    /* A new request begins with hist[0..n_hist) (the prompt); capacity for n_max history tokens. */
+    int (*reset)(struct spc__drafter *d, const int32_t *hist, int n_hist, int n_max);
     /* Called when a request ends with its full history (n-gram memories learn from it). */
     void (*finish)(struct spc__drafter *d, const int32_t *hist, int n_hist);
     /* A short description of the drafter's configuration (e.g. the layers self-speculation skips). */

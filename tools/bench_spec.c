@@ -303,6 +303,7 @@ int cmd_bench_prompts(int argc, char **argv) {
     }
     struct spc_model *m = NULL, *dm = NULL;
     struct spc_gen *gens[MAX_METHODS] = { 0 };
+    struct spc_ctx *tctx = NULL;
     const char *cats[MAX_CATS];
     int n_cats = 0;
     struct agg (*ag)[MAX_CATS + 1] = calloc(MAX_METHODS, sizeof *ag);
@@ -317,6 +318,18 @@ int cmd_bench_prompts(int argc, char **argv) {
         while (c < n_cats && strcmp(cats[c], ps[i].cat)) c++;
         if (c == n_cats) cats[n_cats++] = ps[i].cat;
     }
+    /* one target context for every method: each request keeps the KV of the prompt that the
+       previous method left there (prompt caching), so a prompt is prefilled once */
+    struct spc_ctx_params cp = o.gp.ctx;
+    cp.n_ctx = o.n_ctx;
+    cp.n_threads = o.n_threads;
+    cp.n_logits = o.gp.draft_max + 1 > 64 ? o.gp.draft_max + 1 : 64;
+    if (cp.n_batch < cp.n_logits) cp.n_batch = cp.n_logits;
+    int st0 = spc_ctx_new(&tctx, m, &cp);
+    if (st0) {
+        fail("target context", st0);
+        goto done;
+    }
     int32_t *calib = NULL;
     int n_calib = tokenize_prompt(m, &ps[0], o.force_chat, &calib);
     for (int j = 0; j < o.n_methods; j++) {
@@ -324,6 +337,7 @@ int cmd_bench_prompts(int argc, char **argv) {
         gp.method = o.methods[j];
         gp.ctx.n_ctx = o.n_ctx;
         gp.ctx.n_threads = o.n_threads;
+        gp.target_ctx = tctx;
         gp.draft_model = dm;
         gp.calib = calib;
         gp.n_calib = n_calib;
@@ -474,6 +488,7 @@ done:
         if (gens[j]) spc_gen_save(gens[j]);
         spc_gen_free(gens[j]);
     }
+    spc_ctx_free(tctx);
     spc_model_free(dm);
     spc_model_free(m);
     if (jf && fclose(jf) != 0) rc = 1;
