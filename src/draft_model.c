@@ -282,6 +282,13 @@ static int md_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int
         md->searched = true;
         spc__log(SPC_LOG_INFO, "selfspec: %s", md->info);
     }
+    /* the prompt, but its last token, goes in now: prompt time, as the target's prefill */
+    if (n_hist - 1 > md->n_past) {
+        if ((st = spc_kv_truncate(md->ctx, 0, md->n_past))) return st;
+        int li = forward_tokens(md->ctx, hist + md->n_past, n_hist - 1 - md->n_past, md->n_batch);
+        if (li < 0) return li;
+        md->n_past = n_hist - 1;
+    }
     return SPC_OK;
 }
 

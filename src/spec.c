@@ -359,6 +359,7 @@ int spc_gen_run(struct spc_gen *g, const struct spc_gen_request *rq, spc_piece_f
         return spc__err(SPC_ERR_CONTEXT, "gen: the prompt has %d tokens; the context holds %d (prompt and output)",
                         rq->n_prompt, g->n_ctx);
     memset(&g->st, 0, sizeof g->st);
+    double t_start = spc__now();
     /* setup for this request: the text buffer, the drafter */
     int room = g->n_ctx - rq->n_prompt;
     int n_max = rq->n_predict < room ? rq->n_predict : room;
@@ -369,21 +370,23 @@ int spc_gen_run(struct spc_gen *g, const struct spc_gen_request *rq, spc_piece_f
         g->text = t;
         g->text_cap = need;
     }
-    /* prompt caching: the KV of the longest common prefix with the previous request is kept */
+    memcpy(g->hist, rq->prompt, sizeof *g->hist * (size_t)rq->n_prompt);
+    g->n_hist = rq->n_prompt;
+    int st = g->dr ? g->dr->vt->reset(g->dr, g->hist, g->n_hist, g->n_ctx + 1) : SPC_OK;
+    if (st) return st;
+    /* prompt caching: the KV of the longest common prefix with what the cache holds is kept (after
+       the drafter's reset: the selfspec search runs on the target's context) */
     int keep = 0, kv = spc_kv_len(g->ctx, 0);
     const int32_t *cached = spc_kv_tokens(g->ctx, 0);
     while (keep < kv && keep < rq->n_prompt - 1 && cached[keep] == rq->prompt[keep]) keep++;
-    memcpy(g->hist, rq->prompt, sizeof *g->hist * (size_t)rq->n_prompt);
-    g->n_hist = rq->n_prompt;
-    int st = spc_kv_truncate(g->ctx, 0, keep);
-    if (!st && g->dr) st = g->dr->vt->reset(g->dr, g->hist, g->n_hist, g->n_ctx + 1);
-    if (st) return st;
-    if (g->dr) {                /* one-time drafter setup (the selfspec search) is not generation time */
+    if ((st = spc_kv_truncate(g->ctx, 0, keep))) return st;
+    if (g->dr) {                /* one-time drafter setup (the selfspec search) is not request time */
         g->st.t_setup = g->dr->t_extra;
+        t_start += g->dr->t_extra;
         g->dr->t_extra = 0;
     }
-    double t_start = spc__now();
-    /* prefill all but the last prompt token: the first step computes its logits with the drafts */
+    /* prefill all but the last prompt token: the first step computes its logits with the drafts
+       (a model drafter prefilled its own cache in reset: both count as prompt time) */
     int n_batch = g->p.ctx.n_batch;
     for (int at = keep; at < rq->n_prompt - 1; at += n_batch) {
         int n = rq->n_prompt - 1 - at < n_batch ? rq->n_prompt - 1 - at : n_batch;
