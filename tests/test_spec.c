@@ -466,6 +466,42 @@ TEST(ngram_cache_persists_and_rejects_garbage) {
     remove(path);
 }
 
+/* Generators that share one target context (as the bench runs them) keep each other's prompt KV
+ * and stay lossless, even when the selfspec search runs on that context in the middle. */
+TEST(generators_sharing_a_context) {
+    if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
+    struct spc_ctx_params cp = spc_ctx_default_params();
+    cp.n_ctx = 1024;
+    cp.n_logits = 64;
+    struct spc_ctx *c;
+    CHECK_OK(spc_ctx_new(&c, g_small, &cp));
+    int methods[] = { SPC_SPEC_NONE, SPC_SPEC_PLD, SPC_SPEC_SELFSPEC };
+    struct spc_gen *g[3];
+    for (int i = 0; i < 3; i++) {
+        struct spc_gen_params gp = params(methods[i], 4);
+        gp.target_ctx = c;
+        CHECK_OK(spc_gen_new(&g[i], g_small, &gp));
+    }
+    const char *prompts[] = { P_CODE, P_LIST };
+    for (int pi = 0; pi < 2; pi++) {
+        int32_t pt[256], ref[32];
+        int np = tokenize(g_small, prompts[pi], pt, 256);
+        struct spc_gen_request rq = { pt, np, 24, NULL, 0 };
+        for (int i = 0; i < 3; i++) {
+            struct spc_gen_result res;
+            CHECK_OK(spc_gen_run(g[i], &rq, NULL, NULL, &res));
+            struct spc_gen_stats st;
+            spc_gen_stats(g[i], &st);
+            if (i == 0) memcpy(ref, res.tokens, sizeof ref);
+            else CHECK_MSG(res.n_tokens == 24 && !memcmp(ref, res.tokens, sizeof ref), "%s differs on prompt %d",
+                           spc_spec_method_name(methods[i]), pi);
+            if (i == 1) CHECK_MSG(st.n_prompt_cached == np - 1, "prompt cache kept %d of %d", st.n_prompt_cached, np - 1);
+        }
+    }
+    for (int i = 0; i < 3; i++) spc_gen_free(g[i]);
+    spc_ctx_free(c);
+}
+
 int main(int argc, char **argv) {
     test_init(argc, argv);
     RUN(lossless_pld);
@@ -482,6 +518,7 @@ int main(int argc, char **argv) {
     RUN(incompatible_draft_vocabulary);
     RUN(bad_requests_leave_generator_usable);
     RUN(ngram_cache_persists_and_rejects_garbage);
+    RUN(generators_sharing_a_context);
     spc_model_free(g_small);
     spc_model_free(g_q05);
     spc_model_free(g_q15);
