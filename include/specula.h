@@ -304,6 +304,9 @@ struct spc_gen_params {
     int draft_max;              /* K: most tokens drafted in one step, 1..SPC_SPEC_KMAX */
     int draft_min;              /* a proposal shorter than this is dropped (a plain step) */
     float draft_p_min;          /* model drafters stop when their next token's probability is lower */
+    int adaptive;               /* 1: each step drafts the k <= K that maximizes the expected tokens
+                                   per unit of time, from the acceptance and pass times measured so
+                                   far (k = 0: a plain step); 0: always up to K */
     struct spc_ctx_params ctx;  /* the target's context; n_logits is raised to draft_max + 1 */
     struct spc_ctx *target_ctx; /* or a context of the target to use (not owned; it may be shared by
                                    generators used one at a time: each keeps the common prefix) */

@@ -52,6 +52,7 @@ struct spc_gen_params spc_gen_default_params(void) {
     p.draft_max = 8;
     p.draft_min = 1;
     p.draft_p_min = 0.5f;
+    p.adaptive = 1;
     p.ctx = spc_ctx_default_params();
     p.sampling = spc_sampler_default_params();
     p.sampling.temp = 0;
@@ -81,6 +82,14 @@ struct spc_gen {
     struct spc__qdist q[SPC_SPEC_KMAX];
     float *pdense;              /* n_vocab: p for the residual distribution */
     int32_t commit[SPC_SPEC_KMAX + 1];
+
+    /* adaptive draft length: measured over the generator's life (all requests) */
+    double pass_s[SPC_SPEC_KMAX + 1];   /* summed time of target passes over k + 1 positions */
+    int pass_n[SPC_SPEC_KMAX + 1];
+    double fit[5];                      /* n, sum k, sum k^2, sum t, sum k t: a line t(k) */
+    long acc_n, chk_n;                  /* accepted drafts, drafts reached */
+    double draft_s;                     /* drafting time, per drafted token */
+    long draft_n;
 
     char *text;                 /* emitted text of the current request */
     size_t text_cap;
@@ -266,6 +275,39 @@ static int verify(struct spc_gen *g, int k, int32_t *bonus) {
     return 0;   /* unreachable */
 }
 
+/* Time of a pass over k + 1 positions relative to one position, from this generator's passes:
+ * the mean at k when seen 3 times, else a line fitted to all passes, else a prior. */
+static double v_hat(const struct spc_gen *g, int k) {
+    double t0 = g->pass_n[0] >= 3 ? g->pass_s[0] / g->pass_n[0] : 0;
+    const double *f = g->fit;
+    double den = f[0] * f[2] - f[1] * f[1];
+    double slope = den > 0 ? (f[0] * f[4] - f[1] * f[3]) / den : 0, icpt = den > 0 ? (f[3] - slope * f[1]) / f[0] : 0;
+    if (t0 <= 0) t0 = icpt;
+    if (t0 <= 0 || den <= 0) return 1 + 0.25 * k;       /* prior, until passes of two sizes are seen */
+    double tk = g->pass_n[k] >= 3 ? g->pass_s[k] / g->pass_n[k] : icpt + slope * k;
+    return tk / t0 > 1 ? tk / t0 : 1;
+}
+
+/* The draft length that maximizes expected committed tokens per unit of time:
+ * E(k) = (1 - a^(k+1)) / (1 - a) tokens for v(k) + c k time (standard model). */
+static int choose_k(const struct spc_gen *g, int k_max) {
+    double a = (g->acc_n + 2.0) / (g->chk_n + 4.0);      /* prior 0.5, weight 4 */
+    if (a > 0.99) a = 0.99;
+    double t0 = g->pass_n[0] >= 3 ? g->pass_s[0] / g->pass_n[0] : 0;
+    double c = t0 > 0 && g->draft_n > 0 ? g->draft_s / g->draft_n / t0 : 0;
+    int best = 0;
+    double best_r = 1, ak = a;
+    for (int k = 1; k <= k_max; k++) {
+        ak *= a;
+        double r = (1 - ak) / (1 - a) / (v_hat(g, k) + c * k);
+        if (r > best_r) {
+            best_r = r;
+            best = k;
+        }
+    }
+    return best;
+}
+
 /* One draft-verify step: commits 1..k+1 tokens to g->commit (and hist); returns how many, or a
  * negative status. At most `budget` (>= 1) tokens are wanted. */
 static int gen_step(struct spc_gen *g, int budget) {
@@ -274,6 +316,12 @@ static int gen_step(struct spc_gen *g, int budget) {
     if (k_max > budget - 1) k_max = budget - 1;
     if (k_max > g->n_ctx - kv - 1) k_max = g->n_ctx - kv - 1;
     int k = 0;
+    if (g->dr && g->p.adaptive && k_max > 0) {
+        int kc = choose_k(g, k_max);
+        /* keep exploring: every 16th step drafts at least one token, so acceptance keeps being measured */
+        if (kc == 0 && g->st.n_steps % 16 == 15) kc = 1;
+        k_max = kc;
+    }
     double t0 = spc__now();
     if (g->dr && k_max >= 1 && k_max >= g->p.draft_min) {
         for (int i = 0; i < k_max; i++) g->q[i].n = 0;
@@ -313,6 +361,16 @@ static int gen_step(struct spc_gen *g, int budget) {
     }
     s->passes_by_k[k]++;
     s->verify_s_by_k[k] += t2 - t1;
+    g->pass_s[k] += t2 - t1;
+    g->pass_n[k]++;
+    double f[5] = { 1, k, (double)k * k, t2 - t1, k * (t2 - t1) };
+    for (int i = 0; i < 5; i++) g->fit[i] += f[i];
+    g->acc_n += m;
+    g->chk_n += m < k ? m + 1 : m;
+    if (k > 0) {
+        g->draft_s += t1 - t0;
+        g->draft_n += k;
+    }
     s->t_draft += (t1 - t0) + (t3 - t2);
     s->t_verify += t2 - t1;
     return nc;

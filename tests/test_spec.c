@@ -84,6 +84,7 @@ static void check_lossless(struct spc_model *m, struct spc_model *draft, int met
         gp.draft_model = draft;
         gp.skip_layers = skip;
         gp.draft_p_min = 0;     /* draft the full K: more rejections to check */
+        gp.adaptive = k % 2;    /* odd K adaptive, even K always K */
         struct spc_gen_stats st;
         int n = generate(m, &gp, prompt, n_predict, out, &st);
         CHECK_MSG(n == nr, "K=%d: %d tokens, plain gave %d", k, n, nr);
@@ -179,6 +180,7 @@ static void check_distribution(int method, const char *skip, const char *prompt,
     gp.sampling = (struct spc_sampler_params){ .temp = 1.0f, .top_k = 5, .top_p = 1.0f, .min_p = 0, .seed = 1234 };
     gp.skip_layers = skip;
     gp.draft_p_min = 0;
+    gp.adaptive = 0;
     int32_t pt[256];
     int np = tokenize(m, prompt, pt, 250);
     float *p1 = calloc((size_t)nv, sizeof *p1), *p2 = calloc((size_t)nv, sizeof *p2);

@@ -161,7 +161,7 @@ static int usage_run(void) {
             "                   [--spec none|draft|pld|ngram|selfspec] [-md DRAFT] [--draft-max K] [--draft-min K]\n"
             "                   [--draft-p-min P] [--lookup-min N] [--lookup-max N] [--ngram-cache FILE]\n"
             "                   [--ngram-corpus FILE] [--ngram-min-count N] [--ngram-min-share S]\n"
-            "                   [--skip-layers auto|LIST]\n");
+            "                   [--skip-layers auto|LIST] [--draft-adapt 0|1]\n");
     return 2;
 }
 
@@ -187,6 +187,7 @@ int parse_spec_opt(const char *cmd, const char *a, const char *v, struct spc_gen
     else if (!strcmp(a, "--ngram-min-count")) ok = v && parse_int(v, 1, 1 << 30, &gp->ngram_min_count);
     else if (!strcmp(a, "--ngram-min-share")) ok = v && parse_float(v, &gp->ngram_min_share);
     else if (!strcmp(a, "--skip-layers")) gp->skip_layers = v;
+    else if (!strcmp(a, "--draft-adapt")) ok = v && parse_int(v, 0, 1, &gp->adaptive);
     else return 0;
     if (!v) {
         fprintf(stderr, "specula %s: option '%s' needs a value\n", cmd, a);
