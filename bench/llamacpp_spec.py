@@ -80,22 +80,32 @@ def main():
     plain = llama_cpp.Llama(a.model, **common)
     pld = llama_cpp.Llama(a.model, draft_model=LlamaPromptLookupDecoding(num_pred_tokens=a.draft_max,
                                                                           max_ngram_size=a.ngram_max), **common)
-    agg = {}
+    agg, failed = {}, {}
+    for name in ("plain", "prompt_lookup"):
+        for c in [c for c, _ in prompts] + ["all"]:
+            agg[(name, c)] = {"n": 0, "tokens": 0, "seconds": 0.0, "identical": 0}
     for i, (cat, text) in enumerate(prompts):
-        row = []
-        outs = {}
+        got = {}
         for name, llm in (("plain", plain), ("prompt_lookup", pld)):
-            out, n_tok, dt = run(llm, text, a.n)
-            outs[name] = out
+            llm.reset()
+            try:
+                got[name] = run(llm, text, a.n)
+            except Exception as e:  # llama-cpp-python's Python-side drafting can fail on long prompts
+                print(f"[{i + 1}/{len(prompts)}] {cat}: {name} failed: {type(e).__name__}: {e}", file=sys.stderr)
+                failed.setdefault(name, []).append(i)
+        if len(got) < 2:            # a prompt counts only when both modes ran
+            continue
+        same = got["plain"][0] == got["prompt_lookup"][0]
+        row = []
+        for name, (out, n_tok, dt) in got.items():
             for c in (cat, "all"):
-                s = agg.setdefault((name, c), {"n": 0, "tokens": 0, "seconds": 0.0, "identical": 0})
+                s = agg[(name, c)]
                 s["n"] += 1
                 s["tokens"] += max(n_tok - 1, 0)
                 s["seconds"] += dt
+                if name == "prompt_lookup":
+                    s["identical"] += same
             row.append(f"{name} {max(n_tok - 1, 0) / dt if dt > 0 else 0:.1f} t/s")
-        same = outs["plain"] == outs["prompt_lookup"]
-        for c in (cat, "all"):
-            agg[("prompt_lookup", c)]["identical"] += same
         print(f"[{i + 1}/{len(prompts)}] {cat:14s} " + " ".join(row) + ("" if same else " (text differs)"),
               file=sys.stderr, flush=True)
     spec = None
@@ -103,8 +113,8 @@ def main():
         spec = json.load(open(a.specula_json))
     rows, res = [], {"model": a.model, "prompts_file": a.prompts, "n_predict": a.n, "draft_max": a.draft_max,
                      "ngram_max": a.ngram_max, "threads": a.threads, "llama_cpp_python": llama_cpp.__version__,
-                     "categories": []}
-    cats_seen = sorted({c for (_, c) in agg if c != "all"}) + ["all"]
+                     "failed_prompts": failed, "categories": []}
+    cats_seen = sorted({c for (_, c), v in agg.items() if c != "all" and v["n"]}) + ["all"]
     for c in cats_seen:
         p, l = agg[("plain", c)], agg[("prompt_lookup", c)]
         tp = p["tokens"] / p["seconds"] if p["seconds"] else 0

@@ -35,6 +35,7 @@ struct mdraft {
     struct spc_ctx *ctx, *target_ctx;
     struct spc_sampler *smp;
     bool sampling, selfspec, searched;
+    bool off;                       /* selfspec: no skipped set pays on the calibration text */
     int n_vocab, n_past, n_batch, n_layer;
     int32_t *qids;                  /* SPC_SPEC_KMAX x n_vocab, sampling only */
     float *qprobs;
@@ -68,10 +69,16 @@ static int forward_tokens(struct spc_ctx *ctx, const int32_t *t, int n, int n_ba
 static int md_propose(struct spc__drafter *d, const int32_t *hist, int n_hist, int k_max, int32_t *out,
                       struct spc__qdist *q) {
     struct mdraft *md = (struct mdraft *)d;
+    if (md->off) return 0;
     if (md->n_past > n_hist - 1) md->n_past = n_hist - 1;
     int st = spc_kv_truncate(md->ctx, 0, md->n_past);
+    double t0 = spc__now();
     int li = st ? st : forward_tokens(md->ctx, hist + md->n_past, n_hist - md->n_past, md->n_batch);
     if (li < 0) return li;
+    if (n_hist - md->n_past <= 2) {     /* a catch-up after a rest is not the cost of a draft token */
+        d->fwd_s += spc__now() - t0;
+        d->fwd_n++;
+    }
     md->n_past = n_hist;
     int k = 0;
     while (k < k_max) {
@@ -109,7 +116,10 @@ static int md_propose(struct spc__drafter *d, const int32_t *hist, int n_hist, i
         out[k++] = x;
         if (k == k_max) break;
         struct spc_batch b = { .n = 1, .token = &x };
+        double t1 = spc__now();
         if ((st = spc_forward(md->ctx, &b))) return st;
+        d->fwd_s += spc__now() - t1;
+        d->fwd_n++;
         md->n_past++;
     }
     return k;
@@ -237,8 +247,7 @@ static int search_layers(struct mdraft *md, const int32_t *calib, int n) {
             order[j - 1] = t;
         }
     int best_k = 0;
-    double best_a = 1, best_s;
-    best_s = expected_speedup(1, K, 1, v);
+    double best_a = 1, best_s = 1;         /* a set must beat plain decoding */
     for (int k = 1; k < L; k++) {
         memset(md->skip, 0, (size_t)L);
         for (int i = 0; i < k; i++) md->skip[order[i]] = 1;
@@ -257,9 +266,12 @@ static int search_layers(struct mdraft *md, const int32_t *calib, int n) {
     for (int i = 0; i < best_k; i++) md->skip[order[i]] = 1;
     char buf[256];
     fmt_layers(md->skip, L, buf, sizeof buf);
+    /* skipping nothing drafts with the target itself: never faster, so drafting is switched off */
+    md->off = best_k == 0;
     snprintf(md->info, sizeof md->info,
-             "skip %s (%d of %d layers; auto search on %d tokens: agreement %.2f, v(%d) %.2f, expected speedup %.2f, %.1f s)",
-             best_k ? buf : "none", best_k, L, n, best_a, K, v, best_s, spc__now() - t0);
+             "%s%s (%d of %d layers; auto search on %d tokens: agreement %.2f, v(%d) %.2f, expected speedup %.2f, %.1f s)",
+             best_k ? "skip " : "off: no skipped set pays", best_k ? buf : "", best_k, L, n, best_a, K, v,
+             best_k ? best_s : 1.0, spc__now() - t0);
     md->base.t_extra += spc__now() - t0;
     return spc_ctx_set_layer_skip(md->ctx, md->skip, L);
 }
@@ -283,7 +295,7 @@ static int md_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int
         spc__log(SPC_LOG_INFO, "selfspec: %s", md->info);
     }
     /* the prompt, but its last token, goes in now: prompt time, as the target's prefill */
-    if (n_hist - 1 > md->n_past) {
+    if (!md->off && n_hist - 1 > md->n_past) {
         if ((st = spc_kv_truncate(md->ctx, 0, md->n_past))) return st;
         int li = forward_tokens(md->ctx, hist + md->n_past, n_hist - 1 - md->n_past, md->n_batch);
         if (li < 0) return li;

@@ -294,7 +294,9 @@ static int choose_k(const struct spc_gen *g, int k_max) {
     double a = (g->acc_n + 2.0) / (g->chk_n + 4.0);      /* prior 0.5, weight 4 */
     if (a > 0.99) a = 0.99;
     double t0 = g->pass_n[0] >= 3 ? g->pass_s[0] / g->pass_n[0] : 0;
-    double c = t0 > 0 && g->draft_n > 0 ? g->draft_s / g->draft_n / t0 : 0;
+    /* c: a model drafter's own one-token passes; otherwise all drafting time per drafted token */
+    double per = g->dr->fwd_n > 0 ? g->dr->fwd_s / g->dr->fwd_n : g->draft_n > 0 ? g->draft_s / g->draft_n : 0;
+    double c = t0 > 0 ? per / t0 : 0;
     int best = 0;
     double best_r = 1, ak = a;
     for (int k = 1; k <= k_max; k++) {
@@ -318,8 +320,10 @@ static int gen_step(struct spc_gen *g, int budget) {
     int k = 0;
     if (g->dr && g->p.adaptive && k_max > 0) {
         int kc = choose_k(g, k_max);
-        /* keep exploring: every 16th step drafts at least one token, so acceptance keeps being measured */
-        if (kc == 0 && g->st.n_steps % 16 == 15) kc = 1;
+        /* keep exploring: now and then a step drafts one token, so acceptance keeps being measured
+           (often while little is known, rarely after) */
+        int every = g->chk_n < 64 ? 16 : 64;
+        if (kc == 0 && g->st.n_steps % every == every - 1) kc = 1;
         k_max = kc;
     }
     double t0 = spc__now();

@@ -42,6 +42,8 @@ struct spc__drafter_vt {
 struct spc__drafter {
     const struct spc__drafter_vt *vt;
     double t_extra;     /* seconds spent outside propose/observe (selfspec search), for the stats */
+    double fwd_s;       /* model drafters: time of their one-step forward passes (one drafted */
+    long fwd_n;         /* token each), the marginal cost of a draft token; 0 for lookups */
 };
 
 /* What a drafter is built from: the request-independent part of spc_gen_params. */
