@@ -77,11 +77,52 @@ TEST(bench_json) {
     CHECK(run("bench --kmax x") == 2 && strstr(g_out, "bad value"));
 }
 
+/* Speculation from the command line: --spec, its JSON statistics, stop strings, and the prompt-set
+ * bench with its errors for malformed JSONL. */
+TEST(spec_run_and_bench_prompts) {
+    if (!test_model_path("smollm2-135m")) SKIP("model smollm2-135m not cached");
+    CHECK_MSG(run("run -m smollm2-135m -p 'one two three four, one two three four, one two' -n 12 --spec pld --json") == 0,
+              "%s", g_out);
+    const char *keys[] = { "\"spec\": \"pld\"", "\"n_drafted\":", "\"alpha\":", "\"tau\":", "\"accepted_at\": [",
+                           "\"draft_s\":", "\"verify_s\":" };
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) CHECK_MSG(strstr(g_out, keys[i]), "missing %s in %s", keys[i], g_out);
+    CHECK(run("run -m smollm2-135m -p 'one two three four, one two three four, one two' -n 12 --spec pld --stop four --json") == 0);
+    CHECK_MSG(strstr(g_out, "\"text\": \" three \"") && strstr(g_out, "\"stop\": \"stop\""), "%s", g_out);
+    CHECK(run("run -m smollm2-135m -p hi --spec bogus") == 2 && strstr(g_out, "unknown --spec"));
+    CHECK(run("run -m smollm2-135m -p hi --spec draft") == 2 && strstr(g_out, "-md"));
+    CHECK(run("run -m smollm2-135m -p hi --spec draft -md qwen2.5-coder-0.5b") == 1 || !test_model_path("qwen2.5-coder-0.5b"));
+    if (test_model_path("qwen2.5-coder-0.5b")) CHECK_MSG(strstr(g_out, "vocabulary incompatible"), "%s", g_out);
+    FILE *f = fopen("/tmp/spc_cli_prompts.jsonl", "w");
+    fputs("{\"question_id\": 1, \"category\": \"a\", \"turns\": [\"Count: one two three one two three one two\"]}\n"
+          "{\"prompt\": \"def add(a, b):\\n    \\\"\\\"\\\"Add.\\\"\\\"\\\"\\n\", \"category\": \"b\"}\n", f);
+    fclose(f);
+    CHECK_MSG(run("bench --prompts /tmp/spc_cli_prompts.jsonl -m smollm2-135m -n 8 --methods pld,ngram "
+                  "--json /tmp/spc_cli_prompts.json") == 0, "%s", g_out);
+    CHECK_MSG(strstr(g_out, "| pld | **all** | 2 |") && strstr(g_out, "yes 2/2"), "%s", g_out);
+    f = fopen("/tmp/spc_cli_prompts.json", "r");
+    CHECK(f);
+    if (f) {
+        char buf[16384];
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = 0;
+        fclose(f);
+        CHECK_MSG(strstr(buf, "\"method\": \"ngram\"") && strstr(buf, "\"speedup\":") && strstr(buf, "\"lossless\": true"), "%s", buf);
+    }
+    f = fopen("/tmp/spc_cli_prompts.jsonl", "w");
+    fputs("{\"turns\": [\"fine\"]}\n{\"turns\": [\"broken\"\n", f);
+    fclose(f);
+    CHECK(run("bench --prompts /tmp/spc_cli_prompts.jsonl -m smollm2-135m") == 1 && strstr(g_out, ":2: malformed JSON"));
+    CHECK(run("bench --prompts /tmp/spc_cli_prompts.jsonl -m smollm2-135m --methods none,turbo") == 2 && strstr(g_out, "unknown method"));
+    remove("/tmp/spc_cli_prompts.jsonl");
+    remove("/tmp/spc_cli_prompts.json");
+}
+
 int main(int argc, char **argv) {
     test_init(argc, argv);
     RUN(run_json);
     RUN(run_stream_and_chat);
     RUN(errors_are_clear);
     RUN(bench_json);
+    RUN(spec_run_and_bench_prompts);
     return test_done();
 }
