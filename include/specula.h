@@ -378,7 +378,8 @@ struct spc_ctx *spc_gen_ctx(struct spc_gen *g);
  * tokenizer type and BOS/EOS, sizes within 128, same text for every shared id); otherwise
  * SPC_ERR_INVALID with the first difference in spc_errmsg(). */
 int spc_vocab_check_compatible(const struct spc_vocab *t, const struct spc_vocab *d);
-/* Layers the context's forward pass skips (skip[il] != 0), for self-speculation; NULL: none. */
+/* Layers the context's forward pass skips (skip[il] != 0), for self-speculation; NULL: none.
+ * Changing the set empties the KV cache (it was computed with the old one). */
 int spc_ctx_set_layer_skip(struct spc_ctx *ctx, const uint8_t *skip, int n_layer);
 
 #ifdef __cplusplus

@@ -58,7 +58,7 @@ static int pld_reset(struct spc__drafter *d, const int32_t *h, int n, int nmax) 
 }
 static void pld_free(struct spc__drafter *d) { spc__free(d); }
 
-static const struct spc__drafter_vt pld_vt = { pld_propose, pld_observe, pld_reset, NULL, NULL, pld_free };
+static const struct spc__drafter_vt pld_vt = { pld_propose, pld_observe, pld_reset, NULL, NULL, NULL, pld_free };
 
 static int check_orders(const struct spc_gen_params *gp, int hi) {
     if (gp->lookup_min < 1 || gp->lookup_max < gp->lookup_min || gp->lookup_max > hi)
@@ -358,11 +358,15 @@ out:
 
 static void ngram_finish(struct spc__drafter *d, const int32_t *hist, int n_hist) {
     struct ngram *g = (struct ngram *)d;
-    if (n_hist < 0) {           /* spc_gen_save */
-        if (g->cache_path && g->dirty && !ng_save(&g->tab[1], g->cache_path)) g->dirty = false;
-        return;
-    }
     if (ng_add_hist(&g->tab[1], hist, 0, n_hist, g->nmin, g->nmax, true) == SPC_OK) g->dirty = true;
+}
+
+static int ngram_save(struct spc__drafter *d) {
+    struct ngram *g = (struct ngram *)d;
+    if (!g->cache_path || !g->dirty) return SPC_OK;
+    int st = ng_save(&g->tab[1], g->cache_path);
+    if (!st) g->dirty = false;
+    return st;
 }
 
 static const char *ngram_describe(struct spc__drafter *d) {
@@ -374,14 +378,14 @@ static const char *ngram_describe(struct spc__drafter *d) {
 
 static void ngram_free(struct spc__drafter *d) {
     struct ngram *g = (struct ngram *)d;
-    if (g->cache_path && g->dirty) ng_save(&g->tab[1], g->cache_path);
+    ngram_save(d);                  /* a failure here has no caller to tell; spc_gen_save reports it */
     for (int t = 0; t < 3; t++) spc__free(g->tab[t].e);
     spc__free(g->cache_path);
     spc__free(g);
 }
 
 static const struct spc__drafter_vt ngram_vt = { ngram_propose, ngram_observe, ngram_reset, ngram_finish,
-                                                 ngram_describe, ngram_free };
+                                                 ngram_save, ngram_describe, ngram_free };
 
 int spc__drafter_ngram_new(struct spc__drafter **out, const struct spc__draft_cfg *cfg) {
     const struct spc_gen_params *gp = cfg->gp;

@@ -26,7 +26,6 @@
 #include "model.h"
 #include "spec.h"
 
-#define CALIB_MAX 64
 
 struct mdraft {
     struct spc__drafter base;
@@ -53,19 +52,6 @@ static float softmax_prob(const float *l, int n, int32_t x) {
     return (float)(exp((double)(l[x] - mx)) / s);
 }
 
-/* Forwards n >= 1 tokens in batches; returns the batch index of the last one (whose logits the
- * last call computed) or a negative status. */
-static int forward_tokens(struct spc_ctx *ctx, const int32_t *t, int n, int n_batch) {
-    int last = 0;
-    for (int at = 0; at < n; at += n_batch) {
-        struct spc_batch b = { .n = n - at < n_batch ? n - at : n_batch, .token = t + at };
-        int st = spc_forward(ctx, &b);
-        if (st) return st;
-        last = b.n - 1;
-    }
-    return last;
-}
-
 static int md_propose(struct spc__drafter *d, const int32_t *hist, int n_hist, int k_max, int32_t *out,
                       struct spc__qdist *q) {
     struct mdraft *md = (struct mdraft *)d;
@@ -73,7 +59,7 @@ static int md_propose(struct spc__drafter *d, const int32_t *hist, int n_hist, i
     if (md->n_past > n_hist - 1) md->n_past = n_hist - 1;
     int st = spc_kv_truncate(md->ctx, 0, md->n_past);
     double t0 = spc__now();
-    int li = st ? st : forward_tokens(md->ctx, hist + md->n_past, n_hist - md->n_past, md->n_batch);
+    int li = st ? st : spc__forward_tokens(md->ctx, hist + md->n_past, n_hist - md->n_past, md->n_batch);
     if (li < 0) return li;
     if (n_hist - md->n_past <= 2) {     /* a catch-up after a rest is not the cost of a draft token */
         d->fwd_s += spc__now() - t0;
@@ -178,10 +164,10 @@ static int fmt_layers(const uint8_t *skip, int n_layer, char *buf, size_t cap) {
 
 /* Share of the calibration positions where the drafter (with skip) agrees with ref. */
 static int agreement(struct mdraft *md, const int32_t *calib, int n, const int32_t *ref, double *out) {
-    uint8_t lg[CALIB_MAX];
+    uint8_t lg[SPC__CALIB_MAX];
     memset(lg, 1, sizeof lg);
     int st = spc_ctx_set_layer_skip(md->ctx, md->skip, md->n_layer);
-    if (!st) st = spc_kv_truncate(md->ctx, 0, 0);
+    if (!st) st = spc_kv_truncate(md->ctx, 0, 0);     /* the set may be the one already there */
     struct spc_batch b = { .n = n, .token = calib, .logits = lg };
     if (!st) st = spc_forward(md->ctx, &b);
     if (st) return st;
@@ -215,10 +201,10 @@ static int time_pass(struct spc_ctx *ctx, const int32_t *t, int n, double *out) 
 static int search_layers(struct mdraft *md, const int32_t *calib, int n) {
     double t0 = spc__now();
     int L = md->n_layer, K = md->gp->draft_max;
-    if (n > CALIB_MAX) n = CALIB_MAX;
+    if (n > SPC__CALIB_MAX) n = SPC__CALIB_MAX;
     if (n < 8) return spc__err(SPC_ERR_INVALID, "selfspec: the calibration text needs at least 8 tokens (has %d)", n);
-    int32_t ref[CALIB_MAX];
-    uint8_t lg[CALIB_MAX];
+    int32_t ref[SPC__CALIB_MAX];
+    uint8_t lg[SPC__CALIB_MAX];
     memset(lg, 1, sizeof lg);
     struct spc_batch b = { .n = n, .token = calib, .logits = lg };
     int st = spc_kv_truncate(md->target_ctx, 0, 0);
@@ -297,7 +283,7 @@ static int md_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int
     /* the prompt, but its last token, goes in now: prompt time, as the target's prefill */
     if (!md->off && n_hist - 1 > md->n_past) {
         if ((st = spc_kv_truncate(md->ctx, 0, md->n_past))) return st;
-        int li = forward_tokens(md->ctx, hist + md->n_past, n_hist - 1 - md->n_past, md->n_batch);
+        int li = spc__forward_tokens(md->ctx, hist + md->n_past, n_hist - 1 - md->n_past, md->n_batch);
         if (li < 0) return li;
         md->n_past = n_hist - 1;
     }
@@ -316,7 +302,7 @@ static void md_free(struct spc__drafter *d) {
     spc__free(md);
 }
 
-static const struct spc__drafter_vt md_vt = { md_propose, md_observe, md_reset, NULL, md_describe, md_free };
+static const struct spc__drafter_vt md_vt = { md_propose, md_observe, md_reset, NULL, NULL, md_describe, md_free };
 
 int spc__drafter_model_new(struct spc__drafter **out, const struct spc__draft_cfg *cfg, bool selfspec) {
     const struct spc_gen_params *gp = cfg->gp;
@@ -343,8 +329,8 @@ int spc__drafter_model_new(struct spc__drafter **out, const struct spc__draft_cf
     cp.n_ctx = cfg->n_ctx;
     if (cp.n_ctx > spc_model_n_ctx_train(m)) cp.n_ctx = spc_model_n_ctx_train(m);
     cp.n_seq = 1;
-    cp.n_logits = selfspec ? CALIB_MAX : 1;
-    if (cp.n_batch < CALIB_MAX) cp.n_batch = CALIB_MAX;
+    cp.n_logits = selfspec ? SPC__CALIB_MAX : 1;
+    if (cp.n_batch < SPC__CALIB_MAX) cp.n_batch = SPC__CALIB_MAX;
     md->n_batch = cp.n_batch;
     int st = spc__ctx_new_sharing(&md->ctx, m, &cp, cfg->target_ctx);
     if (!st && md->sampling) {

@@ -155,15 +155,21 @@ const void *spc__ctx_kv_row(const struct spc_ctx *c, int kv, int seq, int il, in
 
 int spc_ctx_set_layer_skip(struct spc_ctx *c, const uint8_t *skip, int n_layer) {
     if (!c) return spc__err(SPC_ERR_INVALID, "ctx: NULL");
+    int L = c->m->hp.n_layer;
+    if (skip && n_layer != L)
+        return spc__err(SPC_ERR_INVALID, "ctx: layer skip set for %d layers, the model has %d", n_layer, L);
+    bool same = !skip == !c->skip;
+    for (int il = 0; same && skip && il < L; il++) same = !skip[il] == !c->skip[il];
+    if (same) return SPC_OK;
+    /* the cached K/V were computed with the old set (skipped layers hold none): start empty */
+    for (int s = 0; s < c->p.n_seq; s++) c->kv_len[s] = 0;
     if (!skip) {
         spc__free(c->skip);
         c->skip = NULL;
         return SPC_OK;
     }
-    if (n_layer != c->m->hp.n_layer)
-        return spc__err(SPC_ERR_INVALID, "ctx: layer skip set for %d layers, the model has %d", n_layer, c->m->hp.n_layer);
-    if (!c->skip && !(c->skip = spc__alloc((size_t)n_layer))) return spc__err(SPC_ERR_NOMEM, "ctx: out of memory");
-    memcpy(c->skip, skip, (size_t)n_layer);
+    if (!c->skip && !(c->skip = spc__alloc((size_t)L))) return spc__err(SPC_ERR_NOMEM, "ctx: out of memory");
+    memcpy(c->skip, skip, (size_t)L);
     return SPC_OK;
 }
 

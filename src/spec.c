@@ -46,6 +46,17 @@ double spc__now(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+int spc__forward_tokens(struct spc_ctx *ctx, const int32_t *t, int n, int n_batch) {
+    int last = 0;
+    for (int at = 0; at < n; at += n_batch) {
+        struct spc_batch b = { .n = n - at < n_batch ? n - at : n_batch, .token = t + at };
+        int st = spc_forward(ctx, &b);
+        if (st) return st;
+        last = b.n - 1;
+    }
+    return last;
+}
+
 struct spc_gen_params spc_gen_default_params(void) {
     struct spc_gen_params p = { 0 };
     p.method = SPC_SPEC_NONE;
@@ -135,7 +146,7 @@ int spc_gen_new(struct spc_gen **out, const struct spc_model *m, const struct sp
     if (cp.n_ctx <= 0 || cp.n_ctx > spc_model_n_ctx_train(m)) cp.n_ctx = spc_model_n_ctx_train(m);
     if (cp.n_logits < p->draft_max + 1) cp.n_logits = p->draft_max + 1;
     if (cp.n_batch < p->draft_max + 1) cp.n_batch = p->draft_max + 1;
-    if (p->method == SPC_SPEC_SELFSPEC && cp.n_logits < 128) cp.n_logits = 128;   /* calibration */
+    if (p->method == SPC_SPEC_SELFSPEC && cp.n_logits < SPC__CALIB_MAX) cp.n_logits = SPC__CALIB_MAX;
     cp.n_seq = 1;
     g->p.ctx = cp;
     g->n_ctx = cp.n_ctx;
@@ -143,7 +154,7 @@ int spc_gen_new(struct spc_gen **out, const struct spc_model *m, const struct sp
     if (p->target_ctx) {
         g->ctx = p->target_ctx;
         g->n_ctx = spc_ctx_n_ctx(g->ctx);
-        int need = p->method == SPC_SPEC_SELFSPEC ? 64 : p->draft_max + 1;
+        int need = p->method == SPC_SPEC_SELFSPEC && SPC__CALIB_MAX > p->draft_max + 1 ? SPC__CALIB_MAX : p->draft_max + 1;
         if (spc__ctx_n_logits(g->ctx) < need || spc__ctx_n_batch(g->ctx) < need)
             st = spc__err(SPC_ERR_INVALID, "gen: the given context allows %d logits per pass; %d needed",
                           spc__ctx_n_logits(g->ctx), need);
@@ -196,8 +207,7 @@ const char *spc_gen_drafter_info(struct spc_gen *g) {
 
 int spc_gen_save(struct spc_gen *g) {
     if (!g) return spc__err(SPC_ERR_INVALID, "gen: NULL");
-    if (g->dr && g->dr->vt->finish) g->dr->vt->finish(g->dr, NULL, -1);   /* n_hist < 0: save */
-    return SPC_OK;
+    return g->dr && g->dr->vt->save ? g->dr->vt->save(g->dr) : SPC_OK;
 }
 
 void spc_gen_stats(const struct spc_gen *g, struct spc_gen_stats *out) {
@@ -351,8 +361,7 @@ static int gen_step(struct spc_gen *g, int budget) {
     g->commit[m] = bonus;
     int nc = m + 1;
     for (int i = 0; i < nc; i++) g->hist[g->n_hist++] = g->commit[i];
-    if (g->dr && k > 0) g->dr->vt->observe(g->dr, g->hist, g->n_hist, k, m);
-    else if (g->dr) g->dr->vt->observe(g->dr, g->hist, g->n_hist, 0, 0);
+    if (g->dr) g->dr->vt->observe(g->dr, g->hist, g->n_hist, k, m);
     double t3 = spc__now();
     struct spc_gen_stats *s = &g->st;
     s->n_steps++;
@@ -449,11 +458,9 @@ int spc_gen_run(struct spc_gen *g, const struct spc_gen_request *rq, spc_piece_f
     }
     /* prefill all but the last prompt token: the first step computes its logits with the drafts
        (a model drafter prefilled its own cache in reset: both count as prompt time) */
-    int n_batch = g->p.ctx.n_batch;
-    for (int at = keep; at < rq->n_prompt - 1; at += n_batch) {
-        int n = rq->n_prompt - 1 - at < n_batch ? rq->n_prompt - 1 - at : n_batch;
-        struct spc_batch b = { .n = n, .token = rq->prompt + at };
-        if ((st = spc_forward(g->ctx, &b))) return st;
+    if (rq->n_prompt - 1 > keep) {
+        int li = spc__forward_tokens(g->ctx, rq->prompt + keep, rq->n_prompt - 1 - keep, g->p.ctx.n_batch);
+        if (li < 0) return li;
     }
     g->st.n_prompt = rq->n_prompt;
     g->st.n_prompt_cached = keep;

@@ -35,6 +35,8 @@ struct spc__drafter_vt {
     int (*reset)(struct spc__drafter *d, const int32_t *hist, int n_hist, int n_max);
     /* Called when a request ends with its full history (n-gram memories learn from it). */
     void (*finish)(struct spc__drafter *d, const int32_t *hist, int n_hist);
+    /* Writes what must persist across runs (the n-gram cache); NULL when nothing does. */
+    int (*save)(struct spc__drafter *d);
     /* A short description of the drafter's configuration (e.g. the layers self-speculation skips). */
     const char *(*describe)(struct spc__drafter *d);
     void (*free)(struct spc__drafter *d);
@@ -45,6 +47,9 @@ struct spc__drafter {
     double fwd_s;       /* model drafters: time of their one-step forward passes (one drafted */
     long fwd_n;         /* token each), the marginal cost of a draft token; 0 for lookups */
 };
+
+/* Most calibration tokens of the selfspec search: the target's context must give that many logits. */
+#define SPC__CALIB_MAX 64
 
 /* What a drafter is built from: the request-independent part of spc_gen_params. */
 struct spc__draft_cfg {
@@ -59,5 +64,8 @@ int spc__drafter_pld_new(struct spc__drafter **out, const struct spc__draft_cfg 
 int spc__drafter_ngram_new(struct spc__drafter **out, const struct spc__draft_cfg *cfg);
 
 double spc__now(void);
+/* Forwards n >= 1 tokens of sequence 0 as chains of at most n_batch; returns the batch index of
+ * the last one (whose logits the last call computed) or a negative status. */
+int spc__forward_tokens(struct spc_ctx *ctx, const int32_t *t, int n, int n_batch);
 
 #endif

@@ -145,8 +145,6 @@ static int load_prompts(const struct bopts *o, struct prompt **out, int *n_out) 
     long lineno = 0;
     int n = 0, room = 0, rc = 0;
     struct prompt *ps = NULL;
-    char *cats[MAX_CATS];
-    int cat_n[MAX_CATS], n_cats = 0;
     while (getline(&line, &cap, f) > 0) {
         lineno++;
         if (strspn(line, " \t\r\n") == strlen(line)) continue;
@@ -171,28 +169,26 @@ static int load_prompts(const struct bopts *o, struct prompt **out, int *n_out) 
         if (json_object_get_str(line, "category", -1, &cat) != 1) {
             free(cat);
             cat = strdup(strstr(o->prompts, "humaneval") ? "humaneval" : strstr(o->prompts, "gsm8k") ? "gsm8k" : "all");
+            if (!cat) {
+                free(text);
+                rc = 1;
+                break;
+            }
         }
-        int ci = 0;
-        while (ci < n_cats && strcmp(cats[ci], cat)) ci++;
-        if (ci == n_cats && n_cats < MAX_CATS) {
-            cats[n_cats] = cat;
-            cat_n[n_cats++] = 0;
-        }
-        bool keep = ci < n_cats && cat_wanted(o->cats, cat) && cat_n[ci] < o->limit;
-        if (!keep) {
+        int have = 0;               /* prompts of this category kept so far */
+        for (int i = 0; i < n; i++) have += !strcmp(ps[i].cat, cat);
+        if (!cat_wanted(o->cats, cat) || have >= o->limit) {
             free(text);
-            if (ci == n_cats || cats[ci] != cat) free(cat);
+            free(cat);
             continue;
         }
-        cat_n[ci]++;
         if (n == room) {
             room = room ? 2 * room : 64;
             struct prompt *np = realloc(ps, sizeof *ps * (size_t)room);
-            if (!np) { rc = 1; free(text); break; }
+            if (!np) { rc = 1; free(text); free(cat); break; }
             ps = np;
         }
-        ps[n++] = (struct prompt){ text, cats[ci], chat };
-        if (cats[ci] != cat) free(cat);
+        ps[n++] = (struct prompt){ text, cat, chat };
     }
     free(line);
     fclose(f);
@@ -200,11 +196,6 @@ static int load_prompts(const struct bopts *o, struct prompt **out, int *n_out) 
         fprintf(stderr, "specula bench: no prompts in '%s'%s%s\n", o->prompts, o->cats ? " for category " : "",
                 o->cats ? o->cats : "");
         rc = 1;
-    }
-    for (int c = 0; c < n_cats; c++) {      /* categories without a kept prompt own their name */
-        bool used = false;
-        for (int i = 0; i < n; i++) used |= ps[i].cat == cats[c];
-        if (!used) free(cats[c]);
     }
     *out = ps;
     *n_out = n;
@@ -271,22 +262,8 @@ static struct derived derive(const struct agg *a, const struct agg *b, int K) {
 }
 
 static int tokenize_prompt(struct spc_model *m, const struct prompt *p, int force_chat, int32_t **out) {
-    const struct spc_vocab *v = spc_model_vocab(m);
-    bool chat = force_chat ? force_chat > 0 : p->chat;
-    char *buf = NULL;
-    const char *text = p->text;
-    if (chat) {
-        struct spc_chat_msg msg = { "user", p->text };
-        int need = spc_chat_apply(m, &msg, 1, 1, NULL, 0);
-        if (need < 0 || !(buf = malloc((size_t)need + 1))) return -1;
-        spc_chat_apply(m, &msg, 1, 1, buf, (size_t)need + 1);
-        text = buf;
-    }
-    int n = spc_tokenize(v, text, strlen(text), spc_vocab_add_bos(v), 1, NULL, 0);
-    if (n > 0 && (*out = malloc(sizeof **out * (size_t)n))) spc_tokenize(v, text, strlen(text), spc_vocab_add_bos(v), 1, *out, n);
-    else n = -1;
-    free(buf);
-    return n;
+    int n = prompt_tokens(m, p->text, strlen(p->text), force_chat ? force_chat > 0 : p->chat, out);
+    return n > 0 ? n : -1;      /* an empty prompt is as unusable as a failed one */
 }
 
 int cmd_bench_prompts(int argc, char **argv) {
@@ -316,6 +293,10 @@ int cmd_bench_prompts(int argc, char **argv) {
     for (int i = 0; i < np; i++) {
         int c = 0;
         while (c < n_cats && strcmp(cats[c], ps[i].cat)) c++;
+        if (c == n_cats && n_cats == MAX_CATS) {
+            fprintf(stderr, "specula bench: more than %d categories; pick some with --category\n", MAX_CATS);
+            goto done;
+        }
         if (c == n_cats) cats[n_cats++] = ps[i].cat;
     }
     /* one target context for every method: each request keeps the KV of the prompt that the
@@ -492,8 +473,10 @@ done:
     spc_model_free(dm);
     spc_model_free(m);
     if (jf && fclose(jf) != 0) rc = 1;
-    for (int i = 0; i < np; i++) free(ps[i].text);
-    for (int c = 0; c < n_cats; c++) free((char *)cats[c]);
+    for (int i = 0; i < np; i++) {
+        free(ps[i].text);
+        free(ps[i].cat);
+    }
     free(ps);
     free(ag);
     free(ref);

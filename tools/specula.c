@@ -273,6 +273,26 @@ static int parse_run(int argc, char **argv, struct run_opts *o) {
     return 0;
 }
 
+int prompt_tokens(const struct spc_model *m, const char *text, size_t len, bool chat, int32_t **out) {
+    const struct spc_vocab *v = spc_model_vocab(m);
+    char *buf = NULL;
+    *out = NULL;
+    if (chat) {
+        struct spc_chat_msg msg = { "user", text };
+        int need = spc_chat_apply(m, &msg, 1, 1, NULL, 0);
+        if (need < 0) return need;
+        if (!(buf = malloc((size_t)need + 1))) return SPC_ERR_NOMEM;
+        spc_chat_apply(m, &msg, 1, 1, buf, (size_t)need + 1);
+        text = buf;
+        len = (size_t)need;
+    }
+    int n = spc_tokenize(v, text, len, spc_vocab_add_bos(v), 1, NULL, 0);
+    if (n > 0 && !(*out = malloc(sizeof **out * (size_t)n))) n = SPC_ERR_NOMEM;
+    if (n > 0) spc_tokenize(v, text, len, spc_vocab_add_bos(v), 1, *out, n);
+    free(buf);
+    return n;
+}
+
 static int stream_piece(const char *text, size_t len, void *ud) {
     (void)ud;
     fwrite(text, 1, len, stdout);
@@ -306,33 +326,18 @@ static int cmd_run(int argc, char **argv) {
     struct spc_model *m = NULL, *dm = NULL;
     struct spc_gen *g = NULL;
     int32_t *toks = NULL;
-    char *chat = NULL;
     rc = 1;
     if (load_model(o.model, &m)) goto done;
     if (o.draft && load_model(o.draft, &dm)) goto done;
-    const struct spc_vocab *v = spc_model_vocab(m);
-    if (o.chat) {
-        struct spc_chat_msg msg = { "user", prompt };
-        int need = spc_chat_apply(m, &msg, 1, 1, NULL, 0);
-        if (need < 0) { fail("chat template", need); goto done; }
-        chat = malloc((size_t)need + 1);
-        if (!chat) goto done;
-        spc_chat_apply(m, &msg, 1, 1, chat, (size_t)need + 1);
-        prompt = chat;
-        plen = (size_t)need;
-    }
     int n_ctx = o.n_ctx ? o.n_ctx : spc_model_n_ctx_train(m);
     if (n_ctx > spc_model_n_ctx_train(m)) n_ctx = spc_model_n_ctx_train(m);
-    int n_prompt = spc_tokenize(v, prompt, plen, spc_vocab_add_bos(v), 1, NULL, 0);
+    int n_prompt = prompt_tokens(m, prompt, plen, o.chat, &toks);
     if (n_prompt < 0) { fail("cannot tokenize the prompt", n_prompt); goto done; }
     if (n_prompt == 0) { fprintf(stderr, "specula: the prompt is empty\n"); goto done; }
     if (n_prompt >= n_ctx) {
         fprintf(stderr, "specula: the prompt has %d tokens, more than the context of %d allows (use -c)\n", n_prompt, n_ctx);
         goto done;
     }
-    toks = malloc(sizeof *toks * (size_t)n_prompt);
-    if (!toks) goto done;
-    spc_tokenize(v, prompt, plen, spc_vocab_add_bos(v), 1, toks, n_prompt);
     o.gp.ctx.n_ctx = n_ctx;
     o.gp.ctx.n_threads = o.n_threads;
     o.gp.draft_model = dm;
@@ -377,7 +382,6 @@ done:
     spc_model_free(dm);
     spc_model_free(m);
     free(toks);
-    free(chat);
     free(text);
     return rc;
 }

@@ -24,6 +24,10 @@ double now_s(void);
 int resolve_model(const char *arg, char *out, size_t cap);
 /* Resolves and loads; 0, or 1 with the reason printed. */
 int load_model(const char *arg, struct spc_model **m);
+/* The tokens of a prompt of len bytes (through the model's chat template when chat), BOS as the
+ * model wants, special tokens parsed: the count with *out malloc'd (NULL when 0), or a negative
+ * status. */
+int prompt_tokens(const struct spc_model *m, const char *text, size_t len, bool chat, int32_t **out);
 /* Parses a decimal integer in [lo, hi]. */
 bool parse_int(const char *s, long lo, long hi, int *out);
 /* Writes n bytes of s as a JSON string literal. */
