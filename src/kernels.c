@@ -26,7 +26,7 @@ REF_WRAP(q4_K, SPC_TYPE_Q4_K)
 REF_WRAP(q5_K, SPC_TYPE_Q5_K)
 REF_WRAP(q6_K, SPC_TYPE_Q6_K)
 
-static spc_dot_fn g_dot[SPC_TYPE_COUNT];
+static spc_dot_fn g_dot[SPC_TYPE_COUNT], g_dot_x16[SPC_TYPE_COUNT];
 static int g_maxp[SPC_TYPE_COUNT];
 static const char *g_isa = "scalar";
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
@@ -65,6 +65,8 @@ static void choose(void) {
             g_dot[SPC_TYPE_Q8_0] = spc__dot_q8_0_avx512;
             g_dot[SPC_TYPE_Q5_0] = spc__dot_q5_0_avx512;
             g_dot[SPC_TYPE_Q4_1] = spc__dot_q4_1_avx512;
+            g_dot_x16[SPC_TYPE_Q4_K] = spc__dot_q4_Kx16_avx512;
+            g_dot_x16[SPC_TYPE_Q6_K] = spc__dot_q6_Kx16_avx512;
         }
     }
 #endif
@@ -73,6 +75,23 @@ static void choose(void) {
 spc_dot_fn spc__dot(uint32_t type) {
     pthread_once(&g_once, choose);
     return type < SPC_TYPE_COUNT ? g_dot[type] : NULL;
+}
+
+spc_dot_fn spc__dot_x16(uint32_t type) {
+    pthread_once(&g_once, choose);
+    return type < SPC_TYPE_COUNT ? g_dot_x16[type] : NULL;
+}
+
+int spc__dot_maxp_x16(uint32_t type) { (void)type; return 8; }
+
+void spc__repack_x16(uint32_t type, void *dst, const void *src, int64_t n) {
+    if (type == SPC_TYPE_Q4_K) spc__repack_q4_Kx16(dst, src, n);
+    if (type == SPC_TYPE_Q6_K) spc__repack_q6_Kx16(dst, src, n);
+}
+
+void spc__row_x16(uint32_t type, void *dst, const void *src, int r, int64_t n) {
+    if (type == SPC_TYPE_Q4_K) spc__row_q4_Kx16(dst, src, r, n);
+    if (type == SPC_TYPE_Q6_K) spc__row_q6_Kx16(dst, src, r, n);
 }
 
 int spc__dot_maxp(uint32_t type) {

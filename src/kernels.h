@@ -19,13 +19,21 @@ typedef void (*spc_dot_fn)(int n, const void *x, const void *y, size_t ys, int n
     void spc__dot_##t##_##isa(int n, const void *x, const void *y, size_t ys, int np, float *s, size_t ss);
 #define SPC_AVX2_TYPES(X) X(avx2, f32) X(avx2, f16) X(avx2, q4_0) X(avx2, q4_1) X(avx2, q5_0) X(avx2, q8_0) \
                           X(avx2, q4_K) X(avx2, q5_K) X(avx2, q6_K)
-#define SPC_AVX512_TYPES(X) X(avx512, q4_K) X(avx512, q6_K) X(avx512, q8_0) X(avx512, q5_0) X(avx512, q4_1)
+#define SPC_AVX512_TYPES(X) X(avx512, q4_Kx16) X(avx512, q6_Kx16) X(avx512, q4_K) X(avx512, q6_K) X(avx512, q8_0) X(avx512, q5_0) X(avx512, q4_1)
 SPC_AVX2_TYPES(SPC_SIMD_DECL)
 SPC_AVX512_TYPES(SPC_SIMD_DECL)
 
 /* The kernel for a weight type on this CPU (the scalar reference where no SIMD variant exists, or
  * when SPECULA_NO_SIMD is set). */
 spc_dot_fn spc__dot(uint32_t type);
+/* The kernel for 16 interleaved rows of a type (quant.h's x16 layouts), NULL where this CPU has
+ * none: s[p * ss + r] = dot(row r, activation row p) for r < 16, up to spc__dot_maxp_x16() rows p
+ * per call. spc__repack_x16 makes the layout from 16 rows of n values. */
+spc_dot_fn spc__dot_x16(uint32_t type);
+int spc__dot_maxp_x16(uint32_t type);
+void spc__repack_x16(uint32_t type, void *dst, const void *src, int64_t n);
+/* Row r of an interleaved group, in the file's layout. */
+void spc__row_x16(uint32_t type, void *dst, const void *src, int r, int64_t n);
 /* The most activation rows the kernel of a type takes in one call (8, or 16 where registers allow). */
 int spc__dot_maxp(uint32_t type);
 /* The name of the instruction set the kernels use ("avx2", "scalar"). */

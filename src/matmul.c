@@ -5,6 +5,7 @@
  */
 #include "matmul.h"
 
+
 #include "kernels.h"
 #include "ops.h"
 
@@ -22,6 +23,7 @@ struct mm_task {
     const uint8_t *qx;
     size_t qrow;
     spc_dot_fn dot;
+    int rstep;          /* rows per kernel call: 1, or 16 for interleaved (x16) weights */
     int chunk;          /* positions per kernel call: n_pos split into equal chunks of <= maxp */
 };
 
@@ -51,14 +53,14 @@ static void quantize_task(void *va, int ith, int nth) {
 static void dot_task(void *va, int ith, int nth) {
     struct mm_task *t = va;
     const struct spc_w *w = t->w;
-    int64_t r0 = w->ne1 * ith / nth, r1 = w->ne1 * (ith + 1) / nth;
-    int n = (int)w->ne0;
+    const int64_t ng = w->ne1 / t->rstep, r0 = ng * ith / nth * t->rstep, r1 = ng * (ith + 1) / nth * t->rstep;
+    int n = (int)w->ne0, rstep = t->rstep;
     for (int64_t rt = r0; rt < r1; rt += ROW_TILE) {
         int64_t rt1 = rt + ROW_TILE < r1 ? rt + ROW_TILE : r1;
         for (int p = 0; p < t->n_pos; p += t->chunk) {
             int np = t->n_pos - p < t->chunk ? t->n_pos - p : t->chunk;
             const uint8_t *qx = t->qx + (size_t)p * t->qrow;
-            for (int64_t r = rt; r < rt1; r++)
+            for (int64_t r = rt; r < rt1; r += rstep)
                 t->dot(n, w->data + (size_t)r * w->row_bytes, qx, t->qrow, np, &t->y[(size_t)p * w->ne1 + r],
                        (size_t)w->ne1);
         }
@@ -82,8 +84,11 @@ void spc__matmul_n(struct spc_pool *pool, const struct spc_w *const *ws, float *
             return;
         }
     for (int i = 0; i < nw; i++) {
-        int maxp = spc__dot_maxp(ws[i]->type), n_chunks = (n_pos + maxp - 1) / maxp;
-        t[i] = (struct mm_task){ ws[i], x, n_pos, ys[i], NULL, 0, spc__dot(ws[i]->type), (n_pos + n_chunks - 1) / n_chunks };
+        bool x16 = ws[i]->x16;
+        int maxp = x16 ? spc__dot_maxp_x16(ws[i]->type) : spc__dot_maxp(ws[i]->type);
+        int n_chunks = (n_pos + maxp - 1) / maxp;
+        t[i] = (struct mm_task){ ws[i], x, n_pos, ys[i], NULL, 0, x16 ? spc__dot_x16(ws[i]->type) : spc__dot(ws[i]->type),
+                                 x16 ? 16 : 1, (n_pos + n_chunks - 1) / n_chunks };
         if (vdt == SPC_TYPE_F32) {
             t[i].qx = (const uint8_t *)x;
             t[i].qrow = (size_t)ws[i]->ne0 * 4;
@@ -106,5 +111,15 @@ void spc__matmul(struct spc_pool *pool, const struct spc_w *w, const float *x, i
 }
 
 void spc__get_row(const struct spc_w *w, int64_t row, float *out) {
+    const struct spc_type_traits *tr = spc__type_traits(w->type);
+    if (w->x16) {           /* tied embeddings, interleaved for the output matmul: block by block */
+        uint8_t blk[256];
+        const uint8_t *g = w->data + (size_t)(row & ~(int64_t)15) * w->row_bytes;
+        for (int64_t b = 0; b < w->ne0 / tr->blck; b++) {
+            spc__row_x16(w->type, blk, g + (size_t)b * 16 * tr->type_size, (int)(row & 15), tr->blck);
+            tr->to_float(blk, out + b * tr->blck, tr->blck);
+        }
+        return;
+    }
     spc__type_traits(w->type)->to_float(w->data + (size_t)row * w->row_bytes, out, w->ne0);
 }

@@ -5,7 +5,10 @@
  */
 #include "model.h"
 
+#include "kernels.h"
+
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 
 static int get_u(const struct spc_gguf *g, const char *arch, const char *suffix, int64_t lo, int64_t hi,
@@ -162,6 +165,44 @@ static int bind_weights(struct spc_model *m) {
     return SPC_OK;
 }
 
+/* Copies the matmul weights that have a 16-row kernel on this CPU into the interleaved layout
+   (quant.h), one aligned buffer for all. Untied token embeddings keep the file's layout (only single
+   rows are read from them); tied ones are interleaved for the output matmul and spc__get_row reads
+   their rows back. SPECULA_NO_REPACK keeps every weight as is. */
+static int repack_weights(struct spc_model *m) {
+    if (getenv("SPECULA_NO_REPACK")) return SPC_OK;
+    struct spc_w *ws[SPC_MAX_LAYERS * 7 + 1];
+    int nw = 0;
+    size_t total = 0;
+    for (int il = 0; il < m->hp.n_layer; il++) {
+        struct spc_layer *L = &m->layers[il];
+        struct spc_w *mats[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->gate, &L->up, &L->down };
+        for (size_t k = 0; k < sizeof mats / sizeof *mats; k++) ws[nw++] = mats[k];
+    }
+    bool tied = m->output.data == m->tok_embd.data;
+    ws[nw++] = tied ? &m->tok_embd : &m->output;
+    int keep = 0;
+    for (int i = 0; i < nw; i++)
+        if (ws[i]->ne1 % 16 == 0 && spc__dot_x16(ws[i]->type)) {
+            ws[keep++] = ws[i];
+            total += ws[i]->row_bytes * (size_t)ws[i]->ne1;
+        }
+    if (!keep) return SPC_OK;
+    m->repacked = spc__alloc(total + 64);
+    if (!m->repacked) return spc__err(SPC_ERR_NOMEM, "model: out of memory for %zu bytes of repacked weights", total);
+    uint8_t *dst = (uint8_t *)(((uintptr_t)m->repacked + 63) & ~(uintptr_t)63);
+    for (int i = 0; i < keep; i++) {
+        struct spc_w *w = ws[i];
+        size_t group = w->row_bytes * 16;
+        for (int64_t r = 0; r < w->ne1; r += 16) spc__repack_x16(w->type, dst + r * w->row_bytes, w->data + r * w->row_bytes, w->ne0);
+        w->data = dst;
+        w->x16 = true;
+        dst += group * (size_t)(w->ne1 / 16);
+    }
+    if (tied) m->output = m->tok_embd;
+    return SPC_OK;
+}
+
 int spc_model_load(struct spc_model **out, const char *path) {
     if (!out || !path) return spc__err(SPC_ERR_INVALID, "model: NULL argument");
     *out = NULL;
@@ -188,7 +229,8 @@ int spc_model_load(struct spc_model **out, const char *path) {
                       m->arch_name);
         goto fail;
     }
-    if ((st = load_hparams(m)) || (st = bind_weights(m)) || (st = spc__vocab_load(&m->vocab, m->gguf))) goto fail;
+    if ((st = load_hparams(m)) || (st = bind_weights(m)) || (st = repack_weights(m)) ||
+        (st = spc__vocab_load(&m->vocab, m->gguf))) goto fail;
     *out = m;
     return SPC_OK;
 fail:;
@@ -202,6 +244,7 @@ void spc_model_free(struct spc_model *m) {
     if (!m) return;
     spc__vocab_free(m->vocab);
     spc__free(m->layers);
+    spc__free(m->repacked);
     spc_gguf_close(m->gguf);
     spc__free(m);
 }

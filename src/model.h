@@ -21,6 +21,8 @@ struct spc_w {
     int64_t ne0, ne1;
     size_t row_bytes;
     const uint8_t *data;
+    bool x16;           /* rows interleaved in groups of 16 (quant.h) for the batched kernels:
+                           only matmul reads it; row r's group still starts at data + r * row_bytes */
 };
 
 struct spc_layer {
@@ -51,6 +53,7 @@ struct spc_model {
     struct spc_layer *layers;
     struct spc_vocab *vocab;
     uint64_t weight_bytes;
+    void *repacked;             /* the x16 copies of the weights that have them */
 };
 
 /* Vocabulary (vocab.c). */

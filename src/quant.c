@@ -603,3 +603,63 @@ const char *spc_type_name(uint32_t type) {
 void spc__quantize_ref(uint32_t type, const float *x, void *y, int64_t n) {
     g_traits[type].from_float(x, y, n);
 }
+
+/* ---- 16-row interleaved layouts (see quant.h) ---- */
+
+void spc__repack_q4_Kx16(void *dstv, const void *srcv, int64_t n) {
+    const struct block_q4_K *src = srcv;
+    uint8_t *dst = dstv;
+    const int64_t nb = n / QK_K;
+    for (int64_t b = 0; b < nb; b++, dst += 16 * sizeof(struct block_q4_K)) {
+        for (int r = 0; r < 16; r++) {
+            const struct block_q4_K *x = &src[r * nb + b];
+            memcpy(dst + 2 * r, &x->d, 2);
+            memcpy(dst + 32 + 2 * r, &x->dmin, 2);
+            for (int k = 0; k < 12; k++) dst[64 + 16 * k + r] = x->scales[k];
+            for (int c = 0; c < 32; c++) memcpy(dst + 256 + 64 * c + 4 * r, x->qs + 4 * c, 4);
+        }
+    }
+}
+
+void spc__row_q4_Kx16(void *dstv, const void *srcv, int r, int64_t n) {
+    const uint8_t *src = srcv;
+    struct block_q4_K *x = dstv;
+    for (int64_t b = 0; b < n / QK_K; b++, src += 16 * sizeof(struct block_q4_K), x++) {
+        memcpy(&x->d, src + 2 * r, 2);
+        memcpy(&x->dmin, src + 32 + 2 * r, 2);
+        for (int k = 0; k < 12; k++) x->scales[k] = src[64 + 16 * k + r];
+        for (int c = 0; c < 32; c++) memcpy(x->qs + 4 * c, src + 256 + 64 * c + 4 * r, 4);
+    }
+}
+
+/* q6_K x16: d (16 x f16), the 16 scales as 16 planes of 16, then ql as 32 chunks and qh as 16
+   chunks of 64 bytes (chunk c: bytes 4c..4c+3 of each row). */
+#define Q6X_SC 32
+#define Q6X_QL (32 + 256)
+#define Q6X_QH (32 + 256 + 2048)
+
+void spc__repack_q6_Kx16(void *dstv, const void *srcv, int64_t n) {
+    const struct block_q6_K *src = srcv;
+    uint8_t *dst = dstv;
+    const int64_t nb = n / QK_K;
+    for (int64_t b = 0; b < nb; b++, dst += 16 * sizeof(struct block_q6_K)) {
+        for (int r = 0; r < 16; r++) {
+            const struct block_q6_K *x = &src[r * nb + b];
+            memcpy(dst + 2 * r, &x->d, 2);
+            for (int k = 0; k < 16; k++) dst[Q6X_SC + 16 * k + r] = (uint8_t)x->scales[k];
+            for (int c = 0; c < 32; c++) memcpy(dst + Q6X_QL + 64 * c + 4 * r, x->ql + 4 * c, 4);
+            for (int c = 0; c < 16; c++) memcpy(dst + Q6X_QH + 64 * c + 4 * r, x->qh + 4 * c, 4);
+        }
+    }
+}
+
+void spc__row_q6_Kx16(void *dstv, const void *srcv, int r, int64_t n) {
+    const uint8_t *src = srcv;
+    struct block_q6_K *x = dstv;
+    for (int64_t b = 0; b < n / QK_K; b++, src += 16 * sizeof(struct block_q6_K), x++) {
+        memcpy(&x->d, src + 2 * r, 2);
+        for (int k = 0; k < 16; k++) x->scales[k] = (int8_t)src[Q6X_SC + 16 * k + r];
+        for (int c = 0; c < 32; c++) memcpy(x->ql + 4 * c, src + Q6X_QL + 64 * c + 4 * r, 4);
+        for (int c = 0; c < 16; c++) memcpy(x->qh + 4 * c, src + Q6X_QH + 64 * c + 4 * r, 4);
+    }
+}

@@ -63,4 +63,20 @@ void spc__quantize_q8_K(const float *x, void *y, int64_t n);
 /* Reference quantizers for weight types (round to nearest; used to make test data). */
 void spc__quantize_ref(uint32_t type, const float *x, void *y, int64_t n);
 
+/* 16-row interleaved q4_K ("q4_Kx16"), made at load time for the batched kernels: 16 consecutive
+ * rows of n values become n/256 groups of 2304 bytes (the same size), one per block column b:
+ *   d of rows 0..15 (16 x f16), dmin of rows 0..15 (16 x f16), the 12 scale bytes as 12 planes of
+ *   16 (plane k = byte k of each row), then qs as 32 chunks of 64 bytes: chunk c holds bytes
+ *   4c..4c+3 of each row's qs, row after row.
+ * So one 64-byte load gives 4 packed values (8 after the nibble split) of all 16 rows, and a
+ * vpdpbusd against 4 broadcast activation bytes yields 16 rows' partial sums in 16 lanes. */
+void spc__repack_q4_Kx16(void *dst, const void *src, int64_t n);
+/* Row r (< 16) of an interleaved group back in the file's layout (n values). */
+void spc__row_q4_Kx16(void *dst, const void *src, int r, int64_t n);
+/* q6_K x16: n/256 groups of 3360 bytes: d of the 16 rows (16 x f16), the 16 scales as 16 planes of
+ * 16 bytes, ql as 32 chunks of 64 bytes, then qh as 16 chunks of 64 (chunk c: bytes 4c..4c+3 of
+ * each row's ql or qh, row after row). */
+void spc__repack_q6_Kx16(void *dst, const void *src, int64_t n);
+void spc__row_q6_Kx16(void *dst, const void *src, int r, int64_t n);
+
 #endif

@@ -157,6 +157,62 @@ TEST(simd_matches_reference) {
     CHECK(compared > 0);
 }
 
+/* The 16-row interleaved kernels (x16, made at load time): every row and activation row against
+   the scalar reference on the file's layout, the same bits for any number of activation rows, and
+   the layout's rows read back byte for byte. */
+TEST(x16_matches_reference) {
+    spc__init_tables();
+    enum { N = 1024, P = SPC_MAXP, R = 16 };
+    static float x[R][N], y[P][N];
+    static uint8_t qx[R][N * 4], g16[R * N * 4], back[N * 4], qy[P][N * 4];
+    unsigned seed = 23;
+    int compared = 0;
+    for (size_t k = 0; k < N_TYPES; k++) {
+        spc_dot_fn fast = spc__dot_x16(TYPES[k]);
+        const struct spc_type_traits *tr = spc__type_traits(TYPES[k]);
+        if (!fast) continue;
+        const struct spc_type_traits *vt = spc__type_traits(tr->vec_dot_type);
+        size_t rb = spc__row_size(TYPES[k], N), ys = sizeof qy[0];
+        int mp = spc__dot_maxp_x16(TYPES[k]);
+        CHECK(mp >= 1 && mp <= P);
+        for (int rep = 0; rep < 10; rep++) {
+            for (int r = 0; r < R; r++) {
+                for (int i = 0; i < N; i++) x[r][i] = test_randf(&seed) * (1 + r % 5) * (rep % 2 ? 1 : 0.01f);
+                tr->from_float(x[r], qx[r], N);
+                memcpy(g16 + r * rb, qx[r], rb);
+            }
+            static uint8_t tmp[R * N * 4];
+            memcpy(tmp, g16, R * rb);
+            spc__repack_x16(TYPES[k], g16, tmp, N);
+            for (int r = 0; r < R; r++) {
+                spc__row_x16(TYPES[k], back, g16, r, N);
+                CHECK_MSG(memcmp(back, qx[r], rb) == 0, "%s x16 row %d does not read back", tr->name, r);
+            }
+            for (int p = 0; p < P; p++) {
+                for (int i = 0; i < N; i++) y[p][i] = test_randf(&seed);
+                vt->from_float(y[p], qy[p], N);
+            }
+            float all[P][R], one[R], part[P][R];
+            fast(N, g16, qy, ys, mp, &all[0][0], R);
+            for (int p = 0; p < mp; p++) {
+                for (int r = 0; r < R; r++) {
+                    float ref;
+                    tr->vec_dot(N, &ref, qx[r], qy[p]);
+                    CHECK_MSG(fabsf(ref - all[p][r]) <= 1e-4f * (1 + fabsf(ref)), "%s x16 p=%d r=%d: ref %.8g kernel %.8g",
+                              tr->name, p, r, ref, all[p][r]);
+                }
+                fast(N, g16, qy[p], ys, 1, one, R);
+                CHECK_MSG(memcmp(one, all[p], sizeof one) == 0, "%s x16 p=%d: alone differs from in a batch", tr->name, p);
+                fast(N, g16, qy, ys, p + 1, &part[0][0], R);
+                CHECK(memcmp(part, all, sizeof(float) * R * (size_t)(p + 1)) == 0);
+            }
+            compared++;
+        }
+        printf("    x16 kernel: %s\n", tr->name);
+    }
+    if (!compared) printf("    x16 kernels: none on this CPU (they need AVX-512 VNNI); skipped\n");
+}
+
 TEST(activation_quantizers_match_reference) {
     spc__init_tables();
     enum { N = 2048 };
@@ -244,6 +300,7 @@ int main(int argc, char **argv) {
     RUN(known_blocks);
     RUN(roundtrip_and_dot_reference);
     RUN(simd_matches_reference);
+    RUN(x16_matches_reference);
     RUN(activation_quantizers_match_reference);
     RUN(attention_ops_match_reference);
     return test_done();

@@ -16,6 +16,9 @@
 
 #define F16(x) spc__f16_to_f32(x)
 #define YROW(T, p) ((const T *)((const uint8_t *)y + (size_t)(p) * ys))
+#ifndef PFD
+#define PFD 4      /* prefetch distance in 16-row blocks (dev/mm_lab.c) */
+#endif
 #define AI static inline __attribute__((always_inline))
 
 AI float hsum512(__m512 v) { return _mm512_reduce_add_ps(v); }
@@ -241,7 +244,178 @@ AI void q4_1_body(int n, const void *xv, const void *y, size_t ys, int np, float
     finish512(acc, np, s, ss);
 }
 
+
+/* ---- q4_Kx16: 16 interleaved rows (quant.h) against np activation rows ----
+ * Rows live in lanes: a 64-byte chunk holds 4 packed bytes of each of the 16 rows; its low nibbles
+ * against 4 broadcast activation bytes give, with one vpdpbusd, 4 products for every row. Per
+ * sub-block the sums are scaled with one vpmulld (int32: a sub-block sum reaches 60960), the mins
+ * ride in vpdpwssd against the activation's bsums, and each block ends with two conversions and
+ * two FMAs for 16 rows at once (the row-at-a-time kernel spends that per row). Exact integer sums,
+ * float per block, per activation row independent of np. */
+
+/* Scale (mins = 0) or min (mins = 1) j of the 16 rows as int32 lanes, from the 12 planes. */
+AI __m512i kx16_sm(const uint8_t *pl, int j, int mins) {
+#define PL(k) _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(pl + 16 * (k))))
+    const __m512i m6 = _mm512_set1_epi32(63), m4 = _mm512_set1_epi32(15);
+    if (j < 4) return _mm512_and_si512(PL(j + 4 * mins), m6);
+    __m512i lo = mins ? _mm512_srli_epi32(PL(j + 4), 4) : _mm512_and_si512(PL(j + 4), m4);
+    return _mm512_or_si512(lo, _mm512_slli_epi32(_mm512_srli_epi32(PL(j - 4 + 4 * mins), 6), 4));
+#undef PL
+}
+
+AI __m512i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+AI void q4_Kx16_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
+    const uint8_t *x = xv;
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    const size_t gb = 16 * sizeof(struct block_q4_K);
+    /* the float sums live in memory: touched once per block, they would only crowd the registers
+       the integer loop needs (16 weight vectors and one int32 sum per activation row) */
+    __m512 acc[SPC_MAXP];
+    _Pragma("GCC unroll 16")
+    for (int p = 0; p < np; p++) acc[p] = _mm512_setzero_ps();
+    const int nb = n / QK_K;
+    for (int b = 0; b < nb; b++, x += gb) {
+        const uint8_t *pl = x + 64;
+        __m512i S[SPC_MAXP];
+        _Pragma("GCC unroll 16")
+        for (int p = 0; p < np; p++) S[p] = _mm512_setzero_si512();
+        for (int g = 0; g < 4; g++) {
+            /* the hardware prefetcher alone leaves the loads exposed once the loop is compute-heavy
+               (dev/mm_lab.c: 2.4x slower at 16 rows than with this, a quarter of a block a step) */
+            for (int o = 0; o < 9; o++) _mm_prefetch((const char *)x + PFD * gb + 64 * (9 * g + o), _MM_HINT_T0);
+            __m512i lo[8], hi[8];
+            _Pragma("GCC unroll 8")
+            for (int i = 0; i < 8; i++) {
+                __m512i raw = _mm512_loadu_si512((const void *)(x + 256 + 64 * (8 * g + i)));
+                lo[i] = _mm512_and_si512(raw, m4);
+                hi[i] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+            }
+            __m512i sl = kx16_sm(pl, 2 * g, 0), sh = kx16_sm(pl, 2 * g + 1, 0);
+            _Pragma("GCC unroll 16")
+            for (int p = 0; p < np; p++) {
+                const int8_t *q = YROW(struct block_q8_K, p)[b].qs + 64 * g;
+                __m512i t0 = _mm512_setzero_si512(), t1 = t0, t2 = t0, t3 = t0;
+                _Pragma("GCC unroll 4")
+                for (int i = 0; i < 8; i += 2) {
+                    t0 = _mm512_dpbusd_epi32(t0, lo[i], bcast4(q + 4 * i));
+                    t1 = _mm512_dpbusd_epi32(t1, lo[i + 1], bcast4(q + 4 * i + 4));
+                    t2 = _mm512_dpbusd_epi32(t2, hi[i], bcast4(q + 32 + 4 * i));
+                    t3 = _mm512_dpbusd_epi32(t3, hi[i + 1], bcast4(q + 36 + 4 * i));
+                }
+                S[p] = _mm512_add_epi32(S[p], _mm512_add_epi32(_mm512_mullo_epi32(_mm512_add_epi32(t0, t1), sl),
+                                                               _mm512_mullo_epi32(_mm512_add_epi32(t2, t3), sh)));
+            }
+        }
+        __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x));
+        __m512 mv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + 32)));
+        __m512i mn[8];
+        _Pragma("GCC unroll 8")
+        for (int j = 0; j < 8; j++) {
+            __m512i m = kx16_sm(pl, j, 1);
+            mn[j] = _mm512_or_si512(m, _mm512_slli_epi32(m, 16));       /* (m, m) as two int16 */
+        }
+        _Pragma("GCC unroll 16")
+        for (int p = 0; p < np; p++) {
+            const struct block_q8_K *yb = YROW(struct block_q8_K, p) + b;
+            __m512i M0 = _mm512_setzero_si512(), M1 = M0;
+            _Pragma("GCC unroll 4")
+            for (int j = 0; j < 8; j += 2) {
+                M0 = _mm512_dpwssd_epi32(M0, mn[j], bcast4((const int8_t *)&yb->bsums[2 * j]));
+                M1 = _mm512_dpwssd_epi32(M1, mn[j + 1], bcast4((const int8_t *)&yb->bsums[2 * j + 2]));
+            }
+            __m512 v = _mm512_fmsub_ps(_mm512_cvtepi32_ps(S[p]), dv, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(M0, M1)), mv));
+            acc[p] = _mm512_fmadd_ps(v, _mm512_set1_ps(yb->d), acc[p]);
+        }
+    }
+    _Pragma("GCC unroll 16")
+    for (int p = 0; p < np; p++) _mm512_storeu_ps(s + p * ss, acc[p]);
+}
+
+/* q6_K x16 (quant.h): the 6-bit values unsigned (0..63) in vpdpbusd, one vpmulld per 16-value
+ * sub-block for its scale, and the -32 offset applied once per block as 32 * sum(scale * bsum) with
+ * vpdpwssd on (scale, scale') pairs against the activation's bsum pairs. */
+AI void q6_Kx16_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
+    const uint8_t *x = xv;
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
+    const size_t gb = 16 * sizeof(struct block_q6_K);
+    __m512 acc[SPC_MAXP];
+    _Pragma("GCC unroll 16")
+    for (int p = 0; p < np; p++) acc[p] = _mm512_setzero_ps();
+    const int nb = n / QK_K;
+#define Q6SC(k) _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(x + 32 + 16 * (k))))
+    for (int b = 0; b < nb; b++, x += gb) {
+        __m512i S[SPC_MAXP];
+        _Pragma("GCC unroll 16")
+        for (int p = 0; p < np; p++) S[p] = _mm512_setzero_si512();
+        /* h: values 128h..128h+127; ii: chunks 4ii..4ii+3 of the l range; ab: ql bytes 0-31 (values
+           +0 and +64 after the nibble split) or 32-63 (+32 and +96) */
+        for (int h = 0; h < 2; h++)
+            for (int ii = 0; ii < 2; ii++)
+                for (int ab = 0; ab < 2; ab++) {
+                    for (int o = 0; o < 7; o++)
+                        _mm_prefetch((const char *)x + PFD * gb + 64 * (28 * h + 14 * ii + 7 * ab + o), _MM_HINT_T0);
+                    __m512i lo[4], hi[4];
+                    _Pragma("GCC unroll 4")
+                    for (int i = 0; i < 4; i++) {
+                        int c = 4 * ii + i;
+                        __m512i ql = _mm512_loadu_si512((const void *)(x + 288 + 64 * (16 * h + 8 * ab + c)));
+                        __m512i qh = _mm512_loadu_si512((const void *)(x + 2336 + 64 * (8 * h + c)));
+                        /* qh bits 0-1 / 2-3 / 4-5 / 6-7: values +0 / +32 / +64 / +96 */
+                        __m512i hl = ab ? _mm512_slli_epi16(qh, 2) : _mm512_slli_epi16(qh, 4);
+                        __m512i hh = ab ? _mm512_srli_epi16(qh, 2) : qh;
+                        lo[i] = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_and_si512(hl, m30));
+                        hi[i] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_and_si512(hh, m30));
+                    }
+                    /* sub-blocks of the low and high values */
+                    const int sbl = 8 * h + 2 * ab + ii, sbh = sbl + 4;
+                    __m512i scl = Q6SC(sbl), sch = Q6SC(sbh);
+                    _Pragma("GCC unroll 16")
+                    for (int p = 0; p < np; p++) {
+                        const int8_t *q = YROW(struct block_q8_K, p)[b].qs + 128 * h + 32 * ab + 16 * ii;
+                        __m512i t0 = _mm512_setzero_si512(), t1 = t0, t2 = t0, t3 = t0;
+                        t0 = _mm512_dpbusd_epi32(t0, lo[0], bcast4(q));
+                        t1 = _mm512_dpbusd_epi32(t1, lo[1], bcast4(q + 4));
+                        t2 = _mm512_dpbusd_epi32(t2, hi[0], bcast4(q + 64));
+                        t3 = _mm512_dpbusd_epi32(t3, hi[1], bcast4(q + 68));
+                        t0 = _mm512_dpbusd_epi32(t0, lo[2], bcast4(q + 8));
+                        t1 = _mm512_dpbusd_epi32(t1, lo[3], bcast4(q + 12));
+                        t2 = _mm512_dpbusd_epi32(t2, hi[2], bcast4(q + 72));
+                        t3 = _mm512_dpbusd_epi32(t3, hi[3], bcast4(q + 76));
+                        S[p] = _mm512_add_epi32(S[p], _mm512_add_epi32(_mm512_mullo_epi32(_mm512_add_epi32(t0, t1), scl),
+                                                                       _mm512_mullo_epi32(_mm512_add_epi32(t2, t3), sch)));
+                    }
+                }
+        __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x));
+        __m512i sp[8];
+        _Pragma("GCC unroll 8")
+        for (int j = 0; j < 8; j++)             /* (scale 2j, scale 2j+1) as two int16 */
+            sp[j] = _mm512_or_si512(_mm512_and_si512(Q6SC(2 * j), _mm512_set1_epi32(0xffff)), _mm512_slli_epi32(Q6SC(2 * j + 1), 16));
+        _Pragma("GCC unroll 16")
+        for (int p = 0; p < np; p++) {
+            const struct block_q8_K *yb = YROW(struct block_q8_K, p) + b;
+            __m512i C0 = _mm512_setzero_si512(), C1 = C0;
+            _Pragma("GCC unroll 4")
+            for (int j = 0; j < 8; j += 2) {
+                C0 = _mm512_dpwssd_epi32(C0, sp[j], bcast4((const int8_t *)&yb->bsums[2 * j]));
+                C1 = _mm512_dpwssd_epi32(C1, sp[j + 1], bcast4((const int8_t *)&yb->bsums[2 * j + 2]));
+            }
+            __m512i tot = _mm512_sub_epi32(S[p], _mm512_slli_epi32(_mm512_add_epi32(C0, C1), 5));
+            acc[p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(tot), _mm512_mul_ps(dv, _mm512_set1_ps(yb->d)), acc[p]);
+        }
+    }
+#undef Q6SC
+    _Pragma("GCC unroll 16")
+    for (int p = 0; p < np; p++) _mm512_storeu_ps(s + p * ss, acc[p]);
+}
+
 SPC_SPECIALIZE16(q4_K, avx512)
+SPC_SPECIALIZE(q6_Kx16, avx512)
+SPC_SPECIALIZE(q4_Kx16, avx512)
 SPC_SPECIALIZE16(q6_K, avx512)
 SPC_SPECIALIZE(q8_0, avx512)
 SPC_SPECIALIZE(q5_0, avx512)
