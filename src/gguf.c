@@ -327,6 +327,12 @@ int spc_gguf_open(struct spc_gguf **out, const char *path) {
     return st;
 }
 
+void spc__gguf_release(const struct spc_gguf *g, const void *p, size_t n) {
+    if (!g->mapped) return;
+    const uintptr_t page = 4096, a = ((uintptr_t)p + page - 1) & ~(page - 1), e = ((uintptr_t)p + n) & ~(page - 1);
+    if (e > a) madvise((void *)a, e - a, MADV_DONTNEED);
+}
+
 void spc_gguf_close(struct spc_gguf *g) {
     if (!g) return;
     for (int64_t i = 0; i < g->n_kv; i++) {

@@ -18,5 +18,8 @@ const struct spc_gguf_str *spc__gguf_arr_str(const struct spc_gguf *g, int64_t i
 const void *spc__gguf_arr_data(const struct spc_gguf *g, int64_t i);
 /* Size in bytes of one element of a numeric GGUF type (0 for string/array). */
 size_t spc__gguf_type_size(enum spc_gguf_type t);
+/* Tells the kernel that [p, p + n) of a mapped file will not be read again (the whole pages inside
+   it leave the process's resident set; the file keeps them). No effect on a caller's buffer. */
+void spc__gguf_release(const struct spc_gguf *g, const void *p, size_t n);
 
 #endif
