@@ -5,6 +5,8 @@
  */
 #include "kernels.h"
 
+#include "ops.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -67,6 +69,9 @@ static void choose(void) {
             g_dot[SPC_TYPE_Q4_1] = spc__dot_q4_1_avx512;
             g_dot_x16[SPC_TYPE_Q4_K] = spc__dot_q4_Kx16_avx512;
             g_dot_x16[SPC_TYPE_Q6_K] = spc__dot_q6_Kx16_avx512;
+            g_dot_x16[SPC_TYPE_Q8_0] = spc__dot_q8_0x16_avx512;
+            g_dot_x16[SPC_TYPE_Q5_0] = spc__dot_q5_0x16_avx512;
+            g_dot_x16[SPC_TYPE_Q4_1] = spc__dot_q4_1x16_avx512;
         }
     }
 #endif
@@ -84,14 +89,43 @@ spc_dot_fn spc__dot_x16(uint32_t type) {
 
 int spc__dot_maxp_x16(uint32_t type) { (void)type; return 8; }
 
+uint32_t spc__x16_vec_dot_type(uint32_t type) {
+    switch (type) {
+    case SPC_TYPE_Q8_0: case SPC_TYPE_Q5_0: case SPC_TYPE_Q4_1: return SPC_TYPE_Q8_1;
+    default: return spc__type_traits(type)->vec_dot_type;
+    }
+}
+
+spc_from_float_fn spc__x16_quantizer(uint32_t type) {
+    const struct spc_ops *ops = spc__ops();
+    switch (type) {
+    case SPC_TYPE_Q8_0: case SPC_TYPE_Q5_0: return ops->quantize_q8_1i;
+    case SPC_TYPE_Q4_1: return ops->quantize_q8_1;
+    case SPC_TYPE_Q4_K: case SPC_TYPE_Q6_K: return ops->quantize_q8_K;
+    default: return NULL;
+    }
+}
+
 void spc__repack_x16(uint32_t type, void *dst, const void *src, int64_t n) {
-    if (type == SPC_TYPE_Q4_K) spc__repack_q4_Kx16(dst, src, n);
-    if (type == SPC_TYPE_Q6_K) spc__repack_q6_Kx16(dst, src, n);
+    switch (type) {
+    case SPC_TYPE_Q4_K: spc__repack_q4_Kx16(dst, src, n); break;
+    case SPC_TYPE_Q6_K: spc__repack_q6_Kx16(dst, src, n); break;
+    case SPC_TYPE_Q8_0: spc__repack_q8_0x16(dst, src, n); break;
+    case SPC_TYPE_Q5_0: spc__repack_q5_0x16(dst, src, n); break;
+    case SPC_TYPE_Q4_1: spc__repack_q4_1x16(dst, src, n); break;
+    default: break;
+    }
 }
 
 void spc__row_x16(uint32_t type, void *dst, const void *src, int r, int64_t n) {
-    if (type == SPC_TYPE_Q4_K) spc__row_q4_Kx16(dst, src, r, n);
-    if (type == SPC_TYPE_Q6_K) spc__row_q6_Kx16(dst, src, r, n);
+    switch (type) {
+    case SPC_TYPE_Q4_K: spc__row_q4_Kx16(dst, src, r, n); break;
+    case SPC_TYPE_Q6_K: spc__row_q6_Kx16(dst, src, r, n); break;
+    case SPC_TYPE_Q8_0: spc__row_q8_0x16(dst, src, r, n); break;
+    case SPC_TYPE_Q5_0: spc__row_q5_0x16(dst, src, r, n); break;
+    case SPC_TYPE_Q4_1: spc__row_q4_1x16(dst, src, r, n); break;
+    default: break;
+    }
 }
 
 int spc__dot_maxp(uint32_t type) {

@@ -19,7 +19,8 @@ typedef void (*spc_dot_fn)(int n, const void *x, const void *y, size_t ys, int n
     void spc__dot_##t##_##isa(int n, const void *x, const void *y, size_t ys, int np, float *s, size_t ss);
 #define SPC_AVX2_TYPES(X) X(avx2, f32) X(avx2, f16) X(avx2, q4_0) X(avx2, q4_1) X(avx2, q5_0) X(avx2, q8_0) \
                           X(avx2, q4_K) X(avx2, q5_K) X(avx2, q6_K)
-#define SPC_AVX512_TYPES(X) X(avx512, q4_Kx16) X(avx512, q6_Kx16) X(avx512, q4_K) X(avx512, q6_K) X(avx512, q8_0) X(avx512, q5_0) X(avx512, q4_1)
+#define SPC_AVX512_TYPES(X) X(avx512, q4_Kx16) X(avx512, q6_Kx16) X(avx512, q8_0x16) \
+                            X(avx512, q5_0x16) X(avx512, q4_1x16) X(avx512, q4_K) X(avx512, q6_K) X(avx512, q8_0) X(avx512, q5_0) X(avx512, q4_1)
 SPC_AVX2_TYPES(SPC_SIMD_DECL)
 SPC_AVX512_TYPES(SPC_SIMD_DECL)
 
@@ -30,6 +31,10 @@ spc_dot_fn spc__dot(uint32_t type);
  * none: s[p * ss + r] = dot(row r, activation row p) for r < 16, up to spc__dot_maxp_x16() rows p
  * per call. spc__repack_x16 makes the layout from 16 rows of n values. */
 spc_dot_fn spc__dot_x16(uint32_t type);
+/* The activation type the x16 kernel of a type takes and its quantizer (q8_0 and q5_0 take q8_1i,
+ * quant.h, where their row kernels take q8_0). */
+uint32_t spc__x16_vec_dot_type(uint32_t type);
+spc_from_float_fn spc__x16_quantizer(uint32_t type);
 int spc__dot_maxp_x16(uint32_t type);
 void spc__repack_x16(uint32_t type, void *dst, const void *src, int64_t n);
 /* Row r of an interleaved group, in the file's layout. */

@@ -22,6 +22,7 @@ struct mm_task {
     float *y;
     const uint8_t *qx;
     size_t qrow;
+    spc_from_float_fn quant;    /* activations to the kernel's partner type (NULL: f32 as is) */
     spc_dot_fn dot;
     int rstep;          /* rows per kernel call: 1, or 16 for interleaved (x16) weights */
     int chunk;          /* positions per kernel call: n_pos split into equal chunks of <= maxp */
@@ -40,9 +41,15 @@ static spc_from_float_fn quantizer(uint32_t vdt) {
 
 static void quantize_task(void *va, int ith, int nth) {
     struct mm_task *t = va;
-    spc_from_float_fn q = quantizer(spc__type_traits(t->w->type)->vec_dot_type);
     for (int p = ith; p < t->n_pos; p += nth)
-        q(t->x + (size_t)p * t->w->ne0, (uint8_t *)t->qx + (size_t)p * t->qrow, t->w->ne0);
+        t->quant(t->x + (size_t)p * t->w->ne0, (uint8_t *)t->qx + (size_t)p * t->qrow, t->w->ne0);
+}
+
+/* The partner type and quantizer of a weight's kernel. */
+static uint32_t partner(const struct spc_w *w, spc_from_float_fn *q) {
+    uint32_t vdt = w->x16 ? spc__x16_vec_dot_type(w->type) : spc__type_traits(w->type)->vec_dot_type;
+    *q = vdt == SPC_TYPE_F32 ? NULL : w->x16 ? spc__x16_quantizer(w->type) : quantizer(vdt);
+    return vdt;
 }
 
 /* Rows are walked in tiles: for a tile of rows, every chunk of positions, every row of the tile.
@@ -77,9 +84,10 @@ static void multi_dot_task(void *va, int ith, int nth) {
 void spc__matmul_n(struct spc_pool *pool, const struct spc_w *const *ws, float *const *ys, int nw,
                    const float *x, int n_pos, void *scratch) {
     struct mm_task t[SPC_MATMUL_MAXW];
-    uint32_t vdt = spc__type_traits(ws[0]->type)->vec_dot_type;
+    spc_from_float_fn q0, qi;
+    uint32_t vdt = partner(ws[0], &q0);
     for (int i = 1; i < nw; i++)
-        if (spc__type_traits(ws[i]->type)->vec_dot_type != vdt || ws[i]->ne0 != ws[0]->ne0 || nw > SPC_MATMUL_MAXW) {
+        if (partner(ws[i], &qi) != vdt || qi != q0 || ws[i]->ne0 != ws[0]->ne0 || nw > SPC_MATMUL_MAXW) {
             for (int j = 0; j < nw; j++) spc__matmul_n(pool, &ws[j], &ys[j], 1, x, n_pos, scratch);
             return;
         }
@@ -87,7 +95,7 @@ void spc__matmul_n(struct spc_pool *pool, const struct spc_w *const *ws, float *
         bool x16 = ws[i]->x16;
         int maxp = x16 ? spc__dot_maxp_x16(ws[i]->type) : spc__dot_maxp(ws[i]->type);
         int n_chunks = (n_pos + maxp - 1) / maxp;
-        t[i] = (struct mm_task){ ws[i], x, n_pos, ys[i], NULL, 0, x16 ? spc__dot_x16(ws[i]->type) : spc__dot(ws[i]->type),
+        t[i] = (struct mm_task){ ws[i], x, n_pos, ys[i], NULL, 0, q0, x16 ? spc__dot_x16(ws[i]->type) : spc__dot(ws[i]->type),
                                  x16 ? 16 : 1, (n_pos + n_chunks - 1) / n_chunks };
         if (vdt == SPC_TYPE_F32) {
             t[i].qx = (const uint8_t *)x;

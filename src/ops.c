@@ -91,7 +91,7 @@ static void to_f16_ref(uint16_t *y, const float *x, int n) {
 static struct spc_ops g_ops = { silu_mul_ref, exp_sum_ref, rmsnorm_ref, rotate_ref, dot_f16_ref, dot_f32_ref, axpy_f16_ref,
                                 axpy_f32_ref, att_dot_f16_ref, att_axpy_f16_ref, scale_max_ref, round_f16_ref, to_f16_ref,
                                 spc__quantize_q8_0, spc__quantize_q8_1,
-                                spc__quantize_q8_K };
+                                spc__quantize_q8_K, spc__quantize_q8_1i };
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static void choose(void) {
@@ -103,7 +103,7 @@ static void choose(void) {
                                   spc__axpy_f16_avx2, spc__axpy_f32_avx2, spc__att_dot_f16_avx2,
                                   spc__att_axpy_f16_avx2, spc__scale_max_avx2, spc__round_f16_avx2,
                                   spc__to_f16_avx2, spc__quantize_q8_0_avx2,
-                                  spc__quantize_q8_1_avx2, spc__quantize_q8_K_avx2 };
+                                  spc__quantize_q8_1_avx2, spc__quantize_q8_K_avx2, spc__quantize_q8_1i_avx2 };
 #endif
 }
 

@@ -39,6 +39,7 @@ struct spc_ops {
     void (*quantize_q8_0)(const float *x, void *y, int64_t n);
     void (*quantize_q8_1)(const float *x, void *y, int64_t n);
     void (*quantize_q8_K)(const float *x, void *y, int64_t n);
+    void (*quantize_q8_1i)(const float *x, void *y, int64_t n);    /* q8_1 with the integer sum (quant.h) */
 };
 
 const struct spc_ops *spc__ops(void);
@@ -49,6 +50,7 @@ void spc__rmsnorm_avx2(float *out, const float *x, const float *w, int n, float 
 void spc__rotate_avx2(float *a, float *b, const float *cos, const float *sin, int n);
 void spc__quantize_q8_0_avx2(const float *x, void *y, int64_t n);
 void spc__quantize_q8_1_avx2(const float *x, void *y, int64_t n);
+void spc__quantize_q8_1i_avx2(const float *x, void *y, int64_t n);
 void spc__quantize_q8_K_avx2(const float *x, void *y, int64_t n);
 float spc__dot_f32_f16_avx2(const float *q, const uint16_t *k, int n);
 float spc__dot_f32_f32_avx2(const float *q, const float *k, int n);

@@ -147,6 +147,17 @@ void spc__quantize_q8_1(const float *x, void *yv, int64_t n) {
     }
 }
 
+void spc__quantize_q8_1i(const float *x, void *yv, int64_t n) {
+    struct block_q8_1 *y = yv;
+    spc__quantize_q8_1(x, yv, n);
+    for (int64_t b = 0; b < n / QK; b++) {
+        int sum = 0;
+        for (int j = 0; j < QK; j++) sum += y[b].qs[j];
+        int16_t s16 = (int16_t)sum;
+        memcpy(&y[b].s, &s16, 2);
+    }
+}
+
 static void dot_q4_0_q8_0(int n, float *s, const void *xv, const void *yv) {
     const struct block_q4_0 *x = xv;
     const struct block_q8_0 *y = yv;
@@ -661,5 +672,97 @@ void spc__row_q6_Kx16(void *dstv, const void *srcv, int r, int64_t n) {
         for (int k = 0; k < 16; k++) x->scales[k] = (int8_t)src[Q6X_SC + 16 * k + r];
         for (int c = 0; c < 32; c++) memcpy(x->ql + 4 * c, src + Q6X_QL + 64 * c + 4 * r, 4);
         for (int c = 0; c < 16; c++) memcpy(x->qh + 4 * c, src + Q6X_QH + 64 * c + 4 * r, 4);
+    }
+}
+
+/* Legacy quants x16 (quant.h): per block column, the 16 rows' fp16 fields, then the quants as
+   chunks of 64 bytes (chunk c: bytes 4c..4c+3 of each row). */
+void spc__repack_q8_0x16(void *dstv, const void *srcv, int64_t n) {
+    const struct block_q8_0 *src = srcv;
+    uint8_t *dst = dstv;
+    const int64_t nb = n / QK;
+    for (int64_t b = 0; b < nb; b++, dst += 16 * sizeof(struct block_q8_0))
+        for (int r = 0; r < 16; r++) {
+            const struct block_q8_0 *x = &src[r * nb + b];
+            memcpy(dst + 2 * r, &x->d, 2);
+            for (int i = 0; i < QK; i++) dst[32 + 64 * (i / 4) + 4 * r + i % 4] = (uint8_t)x->qs[i] ^ 0x80;
+        }
+}
+void spc__row_q8_0x16(void *dstv, const void *srcv, int r, int64_t n) {
+    const uint8_t *src = srcv;
+    struct block_q8_0 *x = dstv;
+    for (int64_t b = 0; b < n / QK; b++, src += 16 * sizeof(struct block_q8_0), x++) {
+        memcpy(&x->d, src + 2 * r, 2);
+        for (int i = 0; i < QK; i++) x->qs[i] = (int8_t)(src[32 + 64 * (i / 4) + 4 * r + i % 4] ^ 0x80);
+    }
+}
+
+/* q5_0's high bits, re-ordered so that chunk c's are one shift away: byte j of a row's word holds
+   in bit c the high bit of value 4c + j and in bit 4 + c that of value 16 + 4c + j. */
+static uint32_t q5x_bits(uint32_t qh) {
+    uint32_t o = 0;
+    for (int j = 0; j < 4; j++)
+        for (int c = 0; c < 4; c++) {
+            o |= ((qh >> (4 * c + j)) & 1u) << (8 * j + c);
+            o |= ((qh >> (16 + 4 * c + j)) & 1u) << (8 * j + 4 + c);
+        }
+    return o;
+}
+static uint32_t q5x_unbits(uint32_t o) {
+    uint32_t qh = 0;
+    for (int j = 0; j < 4; j++)
+        for (int c = 0; c < 4; c++) {
+            qh |= ((o >> (8 * j + c)) & 1u) << (4 * c + j);
+            qh |= ((o >> (8 * j + 4 + c)) & 1u) << (16 + 4 * c + j);
+        }
+    return qh;
+}
+void spc__repack_q5_0x16(void *dstv, const void *srcv, int64_t n) {
+    const struct block_q5_0 *src = srcv;
+    uint8_t *dst = dstv;
+    const int64_t nb = n / QK;
+    for (int64_t b = 0; b < nb; b++, dst += 16 * sizeof(struct block_q5_0))
+        for (int r = 0; r < 16; r++) {
+            const struct block_q5_0 *x = &src[r * nb + b];
+            uint32_t qh;
+            memcpy(&qh, x->qh, 4);
+            qh = q5x_bits(qh);
+            memcpy(dst + 2 * r, &x->d, 2);
+            memcpy(dst + 32 + 4 * r, &qh, 4);
+            for (int c = 0; c < 4; c++) memcpy(dst + 96 + 64 * c + 4 * r, x->qs + 4 * c, 4);
+        }
+}
+void spc__row_q5_0x16(void *dstv, const void *srcv, int r, int64_t n) {
+    const uint8_t *src = srcv;
+    struct block_q5_0 *x = dstv;
+    for (int64_t b = 0; b < n / QK; b++, src += 16 * sizeof(struct block_q5_0), x++) {
+        uint32_t o;
+        memcpy(&x->d, src + 2 * r, 2);
+        memcpy(&o, src + 32 + 4 * r, 4);
+        o = q5x_unbits(o);
+        memcpy(x->qh, &o, 4);
+        for (int c = 0; c < 4; c++) memcpy(x->qs + 4 * c, src + 96 + 64 * c + 4 * r, 4);
+    }
+}
+
+void spc__repack_q4_1x16(void *dstv, const void *srcv, int64_t n) {
+    const struct block_q4_1 *src = srcv;
+    uint8_t *dst = dstv;
+    const int64_t nb = n / QK;
+    for (int64_t b = 0; b < nb; b++, dst += 16 * sizeof(struct block_q4_1))
+        for (int r = 0; r < 16; r++) {
+            const struct block_q4_1 *x = &src[r * nb + b];
+            memcpy(dst + 2 * r, &x->d, 2);
+            memcpy(dst + 32 + 2 * r, &x->m, 2);
+            for (int c = 0; c < 4; c++) memcpy(dst + 64 + 64 * c + 4 * r, x->qs + 4 * c, 4);
+        }
+}
+void spc__row_q4_1x16(void *dstv, const void *srcv, int r, int64_t n) {
+    const uint8_t *src = srcv;
+    struct block_q4_1 *x = dstv;
+    for (int64_t b = 0; b < n / QK; b++, src += 16 * sizeof(struct block_q4_1), x++) {
+        memcpy(&x->d, src + 2 * r, 2);
+        memcpy(&x->m, src + 32 + 2 * r, 2);
+        for (int c = 0; c < 4; c++) memcpy(x->qs + 4 * c, src + 64 + 64 * c + 4 * r, 4);
     }
 }

@@ -78,5 +78,19 @@ void spc__row_q4_Kx16(void *dst, const void *src, int r, int64_t n);
  * each row's ql or qh, row after row). */
 void spc__repack_q6_Kx16(void *dst, const void *src, int64_t n);
 void spc__row_q6_Kx16(void *dst, const void *src, int r, int64_t n);
+/* Legacy quants x16, per 32-value block column: the 16 rows' d (and for q4_1 m) as f16, then:
+ *   q8_0: 8 chunks of 64 bytes, the values + 128 as unsigned bytes (544 bytes in all);
+ *   q5_0: the high bits (16 words, re-ordered: quant.c), then 4 chunks of qs (352 bytes);
+ *   q4_1: 4 chunks of qs (320 bytes).
+ * Their kernels take q8_1-shaped activations whose s is the integer sum of the values (q8_1i), not
+ * d times it, for q8_0 and q5_0 (to remove the weights' offset exactly), and plain q8_1 for q4_1. */
+void spc__repack_q8_0x16(void *dst, const void *src, int64_t n);
+void spc__row_q8_0x16(void *dst, const void *src, int r, int64_t n);
+void spc__repack_q5_0x16(void *dst, const void *src, int64_t n);
+void spc__row_q5_0x16(void *dst, const void *src, int r, int64_t n);
+void spc__repack_q4_1x16(void *dst, const void *src, int64_t n);
+void spc__row_q4_1x16(void *dst, const void *src, int r, int64_t n);
+/* q8_1's values and d, with s = the int16 sum of the values (reference). */
+void spc__quantize_q8_1i(const float *x, void *y, int64_t n);
 
 #endif

@@ -164,7 +164,7 @@ TEST(x16_matches_reference) {
     spc__init_tables();
     enum { N = 1024, P = SPC_MAXP, R = 16 };
     static float x[R][N], y[P][N];
-    static uint8_t qx[R][N * 4], g16[R * N * 4], back[N * 4], qy[P][N * 4];
+    static uint8_t qx[R][N * 4], g16[R * N * 4], back[N * 4], qy[P][N * 4], qy16[P][N * 4];
     unsigned seed = 23;
     int compared = 0;
     for (size_t k = 0; k < N_TYPES; k++) {
@@ -172,7 +172,9 @@ TEST(x16_matches_reference) {
         const struct spc_type_traits *tr = spc__type_traits(TYPES[k]);
         if (!fast) continue;
         const struct spc_type_traits *vt = spc__type_traits(tr->vec_dot_type);
-        size_t rb = spc__row_size(TYPES[k], N), ys = sizeof qy[0];
+        size_t rb = spc__row_size(TYPES[k], N), ys = sizeof qy16[0];
+        spc_from_float_fn q16 = spc__x16_quantizer(TYPES[k]);      /* the kernel's partner */
+        CHECK(q16 != NULL);
         int mp = spc__dot_maxp_x16(TYPES[k]);
         CHECK(mp >= 1 && mp <= P);
         for (int rep = 0; rep < 10; rep++) {
@@ -191,9 +193,10 @@ TEST(x16_matches_reference) {
             for (int p = 0; p < P; p++) {
                 for (int i = 0; i < N; i++) y[p][i] = test_randf(&seed);
                 vt->from_float(y[p], qy[p], N);
+                q16(y[p], qy16[p], N);
             }
             float all[P][R], one[R], part[P][R];
-            fast(N, g16, qy, ys, mp, &all[0][0], R);
+            fast(N, g16, qy16, ys, mp, &all[0][0], R);
             for (int p = 0; p < mp; p++) {
                 for (int r = 0; r < R; r++) {
                     float ref;
@@ -201,9 +204,9 @@ TEST(x16_matches_reference) {
                     CHECK_MSG(fabsf(ref - all[p][r]) <= 1e-4f * (1 + fabsf(ref)), "%s x16 p=%d r=%d: ref %.8g kernel %.8g",
                               tr->name, p, r, ref, all[p][r]);
                 }
-                fast(N, g16, qy[p], ys, 1, one, R);
+                fast(N, g16, qy16[p], ys, 1, one, R);
                 CHECK_MSG(memcmp(one, all[p], sizeof one) == 0, "%s x16 p=%d: alone differs from in a batch", tr->name, p);
-                fast(N, g16, qy, ys, p + 1, &part[0][0], R);
+                fast(N, g16, qy16, ys, p + 1, &part[0][0], R);
                 CHECK(memcmp(part, all, sizeof(float) * R * (size_t)(p + 1)) == 0);
             }
             compared++;
@@ -229,6 +232,9 @@ TEST(activation_quantizers_match_reference) {
         CHECK(memcmp(a, b, spc__row_size(SPC_TYPE_Q8_0, N)) == 0);
         spc__quantize_q8_1(x, a, N);
         ops->quantize_q8_1(x, b, N);
+        CHECK(memcmp(a, b, spc__row_size(SPC_TYPE_Q8_1, N)) == 0);
+        spc__quantize_q8_1i(x, a, N);
+        ops->quantize_q8_1i(x, b, N);
         CHECK(memcmp(a, b, spc__row_size(SPC_TYPE_Q8_1, N)) == 0);
         spc__quantize_q8_K(x, a, N);
         ops->quantize_q8_K(x, b, N);

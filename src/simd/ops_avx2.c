@@ -279,7 +279,7 @@ void spc__quantize_q8_0_avx2(const float *x, void *yv, int64_t n) {
     }
 }
 
-void spc__quantize_q8_1_avx2(const float *x, void *yv, int64_t n) {
+static inline __attribute__((always_inline)) void quantize_q8_1_body(const float *x, void *yv, int64_t n, bool isum) {
     struct block_q8_1 *y = yv;
     for (int64_t b = 0; b < n / 32; b++, x += 32) {
         float amax = amax32(x), d = amax / 127, id = d ? 1.0f / d : 0.0f;
@@ -294,9 +294,16 @@ void spc__quantize_q8_1_avx2(const float *x, void *yv, int64_t n) {
         s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
         int sum = _mm_cvtsi128_si32(s4);
         y[b].d = spc__f32_to_f16(d);
-        y[b].s = spc__f32_to_f16(sum * d);
+        if (isum) {
+            int16_t s16 = (int16_t)sum;
+            memcpy(&y[b].s, &s16, 2);
+        } else {
+            y[b].s = spc__f32_to_f16(sum * d);
+        }
     }
 }
+void spc__quantize_q8_1_avx2(const float *x, void *y, int64_t n) { quantize_q8_1_body(x, y, n, false); }
+void spc__quantize_q8_1i_avx2(const float *x, void *y, int64_t n) { quantize_q8_1_body(x, y, n, true); }
 
 void spc__quantize_q8_K_avx2(const float *x, void *yv, int64_t n) {
     struct block_q8_K *y = yv;

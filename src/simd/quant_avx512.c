@@ -413,6 +413,126 @@ AI void q6_Kx16_body(int n, const void *xv, const void *y, size_t ys, int np, fl
     for (int p = 0; p < np; p++) _mm512_storeu_ps(s + p * ss, acc[p]);
 }
 
+/* ---- legacy quants x16 (quant.h): 32-value blocks, 16 rows in lanes ----
+ * Unsigned weight bytes in vpdpbusd against 4 broadcast activation bytes; the weights' offset
+ * (128 for q8_0 stored + 128, 16 for q5_0) comes off with the activation block's integer sum
+ * (q8_1i), q4_1's min with q8_1's s. Per block and activation row: 8 vpdpbusd for 16 rows, then
+ * one conversion and one or two FMAs. */
+#define LEG_PREFETCH(x, gb) \
+    for (size_t o_ = 0; o_ < (gb); o_ += 64) _mm_prefetch((const char *)(x) + 8 * (gb) + o_, _MM_HINT_T0)
+
+AI __m512i dot8x16(const __m512i *w, const int8_t *q) {
+    __m512i t0 = _mm512_setzero_si512(), t1 = t0;
+    _Pragma("GCC unroll 4")
+    for (int c = 0; c < 8; c += 2) {
+        t0 = _mm512_dpbusd_epi32(t0, w[c], bcast4(q + 4 * c));
+        t1 = _mm512_dpbusd_epi32(t1, w[c + 1], bcast4(q + 4 * (c + 1)));
+    }
+    return _mm512_add_epi32(t0, t1);
+}
+
+/* w[0..3]: values 4c..4c+3 (chunk c), w[4..7]: values 16+4c.. (the high nibbles) */
+AI __m512i dot8x16_nib(const __m512i *w, const int8_t *q) {
+    __m512i t0 = _mm512_setzero_si512(), t1 = t0;
+    _Pragma("GCC unroll 4")
+    for (int c = 0; c < 4; c++) {
+        t0 = _mm512_dpbusd_epi32(t0, w[c], bcast4(q + 4 * c));
+        t1 = _mm512_dpbusd_epi32(t1, w[4 + c], bcast4(q + 16 + 4 * c));
+    }
+    return _mm512_add_epi32(t0, t1);
+}
+
+AI void q8_0x16_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
+    const uint8_t *x = xv;
+    const size_t gb = 16 * sizeof(struct block_q8_0);
+    __m512 acc[SPC_MAXP];
+    _Pragma("GCC unroll 16")
+    for (int p = 0; p < np; p++) acc[p] = _mm512_setzero_ps();
+    for (int b = 0; b < n / QK; b++, x += gb) {
+        LEG_PREFETCH(x, gb);
+        __m512i w[8];
+        _Pragma("GCC unroll 8")
+        for (int c = 0; c < 8; c++) w[c] = _mm512_loadu_si512((const void *)(x + 32 + 64 * c));
+        __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x));
+        _Pragma("GCC unroll 16")
+        for (int p = 0; p < np; p++) {
+            const struct block_q8_1 *yb = YROW(struct block_q8_1, p) + b;
+            int16_t sum;
+            memcpy(&sum, &yb->s, 2);
+            __m512i t = _mm512_sub_epi32(dot8x16(w, yb->qs), _mm512_set1_epi32(128 * sum));
+            acc[p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_mul_ps(dv, _mm512_set1_ps(F16(yb->d))), acc[p]);
+        }
+    }
+    _Pragma("GCC unroll 16")
+    for (int p = 0; p < np; p++) _mm512_storeu_ps(s + p * ss, acc[p]);
+}
+
+AI void q5_0x16_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
+    const uint8_t *x = xv;
+    const size_t gb = 16 * sizeof(struct block_q5_0);
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m10 = _mm512_set1_epi8(0x10);
+    __m512 acc[SPC_MAXP];
+    _Pragma("GCC unroll 16")
+    for (int p = 0; p < np; p++) acc[p] = _mm512_setzero_ps();
+    for (int b = 0; b < n / QK; b++, x += gb) {
+        LEG_PREFETCH(x, gb);
+        __m512i qh = _mm512_loadu_si512((const void *)(x + 32)), w[8];
+        /* byte j of a row's word: bit c = high bit of value 4c+j, bit 4+c = that of 16+4c+j */
+        _Pragma("GCC unroll 4")
+        for (int c = 0; c < 4; c++) {
+            __m512i q = _mm512_loadu_si512((const void *)(x + 96 + 64 * c));
+            __m512i hl = _mm512_and_si512(_mm512_slli_epi16(qh, 4 - c), m10);
+            __m512i hh = _mm512_and_si512(_mm512_srli_epi16(qh, c), m10);
+            w[c] = _mm512_or_si512(_mm512_and_si512(q, m4), hl);
+            w[4 + c] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(q, 4), m4), hh);
+        }
+        __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x));
+        _Pragma("GCC unroll 16")
+        for (int p = 0; p < np; p++) {
+            const struct block_q8_1 *yb = YROW(struct block_q8_1, p) + b;
+            int16_t sum;
+            memcpy(&sum, &yb->s, 2);
+            __m512i t = _mm512_sub_epi32(dot8x16_nib(w, yb->qs), _mm512_set1_epi32(16 * sum));
+            acc[p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_mul_ps(dv, _mm512_set1_ps(F16(yb->d))), acc[p]);
+        }
+    }
+    _Pragma("GCC unroll 16")
+    for (int p = 0; p < np; p++) _mm512_storeu_ps(s + p * ss, acc[p]);
+}
+
+AI void q4_1x16_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
+    const uint8_t *x = xv;
+    const size_t gb = 16 * sizeof(struct block_q4_1);
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    __m512 acc[SPC_MAXP];
+    _Pragma("GCC unroll 16")
+    for (int p = 0; p < np; p++) acc[p] = _mm512_setzero_ps();
+    for (int b = 0; b < n / QK; b++, x += gb) {
+        LEG_PREFETCH(x, gb);
+        __m512i w[8];
+        _Pragma("GCC unroll 4")
+        for (int c = 0; c < 4; c++) {
+            __m512i q = _mm512_loadu_si512((const void *)(x + 64 + 64 * c));
+            w[c] = _mm512_and_si512(q, m4);
+            w[4 + c] = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+        }
+        __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x));
+        __m512 mv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + 32)));
+        _Pragma("GCC unroll 16")
+        for (int p = 0; p < np; p++) {
+            const struct block_q8_1 *yb = YROW(struct block_q8_1, p) + b;
+            __m512i t = dot8x16_nib(w, yb->qs);
+            acc[p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_mul_ps(dv, _mm512_set1_ps(F16(yb->d))), acc[p]);
+            acc[p] = _mm512_fmadd_ps(mv, _mm512_set1_ps(F16(yb->s)), acc[p]);
+        }
+    }
+    _Pragma("GCC unroll 16")
+    for (int p = 0; p < np; p++) _mm512_storeu_ps(s + p * ss, acc[p]);
+}
+
+SPC_SPECIALIZE(q8_0x16, avx512)
+SPC_SPECIALIZE(q5_0x16, avx512)
+SPC_SPECIALIZE(q4_1x16, avx512)
 SPC_SPECIALIZE16(q4_K, avx512)
 SPC_SPECIALIZE(q6_Kx16, avx512)
 SPC_SPECIALIZE(q4_Kx16, avx512)
