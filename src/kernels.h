@@ -18,9 +18,11 @@ typedef void (*spc_dot_fn)(int n, const void *x, const void *y, size_t ys, int n
 #define SPC_SIMD_DECL(isa, t) \
     void spc__dot_##t##_##isa(int n, const void *x, const void *y, size_t ys, int np, float *s, size_t ss);
 #define SPC_AVX2_TYPES(X) X(avx2, f32) X(avx2, f16) X(avx2, q4_0) X(avx2, q4_1) X(avx2, q5_0) X(avx2, q8_0) \
-                          X(avx2, q4_K) X(avx2, q5_K) X(avx2, q6_K)
+                          X(avx2, q4_K) X(avx2, q5_K) X(avx2, q6_K) X(avx2, q5_1) X(avx2, bf16)
 #define SPC_AVX512_TYPES(X) X(avx512, q4_Kx16) X(avx512, q6_Kx16) X(avx512, q8_0x16) \
-                            X(avx512, q5_0x16) X(avx512, q4_1x16) X(avx512, q4_K) X(avx512, q6_K) X(avx512, q8_0) X(avx512, q5_0) X(avx512, q4_1)
+                            X(avx512, q5_0x16) X(avx512, q4_1x16) X(avx512, q4_0x16) X(avx512, q5_1x16) \
+                            X(avx512, q5_Kx16) X(avx512, f32) X(avx512, f16) X(avx512bf16, bf16) X(avx512, q4_K) \
+                            X(avx512, q6_K) X(avx512, q8_0) X(avx512, q5_0) X(avx512, q4_1)
 SPC_AVX2_TYPES(SPC_SIMD_DECL)
 SPC_AVX512_TYPES(SPC_SIMD_DECL)
 
@@ -39,6 +41,10 @@ int spc__dot_maxp_x16(uint32_t type);
 void spc__repack_x16(uint32_t type, void *dst, const void *src, int64_t n);
 /* Row r of an interleaved group, in the file's layout. */
 void spc__row_x16(uint32_t type, void *dst, const void *src, int r, int64_t n);
+/* One ISA's kernel for a type (and its most activation rows), NULL where that ISA has none or this
+ * CPU lacks it: for tests, which compare every ISA the machine has with the reference. */
+enum { SPC_ISA_SCALAR, SPC_ISA_AVX2, SPC_ISA_AVX512, SPC_ISA_COUNT };
+spc_dot_fn spc__dot_isa(uint32_t type, int isa, int *maxp);
 /* The most activation rows the kernel of a type takes in one call (8, or 16 where registers allow). */
 int spc__dot_maxp(uint32_t type);
 /* The name of the instruction set the kernels use ("avx2", "scalar"). */

@@ -47,11 +47,11 @@ static void dot_f16(int n, float *s, const void *xv, const void *yv) {
     for (int i = 0; i < n; i++) acc += F16(x[i]) * y[i];
     *s = acc;
 }
+/* bf16 weights take bf16 activations (as ggml does): each product is exact in f32 */
 static void dot_bf16(int n, float *s, const void *xv, const void *yv) {
-    const uint16_t *x = xv;
-    const float *y = yv;
+    const uint16_t *x = xv, *y = yv;
     float acc = 0;
-    for (int i = 0; i < n; i++) acc += spc__bf16_to_f32(x[i]) * y[i];
+    for (int i = 0; i < n; i++) acc += spc__bf16_to_f32(x[i]) * spc__bf16_to_f32(y[i]);
     *s = acc;
 }
 
@@ -569,7 +569,7 @@ static void quant_q6_K(const float *x, void *yv, int64_t n) {
 static const struct spc_type_traits g_traits[SPC_TYPE_COUNT] = {
     T(F32)  = { "f32", 1, 4, true, SPC_TYPE_F32, f32_to_float, f32_from_float, dot_f32 },
     T(F16)  = { "f16", 1, 2, true, SPC_TYPE_F32, f16_to_float, f16_from_float, dot_f16 },
-    T(BF16) = { "bf16", 1, 2, true, SPC_TYPE_F32, bf16_to_float, bf16_from_float, dot_bf16 },
+    T(BF16) = { "bf16", 1, 2, true, SPC_TYPE_BF16, bf16_to_float, bf16_from_float, dot_bf16 },
     T(Q4_0) = { "q4_0", QK, 18, true, SPC_TYPE_Q8_0, q4_0_to_float, quant_q4_0, dot_q4_0_q8_0 },
     T(Q4_1) = { "q4_1", QK, 20, true, SPC_TYPE_Q8_1, q4_1_to_float, quant_q4_1, dot_q4_1_q8_1 },
     T(Q5_0) = { "q5_0", QK, 22, true, SPC_TYPE_Q8_0, q5_0_to_float, quant_q5_0, dot_q5_0_q8_0 },
@@ -764,5 +764,82 @@ void spc__row_q4_1x16(void *dstv, const void *srcv, int r, int64_t n) {
         memcpy(&x->d, src + 2 * r, 2);
         memcpy(&x->m, src + 32 + 2 * r, 2);
         for (int c = 0; c < 4; c++) memcpy(x->qs + 4 * c, src + 64 + 64 * c + 4 * r, 4);
+    }
+}
+
+void spc__repack_q4_0x16(void *dstv, const void *srcv, int64_t n) {
+    const struct block_q4_0 *src = srcv;
+    uint8_t *dst = dstv;
+    const int64_t nb = n / QK;
+    for (int64_t b = 0; b < nb; b++, dst += 16 * sizeof(struct block_q4_0))
+        for (int r = 0; r < 16; r++) {
+            const struct block_q4_0 *x = &src[r * nb + b];
+            memcpy(dst + 2 * r, &x->d, 2);
+            for (int c = 0; c < 4; c++) memcpy(dst + 32 + 64 * c + 4 * r, x->qs + 4 * c, 4);
+        }
+}
+void spc__row_q4_0x16(void *dstv, const void *srcv, int r, int64_t n) {
+    const uint8_t *src = srcv;
+    struct block_q4_0 *x = dstv;
+    for (int64_t b = 0; b < n / QK; b++, src += 16 * sizeof(struct block_q4_0), x++) {
+        memcpy(&x->d, src + 2 * r, 2);
+        for (int c = 0; c < 4; c++) memcpy(x->qs + 4 * c, src + 32 + 64 * c + 4 * r, 4);
+    }
+}
+
+void spc__repack_q5_1x16(void *dstv, const void *srcv, int64_t n) {
+    const struct block_q5_1 *src = srcv;
+    uint8_t *dst = dstv;
+    const int64_t nb = n / QK;
+    for (int64_t b = 0; b < nb; b++, dst += 16 * sizeof(struct block_q5_1))
+        for (int r = 0; r < 16; r++) {
+            const struct block_q5_1 *x = &src[r * nb + b];
+            uint32_t qh;
+            memcpy(&qh, x->qh, 4);
+            qh = q5x_bits(qh);
+            memcpy(dst + 2 * r, &x->d, 2);
+            memcpy(dst + 32 + 2 * r, &x->m, 2);
+            memcpy(dst + 64 + 4 * r, &qh, 4);
+            for (int c = 0; c < 4; c++) memcpy(dst + 128 + 64 * c + 4 * r, x->qs + 4 * c, 4);
+        }
+}
+void spc__row_q5_1x16(void *dstv, const void *srcv, int r, int64_t n) {
+    const uint8_t *src = srcv;
+    struct block_q5_1 *x = dstv;
+    for (int64_t b = 0; b < n / QK; b++, src += 16 * sizeof(struct block_q5_1), x++) {
+        uint32_t o;
+        memcpy(&x->d, src + 2 * r, 2);
+        memcpy(&x->m, src + 32 + 2 * r, 2);
+        memcpy(&o, src + 64 + 4 * r, 4);
+        o = q5x_unbits(o);
+        memcpy(x->qh, &o, 4);
+        for (int c = 0; c < 4; c++) memcpy(x->qs + 4 * c, src + 128 + 64 * c + 4 * r, 4);
+    }
+}
+
+/* q5_K x16: q4_K's x16 layout (2304 bytes) followed by qh as 8 chunks of 64 bytes. */
+void spc__repack_q5_Kx16(void *dstv, const void *srcv, int64_t n) {
+    const struct block_q5_K *src = srcv;
+    uint8_t *dst = dstv;
+    const int64_t nb = n / QK_K;
+    for (int64_t b = 0; b < nb; b++, dst += 16 * sizeof(struct block_q5_K))
+        for (int r = 0; r < 16; r++) {
+            const struct block_q5_K *x = &src[r * nb + b];
+            memcpy(dst + 2 * r, &x->d, 2);
+            memcpy(dst + 32 + 2 * r, &x->dmin, 2);
+            for (int k = 0; k < 12; k++) dst[64 + 16 * k + r] = x->scales[k];
+            for (int c = 0; c < 32; c++) memcpy(dst + 256 + 64 * c + 4 * r, x->qs + 4 * c, 4);
+            for (int c = 0; c < 8; c++) memcpy(dst + 2304 + 64 * c + 4 * r, x->qh + 4 * c, 4);
+        }
+}
+void spc__row_q5_Kx16(void *dstv, const void *srcv, int r, int64_t n) {
+    const uint8_t *src = srcv;
+    struct block_q5_K *x = dstv;
+    for (int64_t b = 0; b < n / QK_K; b++, src += 16 * sizeof(struct block_q5_K), x++) {
+        memcpy(&x->d, src + 2 * r, 2);
+        memcpy(&x->dmin, src + 32 + 2 * r, 2);
+        for (int k = 0; k < 12; k++) x->scales[k] = src[64 + 16 * k + r];
+        for (int c = 0; c < 32; c++) memcpy(x->qs + 4 * c, src + 256 + 64 * c + 4 * r, 4);
+        for (int c = 0; c < 8; c++) memcpy(x->qh + 4 * c, src + 2304 + 64 * c + 4 * r, 4);
     }
 }

@@ -90,6 +90,15 @@ void spc__repack_q5_0x16(void *dst, const void *src, int64_t n);
 void spc__row_q5_0x16(void *dst, const void *src, int r, int64_t n);
 void spc__repack_q4_1x16(void *dst, const void *src, int64_t n);
 void spc__row_q4_1x16(void *dst, const void *src, int r, int64_t n);
+/* q4_0 x16: d, then 4 chunks of qs (288 bytes; q8_1i partner). q5_1 x16: d, m, the re-ordered
+ * high bits, 4 chunks of qs (384 bytes; q8_1 partner). q5_K x16: q4_K's x16 layout followed by qh
+ * as 8 chunks of 64 bytes (2816 bytes). */
+void spc__repack_q4_0x16(void *dst, const void *src, int64_t n);
+void spc__row_q4_0x16(void *dst, const void *src, int r, int64_t n);
+void spc__repack_q5_1x16(void *dst, const void *src, int64_t n);
+void spc__row_q5_1x16(void *dst, const void *src, int r, int64_t n);
+void spc__repack_q5_Kx16(void *dst, const void *src, int64_t n);
+void spc__row_q5_Kx16(void *dst, const void *src, int r, int64_t n);
 /* q8_1's values and d, with s = the int16 sum of the values (reference). */
 void spc__quantize_q8_1i(const float *x, void *y, int64_t n);
 

@@ -55,6 +55,29 @@ static inline __attribute__((always_inline)) void f16_body(int n, const void *xv
     for (int p = 0; p < np; p++) s[p * ss] = spc__dot_f32_f16_avx2(YROW(float, p), xv, n);
 }
 
+/* bf16 weights against bf16 activations (both widened to f32 by a shift: exact), 8 lanes per row. */
+static inline __m256 bf16x8(const uint16_t *p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+static inline __attribute__((always_inline)) void bf16_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
+    const uint16_t *x = xv;
+    __m256 acc[SPC_MAXP];
+    _Pragma("GCC unroll 8")
+    for (int p = 0; p < np; p++) acc[p] = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 xv8 = bf16x8(x + i);
+        _Pragma("GCC unroll 8")
+        for (int p = 0; p < np; p++) acc[p] = _mm256_fmadd_ps(xv8, bf16x8(YROW(uint16_t, p) + i), acc[p]);
+    }
+    _Pragma("GCC unroll 8")
+    for (int p = 0; p < np; p++) {
+        float t = hsum_f32(acc[p]);
+        for (int k = i; k < n; k++) t += spc__bf16_to_f32(x[k]) * spc__bf16_to_f32(YROW(uint16_t, p)[k]);
+        s[p * ss] = t;
+    }
+}
+
 /* ---- 32-value blocks: x unpacked to signed bytes once, then multiplied into every row ---- */
 
 /* Signed x (|x| <= 127 or a -16..15 / -8..7 range) against q8_0 rows. */
@@ -120,6 +143,32 @@ static inline __attribute__((always_inline)) void q4_1_body(int n, const void *x
     }
     for (int b = 0; b < n / QK; b++) {
         __m256i q = nibbles(x[b].qs);
+        float dx = F16(x[b].d), mx = F16(x[b].m);
+        _Pragma("GCC unroll 8")
+        for (int p = 0; p < np; p++) {
+            const struct block_q8_1 *yb = YROW(struct block_q8_1, p) + b;
+            __m256i prod = mul_sum_us8(q, _mm256_loadu_si256((const __m256i *)yb->qs));
+            acc[p] = _mm256_fmadd_ps(_mm256_set1_ps(dx * F16(yb->d)), _mm256_cvtepi32_ps(prod), acc[p]);
+            summ[p] += mx * F16(yb->s);
+        }
+    }
+    _Pragma("GCC unroll 8")
+    for (int p = 0; p < np; p++) s[p * ss] = hsum_f32(acc[p]) + summ[p];
+}
+
+static inline __attribute__((always_inline)) void q5_1_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
+    const struct block_q5_1 *x = xv;
+    __m256 acc[SPC_MAXP];
+    float summ[SPC_MAXP];
+    _Pragma("GCC unroll 8")
+    for (int p = 0; p < np; p++) {
+        acc[p] = _mm256_setzero_ps();
+        summ[p] = 0;
+    }
+    for (int b = 0; b < n / QK; b++) {
+        uint32_t qh;
+        memcpy(&qh, x[b].qh, 4);
+        __m256i q = _mm256_or_si256(nibbles(x[b].qs), _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10)));
         float dx = F16(x[b].d), mx = F16(x[b].m);
         _Pragma("GCC unroll 8")
         for (int p = 0; p < np; p++) {
@@ -269,6 +318,8 @@ SPC_SPECIALIZE(q8_0, avx2)
 SPC_SPECIALIZE(q4_0, avx2)
 SPC_SPECIALIZE(q5_0, avx2)
 SPC_SPECIALIZE(q4_1, avx2)
+SPC_SPECIALIZE(q5_1, avx2)
+SPC_SPECIALIZE(bf16, avx2)
 SPC_SPECIALIZE(q4_K, avx2)
 SPC_SPECIALIZE(q5_K, avx2)
 SPC_SPECIALIZE(q6_K, avx2)

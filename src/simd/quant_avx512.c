@@ -269,10 +269,18 @@ AI __m512i bcast4(const int8_t *p) {
     return _mm512_set1_epi32(v);
 }
 
-AI void q4_Kx16_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
+/* Bit k of every byte moved to bit 4, the other bits cleared (16-bit shifts: what crosses into the
+   neighbouring byte never lands on bit 4). */
+AI __m512i bit_to4(__m512i v, int k) {
+    __m512i t = k < 4 ? _mm512_slli_epi16(v, 4 - k) : k > 4 ? _mm512_srli_epi16(v, k - 4) : v;
+    return _mm512_and_si512(t, _mm512_set1_epi8(0x10));
+}
+
+/* q4_K x16, and q5_K x16 (q5: the fifth bit from the qh chunks after the q4_K layout). */
+AI void kx16_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss, bool q5) {
     const uint8_t *x = xv;
     const __m512i m4 = _mm512_set1_epi8(0x0f);
-    const size_t gb = 16 * sizeof(struct block_q4_K);
+    const size_t gb = 16 * (q5 ? sizeof(struct block_q5_K) : sizeof(struct block_q4_K));
     /* the float sums live in memory: touched once per block, they would only crowd the registers
        the integer loop needs (16 weight vectors and one int32 sum per activation row) */
     __m512 acc[SPC_MAXP];
@@ -287,13 +295,19 @@ AI void q4_Kx16_body(int n, const void *xv, const void *y, size_t ys, int np, fl
         for (int g = 0; g < 4; g++) {
             /* the hardware prefetcher alone leaves the loads exposed once the loop is compute-heavy
                (dev/mm_lab.c: 2.4x slower at 16 rows than with this, a quarter of a block a step) */
-            for (int o = 0; o < 9; o++) _mm_prefetch((const char *)x + PFD * gb + 64 * (9 * g + o), _MM_HINT_T0);
+            for (int o = 0; o < (q5 ? 11 : 9); o++)
+                _mm_prefetch((const char *)x + PFD * gb + 64 * ((q5 ? 11 : 9) * g + o), _MM_HINT_T0);
             __m512i lo[8], hi[8];
             _Pragma("GCC unroll 8")
             for (int i = 0; i < 8; i++) {
                 __m512i raw = _mm512_loadu_si512((const void *)(x + 256 + 64 * (8 * g + i)));
                 lo[i] = _mm512_and_si512(raw, m4);
                 hi[i] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+                if (q5) {               /* qh byte l: bit 2g for value 64g + l, 2g + 1 for 64g + 32 + l */
+                    __m512i qh = _mm512_loadu_si512((const void *)(x + 2304 + 64 * i));
+                    lo[i] = _mm512_or_si512(lo[i], bit_to4(qh, 2 * g));
+                    hi[i] = _mm512_or_si512(hi[i], bit_to4(qh, 2 * g + 1));
+                }
             }
             __m512i sl = kx16_sm(pl, 2 * g, 0), sh = kx16_sm(pl, 2 * g + 1, 0);
             _Pragma("GCC unroll 16")
@@ -334,6 +348,12 @@ AI void q4_Kx16_body(int n, const void *xv, const void *y, size_t ys, int np, fl
     }
     _Pragma("GCC unroll 16")
     for (int p = 0; p < np; p++) _mm512_storeu_ps(s + p * ss, acc[p]);
+}
+AI void q4_Kx16_body(int n, const void *x, const void *y, size_t ys, int np, float *s, size_t ss) {
+    kx16_body(n, x, y, ys, np, s, ss, false);
+}
+AI void q5_Kx16_body(int n, const void *x, const void *y, size_t ys, int np, float *s, size_t ss) {
+    kx16_body(n, x, y, ys, np, s, ss, true);
 }
 
 /* q6_K x16 (quant.h): the 6-bit values unsigned (0..63) in vpdpbusd, one vpmulld per 16-value
@@ -500,6 +520,66 @@ AI void q5_0x16_body(int n, const void *xv, const void *y, size_t ys, int np, fl
     for (int p = 0; p < np; p++) _mm512_storeu_ps(s + p * ss, acc[p]);
 }
 
+AI void q4_0x16_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
+    const uint8_t *x = xv;
+    const size_t gb = 16 * sizeof(struct block_q4_0);
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    __m512 acc[SPC_MAXP];
+    _Pragma("GCC unroll 16")
+    for (int p = 0; p < np; p++) acc[p] = _mm512_setzero_ps();
+    for (int b = 0; b < n / QK; b++, x += gb) {
+        LEG_PREFETCH(x, gb);
+        __m512i w[8];
+        _Pragma("GCC unroll 4")
+        for (int c = 0; c < 4; c++) {
+            __m512i q = _mm512_loadu_si512((const void *)(x + 32 + 64 * c));
+            w[c] = _mm512_and_si512(q, m4);
+            w[4 + c] = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+        }
+        __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x));
+        _Pragma("GCC unroll 16")
+        for (int p = 0; p < np; p++) {
+            const struct block_q8_1 *yb = YROW(struct block_q8_1, p) + b;
+            int16_t sum;
+            memcpy(&sum, &yb->s, 2);
+            __m512i t = _mm512_sub_epi32(dot8x16_nib(w, yb->qs), _mm512_set1_epi32(8 * sum));
+            acc[p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_mul_ps(dv, _mm512_set1_ps(F16(yb->d))), acc[p]);
+        }
+    }
+    _Pragma("GCC unroll 16")
+    for (int p = 0; p < np; p++) _mm512_storeu_ps(s + p * ss, acc[p]);
+}
+
+AI void q5_1x16_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
+    const uint8_t *x = xv;
+    const size_t gb = 16 * sizeof(struct block_q5_1);
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m10 = _mm512_set1_epi8(0x10);
+    __m512 acc[SPC_MAXP];
+    _Pragma("GCC unroll 16")
+    for (int p = 0; p < np; p++) acc[p] = _mm512_setzero_ps();
+    for (int b = 0; b < n / QK; b++, x += gb) {
+        LEG_PREFETCH(x, gb);
+        __m512i qh = _mm512_loadu_si512((const void *)(x + 64)), w[8];
+        _Pragma("GCC unroll 4")
+        for (int c = 0; c < 4; c++) {        /* the high bits as in q5_0 */
+            __m512i q = _mm512_loadu_si512((const void *)(x + 128 + 64 * c));
+            w[c] = _mm512_or_si512(_mm512_and_si512(q, m4), _mm512_and_si512(_mm512_slli_epi16(qh, 4 - c), m10));
+            w[4 + c] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(q, 4), m4), _mm512_and_si512(_mm512_srli_epi16(qh, c), m10));
+        }
+        __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x));
+        __m512 mv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + 32)));
+        _Pragma("GCC unroll 16")
+        for (int p = 0; p < np; p++) {
+            const struct block_q8_1 *yb = YROW(struct block_q8_1, p) + b;
+            __m512i t = dot8x16_nib(w, yb->qs);
+            acc[p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_mul_ps(dv, _mm512_set1_ps(F16(yb->d))), acc[p]);
+            acc[p] = _mm512_fmadd_ps(mv, _mm512_set1_ps(F16(yb->s)), acc[p]);
+        }
+    }
+    _Pragma("GCC unroll 16")
+    for (int p = 0; p < np; p++) _mm512_storeu_ps(s + p * ss, acc[p]);
+}
+
 AI void q4_1x16_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
     const uint8_t *x = xv;
     const size_t gb = 16 * sizeof(struct block_q4_1);
@@ -530,6 +610,77 @@ AI void q4_1x16_body(int n, const void *xv, const void *y, size_t ys, int np, fl
     for (int p = 0; p < np; p++) _mm512_storeu_ps(s + p * ss, acc[p]);
 }
 
+/* ---- float rows: 16 lanes per activation row, then one horizontal sum ---- */
+AI void f32_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
+    const float *x = xv;
+    __m512 acc[SPC_MAXP];
+    _Pragma("GCC unroll 16")
+    for (int p = 0; p < np; p++) acc[p] = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 xv16 = _mm512_loadu_ps(x + i);
+        _Pragma("GCC unroll 16")
+        for (int p = 0; p < np; p++) acc[p] = _mm512_fmadd_ps(xv16, _mm512_loadu_ps(YROW(float, p) + i), acc[p]);
+    }
+    _Pragma("GCC unroll 16")
+    for (int p = 0; p < np; p++) {
+        float t = hsum512(acc[p]);
+        for (int k = i; k < n; k++) t += x[k] * YROW(float, p)[k];
+        s[p * ss] = t;
+    }
+}
+
+AI void f16_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
+    const uint16_t *x = xv;
+    __m512 acc[SPC_MAXP];
+    _Pragma("GCC unroll 16")
+    for (int p = 0; p < np; p++) acc[p] = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 xv16 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i)));
+        _Pragma("GCC unroll 16")
+        for (int p = 0; p < np; p++) acc[p] = _mm512_fmadd_ps(xv16, _mm512_loadu_ps(YROW(float, p) + i), acc[p]);
+    }
+    _Pragma("GCC unroll 16")
+    for (int p = 0; p < np; p++) {
+        float t = hsum512(acc[p]);
+        for (int k = i; k < n; k++) t += F16(x[k]) * YROW(float, p)[k];
+        s[p * ss] = t;
+    }
+}
+
+SPC_SPECIALIZE16(f32, avx512)
+SPC_SPECIALIZE16(f16, avx512)
+
+/* bf16 against bf16 activations with AVX512_BF16's vdpbf16ps (pairs of exact products summed in
+   f32); compiled for that extension only here, called only where the CPU has it. */
+#pragma GCC push_options
+#pragma GCC target("avx512bf16")
+AI void bf16_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
+    const uint16_t *x = xv;
+    __m512 acc[SPC_MAXP];
+    _Pragma("GCC unroll 16")
+    for (int p = 0; p < np; p++) acc[p] = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512bh xv32 = (__m512bh)_mm512_loadu_si512((const void *)(x + i));
+        _Pragma("GCC unroll 16")
+        for (int p = 0; p < np; p++)
+            acc[p] = _mm512_dpbf16_ps(acc[p], xv32, (__m512bh)_mm512_loadu_si512((const void *)(YROW(uint16_t, p) + i)));
+    }
+    _Pragma("GCC unroll 16")
+    for (int p = 0; p < np; p++) {
+        float t = hsum512(acc[p]);
+        for (int k = i; k < n; k++) t += spc__bf16_to_f32(x[k]) * spc__bf16_to_f32(YROW(uint16_t, p)[k]);
+        s[p * ss] = t;
+    }
+}
+SPC_SPECIALIZE16(bf16, avx512bf16)
+#pragma GCC pop_options
+
+SPC_SPECIALIZE(q4_0x16, avx512)
+SPC_SPECIALIZE(q5_1x16, avx512)
+SPC_SPECIALIZE(q5_Kx16, avx512)
 SPC_SPECIALIZE(q8_0x16, avx512)
 SPC_SPECIALIZE(q5_0x16, avx512)
 SPC_SPECIALIZE(q4_1x16, avx512)
