@@ -293,8 +293,12 @@ int32_t spc_argmax(const float *logits, int n);
  * thread at a time; nothing is allocated inside the draft-verify loop. Consecutive requests reuse
  * the KV cache of their longest common prefix (prompt caching).
  */
-enum spc_spec_method { SPC_SPEC_NONE = 0, SPC_SPEC_DRAFT = 1, SPC_SPEC_PLD = 2, SPC_SPEC_NGRAM = 3, SPC_SPEC_SELFSPEC = 4 };
-#define SPC_SPEC_NMETHODS 5
+enum spc_spec_method { SPC_SPEC_NONE = 0, SPC_SPEC_DRAFT = 1, SPC_SPEC_PLD = 2, SPC_SPEC_NGRAM = 3, SPC_SPEC_SELFSPEC = 4,
+                       SPC_SPEC_MEMORY = 5 };
+#define SPC_SPEC_NMETHODS 6
+/* How the memory drafter decides the draft length of a step. */
+enum spc_draft_policy { SPC_POLICY_FIXED = 0, SPC_POLICY_THRESHOLD = 1, SPC_POLICY_ADAPTIVE = 2 };
+int spc_draft_policy_from_name(const char *name);     /* "fixed", "threshold", "adaptive"; -1 if unknown */
 #define SPC_SPEC_KMAX 32        /* most tokens drafted in one step */
 int spc_spec_method_from_name(const char *name);      /* "none", "draft", ...; -1 if unknown */
 const char *spc_spec_method_name(int method);          /* "?" if unknown */
@@ -318,6 +322,13 @@ struct spc_gen_params {
     const char *ngram_cache;    /* ngram: earlier generations' table, loaded if present, saved by
                                    spc_gen_save (NULL: kept in memory only) */
     const char *ngram_corpus;   /* ngram: a text file counted into a static table (NULL: none) */
+    int draft_policy;           /* memory: enum spc_draft_policy (default adaptive) */
+    float draft_threshold;      /* threshold policy: stop when the estimated probability that the
+                                   whole draft is accepted falls below this */
+    const char *memory_file;    /* memory: earlier requests, loaded if present, saved by spc_gen_save */
+    const char *memory_corpus;  /* memory: a text file, or a token file ("SPCTOK01", u64 n, n int32) */
+    int memory_max;             /* memory: most tokens of earlier requests kept (oldest evicted) */
+    unsigned memory_sources;    /* memory: bit 0 the request, 1 earlier requests, 2 the corpus */
     const char *skip_layers;    /* selfspec: "auto" (search) or layers to skip, e.g. "3,5,7-9" */
     const int32_t *calib;       /* selfspec search text (NULL: the first request's prompt) */
     int n_calib;

@@ -28,7 +28,14 @@
 #include "model.h"
 #include "spec.h"
 
-static const char *const g_method_names[SPC_SPEC_NMETHODS] = { "none", "draft", "pld", "ngram", "selfspec" };
+static const char *const g_method_names[SPC_SPEC_NMETHODS] = { "none", "draft", "pld", "ngram", "selfspec", "memory" };
+
+int spc_draft_policy_from_name(const char *name) {
+    static const char *const names[] = { "fixed", "threshold", "adaptive" };
+    for (int i = 0; name && i < 3; i++)
+        if (!strcmp(name, names[i])) return i;
+    return -1;
+}
 
 int spc_spec_method_from_name(const char *name) {
     for (int i = 0; name && i < SPC_SPEC_NMETHODS; i++)
@@ -72,6 +79,10 @@ struct spc_gen_params spc_gen_default_params(void) {
     p.ngram_min_count = 1;
     p.ngram_min_share = 0.5f;
     p.skip_layers = "auto";
+    p.draft_policy = SPC_POLICY_ADAPTIVE;
+    p.draft_threshold = 0.3f;
+    p.memory_max = 200000;
+    p.memory_sources = 7;
     return p;
 }
 
@@ -189,12 +200,14 @@ int spc_gen_new(struct spc_gen **out, const struct spc_model *m, const struct sp
     case SPC_SPEC_SELFSPEC: st = spc__drafter_model_new(&g->dr, &dc, true); break;
     case SPC_SPEC_PLD: st = spc__drafter_pld_new(&g->dr, &dc); break;
     case SPC_SPEC_NGRAM: st = spc__drafter_ngram_new(&g->dr, &dc); break;
+    case SPC_SPEC_MEMORY: st = spc__drafter_memory_new(&g->dr, &dc); break;
     default: st = SPC_OK;
     }
     if (st) {
         spc_gen_free(g);
         return st;
     }
+    if (g->dr) g->dr->gen = g;
     *out = g;
     return SPC_OK;
 }
@@ -298,6 +311,12 @@ static double v_hat(const struct spc_gen *g, int k) {
     return tk / t0 > 1 ? tk / t0 : 1;
 }
 
+double spc__gen_v(const struct spc_gen *g, int k) { return v_hat(g, k); }
+double spc__gen_t0(const struct spc_gen *g) {
+    if (g->pass_n[0] >= 3) return g->pass_s[0] / g->pass_n[0];
+    return g->fit[0] > 0 ? g->fit[3] / g->fit[0] : 0;
+}
+
 /* The draft length that maximizes expected committed tokens per unit of time:
  * E(k) = (1 - a^(k+1)) / (1 - a) tokens for v(k) + c k time (standard model). */
 static int choose_k(const struct spc_gen *g, int k_max) {
@@ -328,7 +347,7 @@ static int gen_step(struct spc_gen *g, int budget) {
     if (k_max > budget - 1) k_max = budget - 1;
     if (k_max > g->n_ctx - kv - 1) k_max = g->n_ctx - kv - 1;
     int k = 0;
-    if (g->dr && g->p.adaptive && k_max > 0) {
+    if (g->dr && !g->dr->own_k && g->p.adaptive && k_max > 0) {
         int kc = choose_k(g, k_max);
         /* keep exploring: now and then a step drafts one token, so acceptance keeps being measured
            (often while little is known, rarely after) */

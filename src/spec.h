@@ -46,7 +46,16 @@ struct spc__drafter {
     double t_extra;     /* seconds spent outside propose/observe (selfspec search), for the stats */
     double fwd_s;       /* model drafters: time of their one-step forward passes (one drafted */
     long fwd_n;         /* token each), the marginal cost of a draft token; 0 for lookups */
+    bool own_k;         /* the drafter chooses each step's draft length itself (the generator
+                           passes K, capped only by the budget and the context) */
+    const struct spc_gen *gen;      /* set by the generator: its measured costs (spc__gen_v) */
 };
+
+/* The generator's measured cost model, for drafters that choose their own length: v(k), the time
+   of a target pass over k + 1 positions relative to one position, and that one-position time in
+   seconds (0 until measured). */
+double spc__gen_v(const struct spc_gen *g, int k);
+double spc__gen_t0(const struct spc_gen *g);
 
 /* Most calibration tokens of the selfspec search: the target's context must give that many logits. */
 #define SPC__CALIB_MAX 64
@@ -62,6 +71,23 @@ struct spc__draft_cfg {
 int spc__drafter_model_new(struct spc__drafter **out, const struct spc__draft_cfg *cfg, bool selfspec);
 int spc__drafter_pld_new(struct spc__drafter **out, const struct spc__draft_cfg *cfg);
 int spc__drafter_ngram_new(struct spc__drafter **out, const struct spc__draft_cfg *cfg);
+int spc__drafter_memory_new(struct spc__drafter **out, const struct spc__draft_cfg *cfg);
+
+/* The memory drafter's depth-bounded suffix trie (draft_memory.c), exposed for its property test:
+ * every substring of at most SPC__TRIE_D tokens of the appended text (not across breaks) with its
+ * occurrences and, for strings shorter than the bound, how many of them a token followed and the
+ * most frequent follower. */
+#define SPC__TRIE_D 16
+struct spc__trie;
+struct spc__trie *spc__trie_new(size_t max_nodes);
+void spc__trie_free(struct spc__trie *t);
+void spc__trie_append(struct spc__trie *t, int32_t tok);
+void spc__trie_break(struct spc__trie *t);
+int32_t spc__trie_find(const struct spc__trie *t, const int32_t *s, int n);   /* node of s, or -1 */
+void spc__trie_counts(const struct spc__trie *t, int32_t node, uint32_t *cnt, uint32_t *followed, int32_t *best_tok);
+/* The node of the longest suffix (<= SPC__TRIE_D) of (node's string + tok) in the trie (0: none). */
+int32_t spc__trie_step(const struct spc__trie *t, int32_t node, int32_t tok);
+int spc__trie_depth(const struct spc__trie *t, int32_t node);
 
 double spc__now(void);
 /* Forwards n >= 1 tokens of sequence 0 as chains of at most n_batch; returns the batch index of

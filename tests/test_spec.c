@@ -14,7 +14,10 @@
 
 #include <math.h>
 
+#include <unistd.h>
+
 #include "model.h"
+#include "spec.h"
 
 static const char *P_CODE =
     "def fib(n):\n    if n < 2:\n        return n\n    return fib(n - 1) + fib(n - 2)\n\n"
@@ -63,12 +66,21 @@ static int generate(const struct spc_model *m, const struct spc_gen_params *gp, 
 
 /* Tests draft a fixed K (adaptive off) unless they say otherwise: the adaptive policy decides from
  * measured times, which a sanitizer build or a busy machine changes. */
+/* The memory drafter's settings for the tests that sweep methods (set by the memory tests). */
+static int g_policy = SPC_POLICY_FIXED;
+static unsigned g_sources = 7;
+static const char *g_memfile, *g_corpus;
+
 static struct spc_gen_params params(int method, int k) {
     struct spc_gen_params gp = spc_gen_default_params();
     gp.method = method;
     gp.draft_max = k;
     gp.adaptive = 0;
     gp.ctx.n_ctx = 1024;
+    gp.draft_policy = g_policy;
+    gp.memory_sources = g_sources;
+    gp.memory_file = g_memfile;
+    gp.memory_corpus = g_corpus;
     return gp;
 }
 
@@ -113,6 +125,156 @@ TEST(lossless_pld) {
 TEST(lossless_ngram) {
     if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
     check_lossless(g_small, NULL, SPC_SPEC_NGRAM, NULL, P_CODE, 48);
+}
+
+/* memory: every policy with the request source; the earlier-requests source alone (warmed by the
+   sweep itself: each run is remembered in the file); the corpus source alone. */
+TEST(lossless_memory) {
+    if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
+    for (int pol = SPC_POLICY_FIXED; pol <= SPC_POLICY_ADAPTIVE; pol++) {
+        if (quick() && pol == SPC_POLICY_THRESHOLD) continue;
+        g_policy = pol;
+        g_sources = 1;
+        check_lossless(g_small, NULL, SPC_SPEC_MEMORY, NULL, P_CODE, 48);
+    }
+    g_policy = SPC_POLICY_FIXED;
+    const char *mf = "/tmp/spc_test_memory_lossless.bin", *cf = "/tmp/spc_test_memory_corpus.txt";
+    remove(mf);
+    g_sources = 2;
+    g_memfile = mf;
+    check_lossless(g_small, NULL, SPC_SPEC_MEMORY, NULL, P_LIST, 24);
+    g_memfile = NULL;
+    FILE *f = fopen(cf, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(P_CODE, f);
+        fputs("    if n in memo:\n        return memo[n]\n    memo[n] = fib_memo(n - 1) + fib_memo(n - 2)\n", f);
+        fclose(f);
+    }
+    g_sources = 4;
+    g_corpus = cf;
+    check_lossless(g_small, NULL, SPC_SPEC_MEMORY, NULL, P_CODE, 48);
+    g_corpus = NULL;
+    g_sources = 7;
+    remove(mf);
+    remove(cf);
+}
+
+/* The suffix trie against brute force on random strings over small alphabets (many repeats): the
+   count, followed count and most frequent follower of every substring up to the depth bound, and
+   the longest-suffix match of a streamed text. */
+static int brute_count(const int32_t *doc, const int *len, int n_doc, const int32_t *q, int n, uint32_t *followed,
+                       uint32_t *next_cnt, int alpha) {
+    int cnt = 0;
+    *followed = 0;
+    memset(next_cnt, 0, sizeof *next_cnt * (size_t)alpha);
+    for (int d = 0, off = 0; d < n_doc; off += len[d], d++)
+        for (int i = 0; i + n <= len[d]; i++)
+            if (!memcmp(doc + off + i, q, sizeof *q * (size_t)n)) {
+                cnt++;
+                if (i + n < len[d]) {
+                    (*followed)++;
+                    next_cnt[doc[off + i + n]]++;
+                }
+            }
+    return cnt;
+}
+
+TEST(memory_trie_matches_brute_force) {
+    unsigned seed = 99;
+    enum { L = 400, ALPHA_MAX = 6 };
+    for (int rep = 0; rep < 6; rep++) {
+        int alpha = 2 + rep % 4;
+        int32_t doc[L];
+        int len[2] = { 250, 150 };
+        for (int i = 0; i < L; i++) doc[i] = (int32_t)((seed = seed * 1103515245u + 12345u) >> 16) % alpha;
+        struct spc__trie *t = spc__trie_new(1 + (size_t)L * SPC__TRIE_D);
+        CHECK(t != NULL);
+        if (!t) return;
+        for (int i = 0; i < len[0]; i++) spc__trie_append(t, doc[i]);
+        spc__trie_break(t);
+        for (int i = 0; i < len[1]; i++) spc__trie_append(t, doc[len[0] + i]);
+        /* every substring of the text (and some that are not in it) */
+        for (int start = 0; start < L; start += 3)
+            for (int n = 1; n <= SPC__TRIE_D && start + n <= L; n++) {
+                int32_t q[SPC__TRIE_D];
+                memcpy(q, doc + start, sizeof *q * (size_t)n);
+                if (start % 7 == 0) q[n - 1] = (q[n - 1] + 1) % alpha;
+                uint32_t bf, nc[ALPHA_MAX];
+                int bc = brute_count(doc, len, 2, q, n, &bf, nc, alpha);
+                int32_t node = spc__trie_find(t, q, n);
+                if (!bc) {
+                    CHECK_MSG(node < 0, "absent substring found (start %d, n %d)", start, n);
+                    continue;
+                }
+                CHECK_MSG(node > 0, "substring at %d, n %d not found", start, n);
+                if (node <= 0) continue;
+                uint32_t cnt, fol;
+                int32_t best;
+                spc__trie_counts(t, node, &cnt, &fol, &best);
+                CHECK_MSG(cnt == (uint32_t)bc, "start %d n %d: count %u, brute force %d", start, n, cnt, bc);
+                if (n == SPC__TRIE_D) continue;     /* the deepest strings keep no followers */
+                CHECK_MSG(fol == bf, "start %d n %d: followed %u, brute force %u", start, n, fol, bf);
+                uint32_t mx = 0;
+                for (int a = 0; a < alpha; a++) mx = nc[a] > mx ? nc[a] : mx;
+                CHECK_MSG(bf == 0 ? best < 0 : (best >= 0 && nc[best] == mx), "start %d n %d: follower %d", start, n, best);
+            }
+        /* streaming a fresh random text: the match is the longest suffix that occurs */
+        int32_t s[200];
+        int32_t node = 0;
+        for (int i = 0; i < 200; i++) {
+            s[i] = (int32_t)((seed = seed * 1103515245u + 12345u) >> 16) % alpha;
+            node = spc__trie_step(t, node, s[i]);
+            int want = 0;
+            for (int n = 1; n <= SPC__TRIE_D && n <= i + 1; n++) {
+                uint32_t bf, nc[ALPHA_MAX];
+                if (brute_count(doc, len, 2, s + i + 1 - n, n, &bf, nc, alpha)) want = n;
+            }
+            CHECK_MSG(spc__trie_depth(t, node) == want, "stream pos %d: matched %d tokens, longest is %d", i,
+                      spc__trie_depth(t, node), want);
+            CHECK(want == 0 || spc__trie_find(t, s + i + 1 - want, want) == node);
+        }
+        spc__trie_free(t);
+    }
+}
+
+/* The memory file: a request is remembered and a second generator drafts it from the file; a
+   corrupt or truncated file is a warning and an empty memory, never an error or a crash. */
+TEST(memory_file_round_trip_and_corruption) {
+    if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
+    const char *path = "/tmp/spc_test_memory.bin";
+    remove(path);
+    g_memfile = path;
+    g_sources = 2;              /* earlier requests only: what the file brings */
+    g_policy = SPC_POLICY_FIXED;
+    struct spc_gen_params gp = params(SPC_SPEC_MEMORY, 6);
+    int32_t out[64];
+    struct spc_gen_stats s1, s2, s3;
+    CHECK(generate(g_small, &gp, P_CODE, 32, out, &s1) == 32);
+    FILE *f = fopen(path, "rb");
+    CHECK_MSG(f, "memory file not written");
+    long size = 0;
+    if (f) {
+        fseek(f, 0, SEEK_END);
+        size = ftell(f);
+        fclose(f);
+    }
+    CHECK(generate(g_small, &gp, P_CODE, 32, out, &s2) == 32);
+    CHECK_MSG(s1.n_drafted == 0 && s2.tau > 3, "tau %.2f from the file (first run drafted %d)", s2.tau, s1.n_drafted);
+    /* truncated: the header promises more tokens than the file holds */
+    if (size > 20) CHECK(truncate(path, size - 6) == 0);
+    CHECK(generate(g_small, &gp, P_CODE, 32, out, &s3) == 32);
+    CHECK_MSG(s3.n_drafted == 0, "a truncated file gave %d drafts", s3.n_drafted);
+    f = fopen(path, "wb");
+    fputs("garbage, not a memory file at all", f);
+    fclose(f);
+    struct spc_gen *g = NULL;
+    CHECK_OK(spc_gen_new(&g, g_small, &gp));
+    CHECK_MSG(strstr(spc_gen_drafter_info(g), "outputs 0 tokens"), "info: %s", spc_gen_drafter_info(g));
+    spc_gen_free(g);
+    g_memfile = NULL;
+    g_sources = 7;
+    remove(path);
 }
 
 TEST(lossless_selfspec) {
@@ -391,10 +553,10 @@ static int mark(const char *t, size_t n, void *ud) {
 
 TEST(no_allocation_in_loop) {
     if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
-    int methods[] = { SPC_SPEC_NONE, SPC_SPEC_PLD, SPC_SPEC_NGRAM, SPC_SPEC_SELFSPEC };
+    int methods[] = { SPC_SPEC_NONE, SPC_SPEC_PLD, SPC_SPEC_NGRAM, SPC_SPEC_SELFSPEC, SPC_SPEC_MEMORY };
     int32_t pt[256];
     int np = tokenize(g_small, P_CODE, pt, 256);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         struct spc_gen_params gp = params(methods[i], 5);
         gp.skip_layers = "10-19";
         gp.sampling.temp = i == 3 ? 0.8f : 0;       /* the sampled path keeps q: no allocation either */
@@ -521,6 +683,9 @@ int main(int argc, char **argv) {
     test_init(argc, argv);
     RUN(lossless_pld);
     RUN(lossless_ngram);
+    RUN(lossless_memory);
+    RUN(memory_trie_matches_brute_force);
+    RUN(memory_file_round_trip_and_corruption);
     RUN(lossless_selfspec);
     RUN(lossless_draft_model);
     RUN(selfspec_search_reports_layers);

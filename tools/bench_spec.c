@@ -25,7 +25,7 @@
 
 #include "tools.h"
 
-#define MAX_METHODS SPC_SPEC_NMETHODS
+#define MAX_METHODS 12
 #define MAX_CATS 64
 
 struct prompt {
@@ -43,12 +43,16 @@ struct bopts {
     const char *model, *draft, *prompts, *json, *cats;
     int limit, n_gen, n_ctx, n_threads, force_chat;   /* force_chat: -1 raw, 0 auto, 1 chat */
     int methods[MAX_METHODS], n_methods;
+    int policy[MAX_METHODS];            /* memory variants: -1 = the --draft-policy option */
+    unsigned sources[MAX_METHODS];      /* memory variants: 0 = the --memory-sources option */
+    char label[MAX_METHODS][48];        /* the name as given ("memory:fixed") */
     struct spc_gen_params gp;
 };
 
 static int usage(void) {
     fprintf(stderr, "usage: specula bench --prompts FILE.jsonl -m MODEL [--category C[,C...]] [--limit N] [-n N]\n"
-                    "                     [--methods none,draft,pld,ngram,selfspec] [-md DRAFT] [--draft-max K]\n"
+                    "                     [--methods none,draft,pld,ngram,selfspec,memory[:POLICY][:SRC+SRC]]\n"
+                    "                     [-md DRAFT] [--draft-max K]\n"
                     "                     [--draft-min K] [-c CTX] [-t THREADS] [--chat | --raw] [--json OUT]\n"
                     "                     (and the speculation options of `specula run`)\n");
     return 2;
@@ -99,19 +103,53 @@ static int parse(int argc, char **argv, struct bopts *o) {
         fprintf(stderr, "specula bench: --prompts needs -m MODEL\n");
         return usage();
     }
-    /* methods: `none` always first (the baseline), each once */
-    o->methods[o->n_methods++] = SPC_SPEC_NONE;
-    char buf[256];
+    /* methods: `none` always first (the baseline), each once; memory may come in variants,
+       memory:POLICY[:SOURCES] (e.g. memory:fixed, memory:adaptive:request+outputs) for ablations */
+    o->methods[o->n_methods] = SPC_SPEC_NONE;
+    o->policy[o->n_methods] = -1;
+    o->sources[o->n_methods] = 0;
+    snprintf(o->label[o->n_methods++], sizeof o->label[0], "none");
+    char buf[512];
     snprintf(buf, sizeof buf, "%s", methods);
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        int mth = spc_spec_method_from_name(tok);
-        if (mth < 0) {
-            fprintf(stderr, "specula bench: unknown method '%s' (none, draft, pld, ngram, selfspec)\n", tok);
+        char name[48];
+        snprintf(name, sizeof name, "%s", tok);
+        char *var = strchr(name, ':');
+        if (var) *var++ = 0;
+        int mth = spc_spec_method_from_name(name), pol = -1;
+        unsigned src = 0;
+        if (mth < 0 || (var && mth != SPC_SPEC_MEMORY)) {
+            fprintf(stderr, "specula bench: unknown method '%s' (none, draft, pld, ngram, selfspec, memory[:POLICY][:SOURCES])\n", tok);
             return 2;
         }
+        if (var) {
+            char *srcs = strchr(var, ':');
+            if (srcs) *srcs++ = 0;
+            pol = spc_draft_policy_from_name(var);
+            for (char *q = srcs; q && *q;) {
+                size_t n = strcspn(q, "+");
+                static const char *const sn[] = { "request", "outputs", "corpus" };
+                int k = -1;
+                for (int i = 0; i < 3; i++)
+                    if (strlen(sn[i]) == n && !strncmp(q, sn[i], n)) k = i;
+                if (k < 0) { pol = -2; break; }
+                src |= 1u << k;
+                q += n;
+                if (*q == '+') q++;
+            }
+            if (pol < 0) {
+                fprintf(stderr, "specula bench: bad memory variant '%s' (memory:fixed|threshold|adaptive[:request+outputs+corpus])\n", tok);
+                return 2;
+            }
+        }
         bool dup = false;
-        for (int j = 0; j < o->n_methods; j++) dup |= o->methods[j] == mth;
-        if (!dup) o->methods[o->n_methods++] = mth;
+        for (int j = 0; j < o->n_methods; j++) dup |= !strcmp(o->label[j], tok);
+        if (!dup && o->n_methods < MAX_METHODS) {
+            o->methods[o->n_methods] = mth;
+            o->policy[o->n_methods] = pol;
+            o->sources[o->n_methods] = src;
+            snprintf(o->label[o->n_methods++], sizeof o->label[0], "%s", tok);
+        }
         if (mth == SPC_SPEC_DRAFT && !o->draft) {
             fprintf(stderr, "specula bench: method 'draft' needs -md DRAFT\n");
             return 2;
@@ -316,6 +354,8 @@ int cmd_bench_prompts(int argc, char **argv) {
     for (int j = 0; j < o.n_methods; j++) {
         struct spc_gen_params gp = o.gp;
         gp.method = o.methods[j];
+        if (o.policy[j] >= 0) gp.draft_policy = o.policy[j];
+        if (o.sources[j]) gp.memory_sources = o.sources[j];
         gp.ctx.n_ctx = o.n_ctx;
         gp.ctx.n_threads = o.n_threads;
         gp.target_ctx = tctx;
@@ -324,13 +364,13 @@ int cmd_bench_prompts(int argc, char **argv) {
         gp.n_calib = n_calib;
         int st = spc_gen_new(&gens[j], m, &gp);
         if (st) {
-            fprintf(stderr, "specula bench: %s: ", spc_spec_method_name(o.methods[j]));
+            fprintf(stderr, "specula bench: %s: ", o.label[j]);
             fail("setup", st);
             free(calib);
             goto done;
         }
         const char *info = spc_gen_drafter_info(gens[j]);
-        fprintf(stderr, "specula bench: %s%s%s\n", spc_spec_method_name(o.methods[j]), *info ? ": " : "", info);
+        fprintf(stderr, "specula bench: %s%s%s\n", o.label[j], *info ? ": " : "", info);
     }
     free(calib);
     int K = o.gp.draft_max;
@@ -361,7 +401,7 @@ int cmd_bench_prompts(int argc, char **argv) {
             struct spc_gen_result res;
             int st = spc_gen_run(gens[j], &rq, NULL, NULL, &res);
             if (st) {
-                fprintf(stderr, "specula bench: prompt %d, %s: ", i, spc_spec_method_name(o.methods[j]));
+                fprintf(stderr, "specula bench: prompt %d, %s: ", i, o.label[j]);
                 fail("generation", st);
                 free(toks);
                 goto done;
@@ -385,7 +425,7 @@ int cmd_bench_prompts(int argc, char **argv) {
                 a->n_compared++;
                 a->n_lossless += same[j];
             }
-            fprintf(stderr, " %s %.1f t/s%s", spc_spec_method_name(o.methods[j]), gen_s[j] > 0 ? st_m[j].n_gen / gen_s[j] : 0,
+            fprintf(stderr, " %s %.1f t/s%s", o.label[j], gen_s[j] > 0 ? st_m[j].n_gen / gen_s[j] : 0,
                     same[j] ? "" : " (DIFFERS)");
         }
         fprintf(stderr, "\n");
@@ -402,7 +442,7 @@ int cmd_bench_prompts(int argc, char **argv) {
             if (!greedy) snprintf(loss, sizeof loss, "n/a (sampling)");
             else snprintf(loss, sizeof loss, "%s %d/%d", a->n_lossless == a->n_compared ? "yes" : "NO", a->n_lossless, a->n_compared);
             printf("| %s | %s | %d | %.2f | %.3f | %.3f | %.2f | %s | %.3f | %.3f | %.3f | %.2f |\n",
-                   spc_spec_method_name(o.methods[j]), c == n_cats ? "**all**" : cats[c], a->n_prompts, d.tps, d.speedup,
+                   o.label[j], c == n_cats ? "**all**" : cats[c], a->n_prompts, d.tps, d.speedup,
                    d.alpha, d.tau, loss, d.pred, d.pred_k, d.c, d.vK);
         }
     /* mean over categories of the per-category speedups, per method */
@@ -418,7 +458,7 @@ int cmd_bench_prompts(int argc, char **argv) {
         mean_sp[j] = k ? sum / k : 0;
     }
     printf("\nmean over categories of the per-category speedup:");
-    for (int j = 1; j < o.n_methods; j++) printf(" %s %.3f", spc_spec_method_name(o.methods[j]), mean_sp[j]);
+    for (int j = 1; j < o.n_methods; j++) printf(" %s %.3f", o.label[j], mean_sp[j]);
     printf("\n%d prompts, K = %d, -n %d, %s%s\n", np - n_skipped, K, o.n_gen, greedy ? "greedy" : "sampling",
            n_skipped ? " (some prompts skipped: too long for -c)" : "");
     if (jf) {
@@ -434,7 +474,7 @@ int cmd_bench_prompts(int argc, char **argv) {
                 K, o.n_gen, o.n_threads, greedy ? "true" : "false", np - n_skipped, n_skipped);
         for (int j = 0; j < o.n_methods; j++) {
             const char *info = spc_gen_drafter_info(gens[j]);
-            fprintf(jf, "    {\"method\": \"%s\", \"drafter\": ", spc_spec_method_name(o.methods[j]));
+            fprintf(jf, "    {\"method\": \"%s\", \"drafter\": ", o.label[j]);
             json_str(jf, info, strlen(info));
             fprintf(jf, ", \"mean_category_speedup\": %.4f, \"categories\": [\n", mean_sp[j]);
             bool first = true;

@@ -158,21 +158,42 @@ static int usage_run(void) {
     fprintf(stderr,
             "usage: specula run -m MODEL (-p PROMPT | -f FILE) [-n N] [--temp T] [--top-k K] [--top-p P]\n"
             "                   [--min-p P] [--seed S] [-c CTX] [-t THREADS] [--chat] [--json] [--stop STR]...\n"
-            "                   [--spec none|draft|pld|ngram|selfspec] [-md DRAFT] [--draft-max K] [--draft-min K]\n"
-            "                   [--draft-p-min P] [--lookup-min N] [--lookup-max N] [--ngram-cache FILE]\n"
-            "                   [--ngram-corpus FILE] [--ngram-min-count N] [--ngram-min-share S]\n"
-            "                   [--skip-layers auto|LIST] [--draft-adapt 0|1]\n");
+            "                   [--spec none|draft|pld|ngram|selfspec|memory] [-md DRAFT] [--draft-max K]\n"
+            "                   [--draft-min K] [--draft-p-min P] [--lookup-min N] [--lookup-max N]\n"
+            "                   [--ngram-cache FILE] [--ngram-corpus FILE] [--ngram-min-count N] [--ngram-min-share S]\n"
+            "                   [--skip-layers auto|LIST] [--draft-adapt 0|1] [--draft-policy fixed|threshold|adaptive]\n"
+            "                   [--draft-threshold P] [--memory-file FILE] [--memory-corpus FILE] [--memory-max N]\n"
+            "                   [--memory-sources request,outputs,corpus]\n");
     return 2;
 }
 
 /* Options shared by run and bench for the speculation settings; returns 1 if a consumed, 0 if not
  * ours, -1 on a bad value (message printed). */
+/* "request,outputs,corpus" (any non-empty subset) -> bits 0, 1, 2. */
+static bool parse_sources(const char *v, unsigned *out) {
+    static const char *const names[] = { "request", "outputs", "corpus" };
+    unsigned bits = 0;
+    while (*v) {
+        size_t n = strcspn(v, ",");
+        int k = -1;
+        for (int i = 0; i < 3; i++)
+            if (strlen(names[i]) == n && !strncmp(v, names[i], n)) k = i;
+        if (k < 0) return false;
+        bits |= 1u << k;
+        v += n;
+        if (*v == ',') v++;
+    }
+    if (!bits) return false;
+    *out = bits;
+    return true;
+}
+
 int parse_spec_opt(const char *cmd, const char *a, const char *v, struct spc_gen_params *gp, const char **draft) {
     bool ok = true;
     if (!strcmp(a, "--spec")) {
         int mth = v ? spc_spec_method_from_name(v) : -1;
         if (mth < 0) {
-            fprintf(stderr, "specula %s: unknown --spec '%s' (none, draft, pld, ngram, selfspec)\n", cmd, v ? v : "");
+            fprintf(stderr, "specula %s: unknown --spec '%s' (none, draft, pld, ngram, selfspec, memory)\n", cmd, v ? v : "");
             return -1;
         }
         gp->method = mth;
@@ -188,6 +209,12 @@ int parse_spec_opt(const char *cmd, const char *a, const char *v, struct spc_gen
     else if (!strcmp(a, "--ngram-min-share")) ok = v && parse_float(v, &gp->ngram_min_share);
     else if (!strcmp(a, "--skip-layers")) gp->skip_layers = v;
     else if (!strcmp(a, "--draft-adapt")) ok = v && parse_int(v, 0, 1, &gp->adaptive);
+    else if (!strcmp(a, "--draft-policy")) ok = v && (gp->draft_policy = spc_draft_policy_from_name(v)) >= 0;
+    else if (!strcmp(a, "--draft-threshold")) ok = v && parse_float(v, &gp->draft_threshold);
+    else if (!strcmp(a, "--memory-file")) gp->memory_file = v;
+    else if (!strcmp(a, "--memory-corpus")) gp->memory_corpus = v;
+    else if (!strcmp(a, "--memory-max")) ok = v && parse_int(v, 1, 1 << 30, &gp->memory_max);
+    else if (!strcmp(a, "--memory-sources")) ok = v && parse_sources(v, &gp->memory_sources);
     else return 0;
     if (!v) {
         fprintf(stderr, "specula %s: option '%s' needs a value\n", cmd, a);

@@ -1,0 +1,683 @@
+/*
+ * draft_memory.c: AdaMemSpec, the speculation memory: recurring token pieces reused as drafts, with
+ * a draft-length policy that adapts online.
+ *
+ * Structure: a depth-bounded suffix trie per source (every substring of at most MEM_D tokens, with
+ * how often it occurred and how often it was followed by anything). Each node keeps its suffix
+ * link (the node of the same string without its first token) and its two most frequent children,
+ * so appending a token costs O(MEM_D) (one step per suffix length), matching the history against a
+ * source is an Aho-Corasick walk (O(1) amortized per token), and a proposal follows the most frequent
+ * child with p = count(child) / count(followed), the estimate that the target agrees. Chosen over a
+ * suffix automaton because the counts of every context length come for free (an automaton's
+ * occurrence counts need a walk up its suffix links per appended token), the depth bound keeps the
+ * update cost fixed, and eviction is a rebuild from the kept documents; bytes per token and update
+ * time are reported by the bench (spc_gen_drafter_info).
+ *
+ * Sources, kept apart so each has its own statistics:
+ *   request - the current prompt and output (cleared at each request);
+ *   outputs - earlier requests of this process and of earlier runs (prompt and output as
+ *             documents; persisted to gp->memory_file; bounded by gp->memory_max tokens, the
+ *             oldest documents evicted first);
+ *   corpus  - a static text or token file (gp->memory_corpus).
+ *
+ * Policies (gp->draft_policy): fixed drafts up to K tokens from the source whose first proposal is
+ * likeliest; threshold stops when the product of the p estimates falls below gp->draft_threshold;
+ * adaptive (AdaMemSpec) keeps, per source and per (match depth, p) bucket, the measured rate at
+ * which a drafted token is accepted after its predecessors were, and picks the source and length k
+ * maximizing expected committed tokens per unit of time, (1 + sum_i prod_{j<=i} a_j) / (v(k) + k c),
+ * with v(k) the generator's measured verification cost and c the drafting cost. Learning uses full
+ * information: every source's proposal of every step is replayed against the committed text once
+ * it is known, so sources and lengths that were not drafted are measured too, and no step is spent
+ * exploring. The statistics live as long as the generator (across requests).
+ * Depends on: base, spec.h.
+ */
+#include <stdio.h>
+
+#include "spec.h"
+
+#define MEM_D SPC__TRIE_D    /* deepest context kept (tokens) */
+#define MEM_NSRC 3
+#define MEM_NB 20           /* statistics buckets: 5 depth classes x 4 p classes */
+#define MEM_PEND (SPC_SPEC_KMAX + 2)
+
+static const char *const src_name[MEM_NSRC] = { "request", "outputs", "corpus" };
+
+/* ---- depth-bounded suffix trie ---- */
+
+struct mnode {
+    int32_t tok, link, best, second;    /* best/second: the most frequent children (-1: none) */
+    uint32_t cnt, sum;                  /* occurrences; occurrences followed by a token */
+    int32_t depth;
+};
+
+struct trie {
+    struct mnode *nd;
+    int32_t n, cap;
+    uint64_t *hk;               /* (parent + 1) << 32 | token -> child; 0: empty */
+    int32_t *hv;
+    size_t hcap, hn;            /* hcap: power of two */
+    int32_t act[MEM_D];         /* insertion cursor: nodes of the text's last 0..n_act-1 tokens */
+    int n_act;
+    bool full;                  /* capacity reached: stopped learning */
+};
+
+static size_t tr_slot(const struct trie *t, uint64_t key) {
+    size_t j = (size_t)((key * 0x9e3779b97f4a7c15ull) >> 20) & (t->hcap - 1);
+    while (t->hk[j] && t->hk[j] != key) j = (j + 1) & (t->hcap - 1);
+    return j;
+}
+
+static int32_t tr_child(const struct trie *t, int32_t node, int32_t tok) {
+    if (!t->hcap) return -1;
+    uint64_t key = ((uint64_t)(node + 1) << 32) | (uint32_t)tok;
+    size_t j = tr_slot(t, key);
+    return t->hk[j] ? t->hv[j] : -1;
+}
+
+static void tr_reset(struct trie *t) {
+    if (t->hk) memset(t->hk, 0, t->hcap * sizeof *t->hk);
+    t->hn = 0;
+    t->n = t->cap > 0 ? 1 : 0;
+    if (t->cap > 0) t->nd[0] = (struct mnode){ -1, 0, -1, -1, 0, 0, 0 };
+    t->act[0] = 0;
+    t->n_act = t->cap > 0 ? 1 : 0;
+    t->full = false;
+}
+
+/* Room for n_nodes nodes (a text of L tokens needs at most 1 + L * MEM_D). Allocates. */
+static int tr_reserve(struct trie *t, size_t n_nodes) {
+    if (n_nodes > (size_t)INT32_MAX - 1) n_nodes = (size_t)INT32_MAX - 1;
+    if (n_nodes <= (size_t)t->cap) return SPC_OK;
+    size_t hcap = 16;
+    while (hcap < 2 * n_nodes) hcap *= 2;
+    struct mnode *nd = spc__realloc(t->nd, n_nodes * sizeof *nd);
+    if (!nd) return spc__err(SPC_ERR_NOMEM, "memory: out of memory for %zu trie nodes", n_nodes);
+    t->nd = nd;
+    uint64_t *hk = spc__calloc(hcap, sizeof *hk);
+    int32_t *hv = spc__calloc(hcap, sizeof *hv);
+    if (!hk || !hv) {
+        spc__free(hk);
+        spc__free(hv);
+        return spc__err(SPC_ERR_NOMEM, "memory: out of memory for the trie index");
+    }
+    bool empty = t->cap == 0;
+    uint64_t *ok = t->hk;
+    int32_t *ov = t->hv;
+    size_t oc = t->hcap;
+    t->hk = hk;
+    t->hv = hv;
+    t->hcap = hcap;
+    for (size_t i = 0; i < oc; i++)
+        if (ok[i]) {
+            size_t j = tr_slot(t, ok[i]);
+            t->hk[j] = ok[i];
+            t->hv[j] = ov[i];
+        }
+    spc__free(ok);
+    spc__free(ov);
+    t->cap = (int32_t)n_nodes;
+    if (empty) tr_reset(t);
+    return SPC_OK;
+}
+
+static void tr_free(struct trie *t) {
+    spc__free(t->nd);
+    spc__free(t->hk);
+    spc__free(t->hv);
+    memset(t, 0, sizeof *t);
+}
+
+/* A document boundary: no substring spans it. */
+static void tr_break(struct trie *t) { t->n_act = t->cap > 0 ? 1 : 0; }
+
+static void tr_bump_child(struct mnode *p, const struct mnode *nd, int32_t c) {
+    if (p->best == c) return;
+    if (p->best < 0 || nd[c].cnt > nd[p->best].cnt) {
+        p->second = p->best;
+        p->best = c;
+    } else if (p->second != c && (p->second < 0 || nd[c].cnt > nd[p->second].cnt)) {
+        p->second = c;
+    }
+}
+
+/* Appends one token: every suffix of length 1..MEM_D ending with it is counted. No allocation;
+   when the capacity is reached the trie stops learning new substrings (counts still grow). */
+static void tr_append(struct trie *t, int32_t tok) {
+    if (!t->n_act) return;
+    int32_t nw[MEM_D + 1];
+    nw[0] = 0;
+    int m = 0;
+    for (int d = 0; d < t->n_act; d++) {
+        int32_t par = t->act[d], c = tr_child(t, par, tok);
+        if (c < 0) {
+            if (t->n >= t->cap || 2 * (t->hn + 1) > t->hcap) {
+                t->full = true;
+                break;
+            }
+            c = t->n++;
+            t->nd[c] = (struct mnode){ tok, nw[d], -1, -1, 0, 0, d + 1 };
+            uint64_t key = ((uint64_t)(par + 1) << 32) | (uint32_t)tok;
+            size_t j = tr_slot(t, key);
+            t->hk[j] = key;
+            t->hv[j] = c;
+            t->hn++;
+        }
+        t->nd[c].cnt++;
+        t->nd[par].sum++;
+        tr_bump_child(&t->nd[par], t->nd, c);
+        nw[d + 1] = c;
+        m = d + 1;
+    }
+    t->nd[0].cnt++;
+    int n_act = m + 1 < MEM_D ? m + 1 : MEM_D;
+    memcpy(t->act, nw, sizeof *nw * (size_t)n_act);
+    t->n_act = n_act;
+}
+
+/* The node of the longest suffix (<= MEM_D tokens) of (text matched by node) + tok present in t. */
+static int32_t tr_step(const struct trie *t, int32_t node, int32_t tok) {
+    if (!t->n) return 0;
+    for (;;) {
+        if (t->nd[node].depth >= MEM_D) node = t->nd[node].link;
+        int32_t c = tr_child(t, node, tok);
+        if (c >= 0) return c;
+        if (node == 0) return 0;
+        node = t->nd[node].link;
+    }
+}
+
+/* A chain of up to k proposals from node: the most frequent continuation, backing off to shorter
+   contexts (suffix links) where a context was never followed; stops when fewer than min_depth
+   tokens of context match. */
+static int tr_chain(const struct trie *t, int32_t node, int k, int min_depth, int32_t *tok, float *p, uint8_t *dep) {
+    int n = 0;
+    if (!t->n) return 0;
+    while (n < k) {
+        while (node != 0 && t->nd[node].best < 0) node = t->nd[node].link;
+        if (node == 0 || t->nd[node].depth < min_depth) break;
+        const struct mnode *x = &t->nd[node];
+        int32_t c = x->best;
+        tok[n] = t->nd[c].tok;
+        p[n] = x->sum ? (float)t->nd[c].cnt / (float)x->sum : 0;
+        dep[n] = (uint8_t)x->depth;
+        n++;
+        node = c;
+        if (t->nd[node].depth >= MEM_D) node = t->nd[node].link;
+    }
+    return n;
+}
+
+/* ---- the trie for tests (spec.h) ---- */
+
+struct spc__trie { struct trie t; };
+
+struct spc__trie *spc__trie_new(size_t max_nodes) {
+    struct spc__trie *x = spc__calloc(1, sizeof *x);
+    if (x && tr_reserve(&x->t, max_nodes)) {
+        spc__free(x);
+        return NULL;
+    }
+    return x;
+}
+void spc__trie_free(struct spc__trie *x) {
+    if (!x) return;
+    tr_free(&x->t);
+    spc__free(x);
+}
+void spc__trie_append(struct spc__trie *x, int32_t tok) { tr_append(&x->t, tok); }
+void spc__trie_break(struct spc__trie *x) { tr_break(&x->t); }
+int32_t spc__trie_find(const struct spc__trie *x, const int32_t *s, int n) {
+    int32_t node = 0;
+    for (int i = 0; i < n && node >= 0; i++) node = tr_child(&x->t, node, s[i]);
+    return node;
+}
+void spc__trie_counts(const struct spc__trie *x, int32_t node, uint32_t *cnt, uint32_t *followed, int32_t *best_tok) {
+    const struct mnode *nd = &x->t.nd[node];
+    *cnt = nd->cnt;
+    *followed = nd->sum;
+    *best_tok = nd->best >= 0 ? x->t.nd[nd->best].tok : -1;
+}
+int32_t spc__trie_step(const struct spc__trie *x, int32_t node, int32_t tok) { return tr_step(&x->t, node, tok); }
+int spc__trie_depth(const struct spc__trie *x, int32_t node) { return x->t.nd[node].depth; }
+
+/* ---- the drafter ---- */
+
+struct stat { double acc, n; };
+
+struct pending {                /* one step's proposals, replayed once the text is known */
+    int pos;                    /* history length when proposed: draft i should equal hist[pos + i] */
+    int len[MEM_NSRC];
+    int32_t tok[MEM_NSRC][SPC_SPEC_KMAX];
+    uint8_t bucket[MEM_NSRC][SPC_SPEC_KMAX];
+};
+
+struct memory {
+    struct spc__drafter base;
+    const struct spc_gen_params *gp;
+    int policy, k_max, min_depth, n_vocab;
+    unsigned sources;
+    float threshold;
+    struct trie tr[MEM_NSRC];
+    int32_t cur[MEM_NSRC];      /* match of the history in the outputs and corpus tries */
+    int n_seen;                 /* history tokens already appended / matched */
+    /* outputs source: the documents it was built from, -1 between documents */
+    int32_t *log;
+    size_t log_n, log_cap, max_tokens;
+    char *path;
+    bool dirty;
+    /* adaptive policy */
+    struct stat st[MEM_NSRC][MEM_NB];
+    struct pending pend[MEM_PEND];
+    int n_pend;
+    double prop_s;              /* time in propose, per proposed token (the drafting cost c) */
+    long prop_n;
+    /* this step's chains */
+    int32_t ctok[MEM_NSRC][SPC_SPEC_KMAX];
+    float cp[MEM_NSRC][SPC_SPEC_KMAX];
+    uint8_t cdep[MEM_NSRC][SPC_SPEC_KMAX];
+    int clen[MEM_NSRC];
+    long n_steps, src_used[MEM_NSRC];
+    size_t corpus_n;            /* corpus tokens indexed */
+    double upd_s, look_s;       /* time in observe (update) and propose (lookup) */
+    long upd_n, look_n;
+    char info[400];
+};
+
+static int bucket_of(int depth, float p) {
+    int d = depth <= 1 ? 0 : depth == 2 ? 1 : depth <= 4 ? 2 : depth <= 8 ? 3 : 4;
+    int q = p < 0.3f ? 0 : p < 0.6f ? 1 : p < 0.9f ? 2 : 3;
+    return d * 4 + q;
+}
+
+/* The acceptance rate of bucket b of source s: measured, with the count estimate as a prior worth
+   two observations. */
+static double rate(const struct memory *mm, int s, int b, float p) {
+    const struct stat *x = &mm->st[s][b];
+    return (x->acc + 2.0 * p) / (x->n + 2.0);
+}
+
+/* Replays pending proposals against the committed history; `all` resolves what can be known. */
+static void replay(struct memory *mm, const int32_t *hist, int n_hist, bool all) {
+    int keep = 0;
+    for (int e = 0; e < mm->n_pend; e++) {
+        struct pending *pe = &mm->pend[e];
+        bool known = true;
+        for (int s = 0; s < MEM_NSRC; s++)
+            if (pe->len[s] && pe->pos + pe->len[s] > n_hist) {
+                /* still unknown only if every drafted token so far matched */
+                int i = 0;
+                while (i < pe->len[s] && pe->pos + i < n_hist && pe->tok[s][i] == hist[pe->pos + i]) i++;
+                if (pe->pos + i >= n_hist) known = false;
+            }
+        if (!known && !all) {
+            mm->pend[keep++] = *pe;
+            continue;
+        }
+        for (int s = 0; s < MEM_NSRC; s++)
+            for (int i = 0; i < pe->len[s] && pe->pos + i < n_hist; i++) {
+                bool ok = pe->tok[s][i] == hist[pe->pos + i];
+                struct stat *x = &mm->st[s][pe->bucket[s][i]];
+                x->n += 1;
+                x->acc += ok;
+                if (!ok) break;
+            }
+    }
+    mm->n_pend = keep;
+}
+
+static int memory_propose(struct spc__drafter *d, const int32_t *hist, int n_hist, int k_max, int32_t *out,
+                          struct spc__qdist *q) {
+    (void)q;
+    struct memory *mm = (struct memory *)d;
+    double t0 = spc__now();
+    int K = k_max < SPC_SPEC_KMAX ? k_max : SPC_SPEC_KMAX;
+    for (int s = 0; s < MEM_NSRC; s++) {
+        mm->clen[s] = 0;
+        if (!(mm->sources & (1u << s))) continue;
+        const struct trie *t = &mm->tr[s];
+        int32_t node = s == 0 ? (t->n_act ? t->act[t->n_act - 1] : 0) : mm->cur[s];
+        mm->clen[s] = tr_chain(t, node, K, mm->min_depth, mm->ctok[s], mm->cp[s], mm->cdep[s]);
+    }
+    /* remember every source's proposal for the replay (the oldest entry goes when full) */
+    if (mm->n_pend == MEM_PEND) {
+        memmove(mm->pend, mm->pend + 1, sizeof *mm->pend * (MEM_PEND - 1));
+        mm->n_pend--;
+    }
+    struct pending *pe = &mm->pend[mm->n_pend++];
+    pe->pos = n_hist;
+    for (int s = 0; s < MEM_NSRC; s++) {
+        pe->len[s] = mm->clen[s];
+        for (int i = 0; i < mm->clen[s]; i++) {
+            pe->tok[s][i] = mm->ctok[s][i];
+            pe->bucket[s][i] = (uint8_t)bucket_of(mm->cdep[s][i], mm->cp[s][i]);
+        }
+    }
+    int best_s = -1, best_k = 0;
+    if (mm->policy == SPC_POLICY_ADAPTIVE) {
+        double t_one = spc__gen_t0(mm->base.gen);
+        double c = t_one > 0 && mm->prop_n > 0 ? mm->prop_s / mm->prop_n / t_one : 0;
+        double best_v = 1.0;            /* k = 0: one token per one-position pass */
+        for (int s = 0; s < MEM_NSRC; s++) {
+            double e = 1, run = 1;
+            for (int k = 1; k <= mm->clen[s]; k++) {
+                run *= rate(mm, s, pe->bucket[s][k - 1], mm->cp[s][k - 1]);
+                e += run;
+                double v = e / (spc__gen_v(mm->base.gen, k) + c * k);
+                if (v > best_v) {
+                    best_v = v;
+                    best_s = s;
+                    best_k = k;
+                }
+            }
+        }
+    } else {
+        /* the source whose first proposal is likeliest (deeper match on ties) */
+        for (int s = 0; s < MEM_NSRC; s++)
+            if (mm->clen[s] &&
+                (best_s < 0 || mm->cp[s][0] > mm->cp[best_s][0] ||
+                 (mm->cp[s][0] == mm->cp[best_s][0] && mm->cdep[s][0] > mm->cdep[best_s][0])))
+                best_s = s;
+        if (best_s >= 0) {
+            best_k = mm->clen[best_s];
+            if (mm->policy == SPC_POLICY_THRESHOLD) {
+                double run = 1;
+                int k = 0;
+                while (k < best_k && (run *= mm->cp[best_s][k]) >= mm->threshold) k++;
+                best_k = k;
+            }
+        }
+    }
+    if (best_s >= 0 && best_k > 0) {
+        memcpy(out, mm->ctok[best_s], sizeof *out * (size_t)best_k);
+        mm->src_used[best_s]++;
+    }
+    mm->n_steps++;
+    double dt = spc__now() - t0;
+    mm->look_s += dt;
+    mm->look_n++;
+    if (best_k > 0) {
+        mm->prop_s += dt;
+        mm->prop_n += best_k;
+    }
+    return best_k;
+}
+
+/* Appends history tokens [n_seen, n_hist) to the request trie and moves the other sources' matches. */
+static void advance(struct memory *mm, const int32_t *hist, int n_hist) {
+    for (int i = mm->n_seen; i < n_hist; i++) {
+        if (mm->sources & 1u) tr_append(&mm->tr[0], hist[i]);
+        for (int s = 1; s < MEM_NSRC; s++)
+            if (mm->sources & (1u << s)) mm->cur[s] = tr_step(&mm->tr[s], mm->cur[s], hist[i]);
+    }
+    mm->n_seen = n_hist;
+}
+
+static void memory_observe(struct spc__drafter *d, const int32_t *hist, int n_hist, int nd, int na) {
+    (void)nd, (void)na;
+    struct memory *mm = (struct memory *)d;
+    double t0 = spc__now();
+    advance(mm, hist, n_hist);
+    replay(mm, hist, n_hist, false);
+    mm->upd_s += spc__now() - t0;
+    mm->upd_n++;
+}
+
+static int memory_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int n_max) {
+    struct memory *mm = (struct memory *)d;
+    if (mm->sources & 1u) {
+        int st = tr_reserve(&mm->tr[0], 1 + (size_t)n_max * MEM_D);
+        if (st) return st;
+        tr_reset(&mm->tr[0]);
+    }
+    mm->cur[1] = mm->cur[2] = 0;
+    mm->n_seen = 0;
+    mm->n_pend = 0;
+    advance(mm, hist, n_hist);
+    return SPC_OK;
+}
+
+/* Rebuilds the outputs trie from the log, after evicting the oldest documents beyond the bound. */
+static int rebuild_outputs(struct memory *mm) {
+    if (mm->log_n > mm->max_tokens) {
+        size_t drop = mm->log_n - mm->max_tokens * 3 / 4, i = drop;
+        while (i < mm->log_n && mm->log[i] != -1) i++;          /* whole documents only */
+        if (i < mm->log_n) i++;
+        memmove(mm->log, mm->log + i, sizeof *mm->log * (mm->log_n - i));
+        mm->log_n -= i;
+    }
+    struct trie *t = &mm->tr[1];
+    int st = tr_reserve(t, 1 + mm->log_n * MEM_D);
+    if (st) return st;
+    tr_reset(t);
+    for (size_t i = 0; i < mm->log_n; i++) {
+        if (mm->log[i] < 0) tr_break(t);
+        else tr_append(t, mm->log[i]);
+    }
+    tr_break(t);
+    return SPC_OK;
+}
+
+static void memory_finish(struct spc__drafter *d, const int32_t *hist, int n_hist) {
+    struct memory *mm = (struct memory *)d;
+    replay(mm, hist, n_hist, true);
+    if (!(mm->sources & 2u) || n_hist <= 0) return;
+    if (mm->log_n + (size_t)n_hist + 1 > mm->log_cap) {
+        size_t cap = (mm->log_n + (size_t)n_hist + 1) * 2;
+        int32_t *l = spc__realloc(mm->log, cap * sizeof *l);
+        if (!l) return;         /* out of memory: this request is not remembered */
+        mm->log = l;
+        mm->log_cap = cap;
+    }
+    memcpy(mm->log + mm->log_n, hist, sizeof *hist * (size_t)n_hist);
+    mm->log_n += (size_t)n_hist;
+    mm->log[mm->log_n++] = -1;
+    mm->dirty = true;
+    struct trie *t = &mm->tr[1];
+    size_t need = 1 + mm->log_n * MEM_D, most = 1 + (mm->max_tokens + (size_t)n_hist + 1) * MEM_D;
+    if (mm->log_n > mm->max_tokens || t->full) {
+        rebuild_outputs(mm);                /* evicts the oldest documents */
+    } else if ((size_t)t->cap >= need || tr_reserve(t, 2 * need < most ? 2 * need : most) == SPC_OK) {
+        for (int i = 0; i < n_hist; i++) tr_append(t, hist[i]);
+        tr_break(t);
+    }
+}
+
+/* ---- the memory file: "SPCMEM01", u64 n, then n int32 tokens (-1 between documents) ---- */
+
+#define MEM_MAGIC "SPCMEM01"
+
+static int memory_save(struct spc__drafter *d) {
+    struct memory *mm = (struct memory *)d;
+    if (!mm->path || !mm->dirty) return SPC_OK;
+    size_t plen = strlen(mm->path);
+    char *tmp = spc__alloc(plen + 5);
+    if (!tmp) return spc__err(SPC_ERR_NOMEM, "memory: out of memory");
+    memcpy(tmp, mm->path, plen);
+    memcpy(tmp + plen, ".tmp", 5);
+    int st = SPC_OK;
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        st = spc__err(SPC_ERR_IO, "memory: cannot write %s", tmp);
+    } else {
+        uint64_t n = mm->log_n;
+        bool ok = fwrite(MEM_MAGIC, 1, 8, f) == 8 && fwrite(&n, 8, 1, f) == 1 &&
+                  fwrite(mm->log, sizeof *mm->log, mm->log_n, f) == mm->log_n;
+        if (fclose(f) != 0) ok = false;
+        if (!ok || rename(tmp, mm->path) != 0) {
+            remove(tmp);
+            st = spc__err(SPC_ERR_IO, "memory: cannot write %s", mm->path);
+        } else {
+            mm->dirty = false;
+        }
+    }
+    spc__free(tmp);
+    return st;
+}
+
+/* Loads the memory file; a file that is not one, truncated or with tokens outside the vocabulary
+   is reported and ignored (the memory starts empty and the file is rewritten on save). */
+static int memory_load(struct memory *mm) {
+    FILE *f = fopen(mm->path, "rb");
+    if (!f) return SPC_OK;                  /* a first run */
+    char magic[8];
+    uint64_t n = 0;
+    const char *why = NULL;
+    long size = -1;
+    if (fread(magic, 1, 8, f) != 8 || memcmp(magic, MEM_MAGIC, 8) || fread(&n, 8, 1, f) != 1) why = "not a memory file";
+    else if (fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || (uint64_t)size != 16 + n * 4) why = "truncated or overlong";
+    int32_t *log = NULL;
+    if (!why && n) {
+        log = spc__alloc((size_t)n * sizeof *log);
+        if (!log) {
+            fclose(f);
+            return spc__err(SPC_ERR_NOMEM, "memory: out of memory for %llu tokens", (unsigned long long)n);
+        }
+        fseek(f, 16, SEEK_SET);
+        if (fread(log, sizeof *log, (size_t)n, f) != (size_t)n) why = "read error";
+        for (uint64_t i = 0; !why && i < n; i++)
+            if (log[i] < -1 || log[i] >= mm->n_vocab) why = "a token outside the vocabulary";
+    }
+    fclose(f);
+    if (why) {
+        spc__log(SPC_LOG_WARN, "memory file %s: %s; starting with an empty memory", mm->path, why);
+        spc__free(log);
+        mm->dirty = true;
+        return SPC_OK;
+    }
+    spc__free(mm->log);
+    mm->log = log;
+    mm->log_n = mm->log_cap = (size_t)n;
+    return rebuild_outputs(mm);
+}
+
+/* The corpus: a token file ("SPCTOK01", u64 n, n int32) or text, tokenized. */
+static int memory_corpus(struct memory *mm, const struct spc_vocab *v, const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return spc__err(SPC_ERR_IO, "memory corpus %s: cannot open", path);
+    int st = SPC_OK;
+    char *text = NULL;
+    int32_t *toks = NULL;
+    long len = -1;
+    if (!fseek(f, 0, SEEK_END)) len = ftell(f);
+    if (len < 0 || len > (1l << 30)) {
+        st = spc__err(SPC_ERR_IO, "memory corpus %s: cannot read (or larger than 1 GiB)", path);
+        goto out;
+    }
+    fseek(f, 0, SEEK_SET);
+    text = spc__alloc((size_t)len + 1);
+    if (!text) { st = spc__err(SPC_ERR_NOMEM, "memory: out of memory"); goto out; }
+    if (fread(text, 1, (size_t)len, f) != (size_t)len) {
+        st = spc__err(SPC_ERR_IO, "memory corpus %s: read error", path);
+        goto out;
+    }
+    int n;
+    if (len >= 16 && !memcmp(text, "SPCTOK01", 8)) {
+        uint64_t nt;
+        memcpy(&nt, text + 8, 8);
+        if (nt > (uint64_t)(len - 16) / 4 || 16 + nt * 4 != (uint64_t)len) {
+            st = spc__err(SPC_ERR_FORMAT, "memory corpus %s: token file size does not match its count", path);
+            goto out;
+        }
+        n = (int)nt;
+        toks = spc__calloc((size_t)n + 1, sizeof *toks);
+        if (!toks) { st = spc__err(SPC_ERR_NOMEM, "memory: out of memory"); goto out; }
+        memcpy(toks, text + 16, (size_t)n * 4);
+        for (int i = 0; i < n; i++)
+            if (toks[i] < 0 || toks[i] >= mm->n_vocab) {
+                st = spc__err(SPC_ERR_FORMAT, "memory corpus %s: token %d at %d is outside the vocabulary", path, toks[i], i);
+                goto out;
+            }
+    } else {
+        n = spc_tokenize(v, text, (size_t)len, 0, 0, NULL, 0);
+        if (n < 0) {
+            char why[256];
+            snprintf(why, sizeof why, "%s", spc_errmsg());
+            st = spc__err(n, "memory corpus %s: %s", path, why);
+            goto out;
+        }
+        toks = spc__calloc((size_t)n + 1, sizeof *toks);
+        if (!toks) { st = spc__err(SPC_ERR_NOMEM, "memory: out of memory"); goto out; }
+        spc_tokenize(v, text, (size_t)len, 0, 0, toks, n);
+    }
+    struct trie *t = &mm->tr[2];
+    if ((st = tr_reserve(t, 1 + (size_t)n * MEM_D))) goto out;
+    for (int i = 0; i < n; i++) tr_append(t, toks[i]);
+    tr_break(t);
+    mm->corpus_n = (size_t)n;
+out:
+    fclose(f);
+    spc__free(text);
+    spc__free(toks);
+    return st;
+}
+
+static const char *memory_describe(struct spc__drafter *d) {
+    struct memory *mm = (struct memory *)d;
+    static const char *const pol[] = { "fixed", "threshold", "adaptive" };
+    /* bytes per indexed token: a node and its index entry (kept at most half full) per node used */
+    size_t nodes = 0;
+    for (int s = 0; s < MEM_NSRC; s++) nodes += (size_t)mm->tr[s].n;
+    size_t bytes = nodes * (sizeof(struct mnode) + 2 * (sizeof(uint64_t) + sizeof(int32_t)));
+    size_t toks = mm->log_n + (size_t)mm->n_seen + mm->corpus_n;
+    int o = snprintf(mm->info, sizeof mm->info, "policy %s, sources", pol[mm->policy]);
+    for (int s = 0; s < MEM_NSRC; s++)
+        if (mm->sources & (1u << s)) o += snprintf(mm->info + o, sizeof mm->info - (size_t)o, " %s", src_name[s]);
+    snprintf(mm->info + o, sizeof mm->info - (size_t)o,
+             "; outputs %zu tokens, corpus %d nodes; %zu nodes, %.0f bytes/token; lookup %.1f us/step, update %.1f us/step;"
+             " drafts from request/outputs/corpus %ld/%ld/%ld of %ld steps",
+             mm->log_n, mm->tr[2].n, nodes, toks ? (double)bytes / (double)toks : 0.0,
+             mm->look_n ? mm->look_s / mm->look_n * 1e6 : 0.0, mm->upd_n ? mm->upd_s / mm->upd_n * 1e6 : 0.0,
+             mm->src_used[0], mm->src_used[1], mm->src_used[2], mm->n_steps);
+    return mm->info;
+}
+
+static void memory_free(struct spc__drafter *d) {
+    struct memory *mm = (struct memory *)d;
+    memory_save(d);                 /* spc_gen_save reports failures; here nobody could */
+    for (int s = 0; s < MEM_NSRC; s++) tr_free(&mm->tr[s]);
+    spc__free(mm->log);
+    spc__free(mm->path);
+    spc__free(mm);
+}
+
+static const struct spc__drafter_vt memory_vt = { memory_propose, memory_observe, memory_reset, memory_finish,
+                                                  memory_save, memory_describe, memory_free };
+
+int spc__drafter_memory_new(struct spc__drafter **out, const struct spc__draft_cfg *cfg) {
+    const struct spc_gen_params *gp = cfg->gp;
+    if (gp->draft_policy < SPC_POLICY_FIXED || gp->draft_policy > SPC_POLICY_ADAPTIVE)
+        return spc__err(SPC_ERR_INVALID, "memory: unknown draft policy %d", gp->draft_policy);
+    if (!(gp->draft_threshold >= 0 && gp->draft_threshold <= 1))
+        return spc__err(SPC_ERR_INVALID, "memory: the draft threshold must be in [0, 1]");
+    if (gp->memory_max < 1) return spc__err(SPC_ERR_INVALID, "memory: memory_max must be >= 1 token");
+    if (!(gp->memory_sources & 7u) || (gp->memory_sources & ~7u))
+        return spc__err(SPC_ERR_INVALID, "memory: sources must be a non-empty subset of request, outputs, corpus");
+    if (gp->lookup_min < 1 || gp->lookup_min > MEM_D)
+        return spc__err(SPC_ERR_INVALID, "memory: the shortest match must be 1..%d tokens", MEM_D);
+    struct memory *mm = spc__calloc(1, sizeof *mm);
+    if (!mm) return spc__err(SPC_ERR_NOMEM, "memory: out of memory");
+    mm->base.vt = &memory_vt;
+    mm->base.own_k = true;             /* the policy decides the draft length */
+    mm->gp = gp;
+    mm->policy = gp->draft_policy;
+    mm->threshold = gp->draft_threshold;
+    mm->sources = gp->memory_sources;
+    mm->min_depth = gp->lookup_min;
+    mm->max_tokens = (size_t)gp->memory_max;
+    mm->n_vocab = spc_model_n_vocab(cfg->target);
+    int st = SPC_OK;
+    if (gp->memory_file && (mm->sources & 2u)) {
+        mm->path = spc__strndup(gp->memory_file, strlen(gp->memory_file));
+        if (!mm->path) st = spc__err(SPC_ERR_NOMEM, "memory: out of memory");
+        else st = memory_load(mm);
+    }
+    if (!st && gp->memory_corpus && (mm->sources & 4u))
+        st = memory_corpus(mm, spc_model_vocab(cfg->target), gp->memory_corpus);
+    if (st) {
+        mm->dirty = false;
+        memory_free(&mm->base);
+        return st;
+    }
+    *out = &mm->base;
+    return SPC_OK;
+}
