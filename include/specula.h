@@ -329,6 +329,8 @@ struct spc_gen_params {
     const char *memory_corpus;  /* memory: a text file, or a token file ("SPCTOK01", u64 n, n int32) */
     int memory_max;             /* memory: most tokens of earlier requests kept (oldest evicted) */
     unsigned memory_sources;    /* memory: bit 0 the request, 1 earlier requests, 2 the corpus */
+    int memory_model;           /* memory: 0 alone; SPC_SPEC_DRAFT or SPC_SPEC_SELFSPEC: hybrid, the
+                                   model drafts the steps where the memory is not worth verifying */
     const char *skip_layers;    /* selfspec: "auto" (search) or layers to skip, e.g. "3,5,7-9" */
     const int32_t *calib;       /* selfspec search text (NULL: the first request's prompt) */
     int n_calib;

@@ -20,6 +20,12 @@
  *             oldest documents evicted first);
  *   corpus  - a static text or token file (gp->memory_corpus).
  *
+ * Hybrid (gp->memory_model): a draft model or self-speculation runs as a fourth source. Its drafts
+ * cost a forward pass each, so it is not replayed: it proposes only when chosen, and its per-position
+ * acceptance is learned from its own verified drafts. The adaptive policy compares its expected
+ * tokens per unit of time (with its measured per-token cost) with the memory's best and uses it where
+ * the memory's match is weak; the other policies use it where the memory has nothing.
+ *
  * Policies (gp->draft_policy): fixed drafts up to K tokens from the source whose first proposal is
  * likeliest; threshold stops when the product of the p estimates falls below gp->draft_threshold;
  * adaptive (AdaMemSpec) keeps, per source and per (match depth, p) bucket, the measured rate at
@@ -277,10 +283,14 @@ struct memory {
     uint8_t cdep[MEM_NSRC][SPC_SPEC_KMAX];
     int clen[MEM_NSRC];
     long n_steps, src_used[MEM_NSRC];
+    struct spc__drafter *model;     /* hybrid: the model drafter (NULL: none) */
+    struct stat mst[SPC_SPEC_KMAX]; /* its acceptance at draft position i, given i - 1 accepted */
+    bool last_model;                /* the last proposal came from the model */
+    long model_steps;
     size_t corpus_n;            /* corpus tokens indexed */
     double upd_s, look_s;       /* time in observe (update) and propose (lookup) */
     long upd_n, look_n;
-    char info[400];
+    char info[640];
 };
 
 static int bucket_of(int depth, float p) {
@@ -387,6 +397,46 @@ static int memory_propose(struct spc__drafter *d, const int32_t *hist, int n_his
             }
         }
     }
+    mm->last_model = false;
+    if (mm->model) {
+        /* the model's value with its measured acceptance by position and cost per token */
+        int mk = 0;
+        if (mm->policy == SPC_POLICY_ADAPTIVE) {
+            double t_one = spc__gen_t0(mm->base.gen), best_v = 1.0, e = 1, run = 1;
+            if (best_s >= 0) {          /* the memory's choice, for comparison */
+                double r = 1, em = 1;
+                for (int i = 0; i < best_k; i++) em += (r *= rate(mm, best_s, pe->bucket[best_s][i], mm->cp[best_s][i]));
+                best_v = em / spc__gen_v(mm->base.gen, best_k);
+            }
+            double cm = t_one > 0 && mm->model->fwd_n > 0 ? mm->model->fwd_s / mm->model->fwd_n / t_one : 0.5;
+            for (int k = 1; k <= K; k++) {
+                const struct stat *x = &mm->mst[k - 1];
+                e += (run *= (x->acc + 1.6) / (x->n + 2.0));        /* prior 0.8, worth two drafts */
+                double v = e / (spc__gen_v(mm->base.gen, k) + cm * k);
+                if (v > best_v) {
+                    best_v = v;
+                    mk = k;
+                }
+            }
+        } else if (best_s < 0 || best_k == 0) {
+            mk = K;
+        }
+        if (mk > 0) {
+            double tm = spc__now();
+            int n = mm->model->vt->propose(mm->model, hist, n_hist, mk, out, q);
+            mm->look_s -= spc__now() - tm;      /* the model's time is its own cost, not lookup */
+            mm->base.t_extra = mm->model->t_extra;
+            if (n < 0) return n;
+            if (n > 0) {
+                mm->last_model = true;
+                mm->model_steps++;
+                mm->n_steps++;
+                mm->look_s += spc__now() - t0;
+                mm->look_n++;
+                return n;
+            }
+        }
+    }
     if (best_s >= 0 && best_k > 0) {
         memcpy(out, mm->ctok[best_s], sizeof *out * (size_t)best_k);
         mm->src_used[best_s]++;
@@ -413,8 +463,15 @@ static void advance(struct memory *mm, const int32_t *hist, int n_hist) {
 }
 
 static void memory_observe(struct spc__drafter *d, const int32_t *hist, int n_hist, int nd, int na) {
-    (void)nd, (void)na;
     struct memory *mm = (struct memory *)d;
+    if (mm->model) {
+        mm->model->vt->observe(mm->model, hist, n_hist, nd, na);
+        if (mm->last_model)
+            for (int i = 0; i < nd && i <= na; i++) {
+                mm->mst[i].n += 1;
+                mm->mst[i].acc += i < na;
+            }
+    }
     double t0 = spc__now();
     advance(mm, hist, n_hist);
     replay(mm, hist, n_hist, false);
@@ -433,7 +490,10 @@ static int memory_reset(struct spc__drafter *d, const int32_t *hist, int n_hist,
     mm->n_seen = 0;
     mm->n_pend = 0;
     advance(mm, hist, n_hist);
-    return SPC_OK;
+    if (!mm->model) return SPC_OK;
+    int st = mm->model->vt->reset(mm->model, hist, n_hist, n_max);
+    mm->base.t_extra = mm->model->t_extra;
+    return st;
 }
 
 /* Rebuilds the outputs trie from the log, after evicting the oldest documents beyond the bound. */
@@ -622,18 +682,21 @@ static const char *memory_describe(struct spc__drafter *d) {
     int o = snprintf(mm->info, sizeof mm->info, "policy %s, sources", pol[mm->policy]);
     for (int s = 0; s < MEM_NSRC; s++)
         if (mm->sources & (1u << s)) o += snprintf(mm->info + o, sizeof mm->info - (size_t)o, " %s", src_name[s]);
+    if (mm->model && mm->model->vt->describe)
+        o += snprintf(mm->info + o, sizeof mm->info - (size_t)o, "; model: %.120s", mm->model->vt->describe(mm->model));
     snprintf(mm->info + o, sizeof mm->info - (size_t)o,
              "; outputs %zu tokens, corpus %d nodes; %zu nodes, %.0f bytes/token; lookup %.1f us/step, update %.1f us/step;"
-             " drafts from request/outputs/corpus %ld/%ld/%ld of %ld steps",
+             " drafts from request/outputs/corpus/model %ld/%ld/%ld/%ld of %ld steps",
              mm->log_n, mm->tr[2].n, nodes, toks ? (double)bytes / (double)toks : 0.0,
              mm->look_n ? mm->look_s / mm->look_n * 1e6 : 0.0, mm->upd_n ? mm->upd_s / mm->upd_n * 1e6 : 0.0,
-             mm->src_used[0], mm->src_used[1], mm->src_used[2], mm->n_steps);
+             mm->src_used[0], mm->src_used[1], mm->src_used[2], mm->model_steps, mm->n_steps);
     return mm->info;
 }
 
 static void memory_free(struct spc__drafter *d) {
     struct memory *mm = (struct memory *)d;
     memory_save(d);                 /* spc_gen_save reports failures; here nobody could */
+    if (mm->model) mm->model->vt->free(mm->model);
     for (int s = 0; s < MEM_NSRC; s++) tr_free(&mm->tr[s]);
     spc__free(mm->log);
     spc__free(mm->path);
@@ -673,6 +736,12 @@ int spc__drafter_memory_new(struct spc__drafter **out, const struct spc__draft_c
     }
     if (!st && gp->memory_corpus && (mm->sources & 4u))
         st = memory_corpus(mm, spc_model_vocab(cfg->target), gp->memory_corpus);
+    if (!st && gp->memory_model) {
+        if (gp->memory_model != SPC_SPEC_DRAFT && gp->memory_model != SPC_SPEC_SELFSPEC)
+            st = spc__err(SPC_ERR_INVALID, "memory: the hybrid model must be draft or selfspec");
+        else
+            st = spc__drafter_model_new(&mm->model, cfg, gp->memory_model == SPC_SPEC_SELFSPEC);
+    }
     if (st) {
         mm->dirty = false;
         memory_free(&mm->base);

@@ -45,6 +45,7 @@ struct bopts {
     int methods[MAX_METHODS], n_methods;
     int policy[MAX_METHODS];            /* memory variants: -1 = the --draft-policy option */
     unsigned sources[MAX_METHODS];      /* memory variants: 0 = the --memory-sources option */
+    int hybrid[MAX_METHODS];            /* memory variants: a model drafter beside the memory */
     char label[MAX_METHODS][48];        /* the name as given ("memory:fixed") */
     struct spc_gen_params gp;
 };
@@ -107,6 +108,7 @@ static int parse(int argc, char **argv, struct bopts *o) {
        memory:POLICY[:SOURCES] (e.g. memory:fixed, memory:adaptive:request+outputs) for ablations */
     o->methods[o->n_methods] = SPC_SPEC_NONE;
     o->policy[o->n_methods] = -1;
+    o->hybrid[o->n_methods] = 0;
     o->sources[o->n_methods] = 0;
     snprintf(o->label[o->n_methods++], sizeof o->label[0], "none");
     char buf[512];
@@ -122,10 +124,21 @@ static int parse(int argc, char **argv, struct bopts *o) {
             fprintf(stderr, "specula bench: unknown method '%s' (none, draft, pld, ngram, selfspec, memory[:POLICY][:SOURCES])\n", tok);
             return 2;
         }
+        int hyb = 0;
         if (var) {
-            char *srcs = strchr(var, ':');
-            if (srcs) *srcs++ = 0;
-            pol = spc_draft_policy_from_name(var);
+            /* colon-separated: a policy, a sources list (request+outputs+corpus), draft or selfspec */
+            char *srcs = NULL;
+            for (char *f = var; f; ) {
+                char *nx = strchr(f, ':');
+                if (nx) *nx++ = 0;
+                int pp = spc_draft_policy_from_name(f);
+                if (pp >= 0) pol = pp;
+                else if (!strcmp(f, "draft")) hyb = SPC_SPEC_DRAFT;
+                else if (!strcmp(f, "selfspec")) hyb = SPC_SPEC_SELFSPEC;
+                else srcs = f;
+                f = nx;
+            }
+            if (pol < 0) pol = -3;          /* no policy named: the option's */
             for (char *q = srcs; q && *q;) {
                 size_t n = strcspn(q, "+");
                 static const char *const sn[] = { "request", "outputs", "corpus" };
@@ -137,10 +150,12 @@ static int parse(int argc, char **argv, struct bopts *o) {
                 q += n;
                 if (*q == '+') q++;
             }
-            if (pol < 0) {
-                fprintf(stderr, "specula bench: bad memory variant '%s' (memory:fixed|threshold|adaptive[:request+outputs+corpus])\n", tok);
+            if (pol == -2) {
+                fprintf(stderr, "specula bench: bad memory variant '%s' (memory[:fixed|threshold|adaptive]"
+                                "[:request+outputs+corpus][:draft|selfspec])\n", tok);
                 return 2;
             }
+            if (pol == -3) pol = -1;
         }
         bool dup = false;
         for (int j = 0; j < o->n_methods; j++) dup |= !strcmp(o->label[j], tok);
@@ -148,6 +163,7 @@ static int parse(int argc, char **argv, struct bopts *o) {
             o->methods[o->n_methods] = mth;
             o->policy[o->n_methods] = pol;
             o->sources[o->n_methods] = src;
+            o->hybrid[o->n_methods] = hyb;
             snprintf(o->label[o->n_methods++], sizeof o->label[0], "%s", tok);
         }
         if (mth == SPC_SPEC_DRAFT && !o->draft) {
@@ -356,6 +372,7 @@ int cmd_bench_prompts(int argc, char **argv) {
         gp.method = o.methods[j];
         if (o.policy[j] >= 0) gp.draft_policy = o.policy[j];
         if (o.sources[j]) gp.memory_sources = o.sources[j];
+        if (o.hybrid[j]) gp.memory_model = o.hybrid[j];
         gp.ctx.n_ctx = o.n_ctx;
         gp.ctx.n_threads = o.n_threads;
         gp.target_ctx = tctx;

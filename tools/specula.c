@@ -158,8 +158,8 @@ static int usage_run(void) {
     fprintf(stderr,
             "usage: specula run -m MODEL (-p PROMPT | -f FILE) [-n N] [--temp T] [--top-k K] [--top-p P]\n"
             "                   [--min-p P] [--seed S] [-c CTX] [-t THREADS] [--chat] [--json] [--stop STR]...\n"
-            "                   [--spec none|draft|pld|ngram|selfspec|memory] [-md DRAFT] [--draft-max K]\n"
-            "                   [--draft-min K] [--draft-p-min P] [--lookup-min N] [--lookup-max N]\n"
+            "                   [--spec none|draft|pld|ngram|selfspec|memory[,draft|,selfspec]] [-md DRAFT]\n"
+            "                   [--draft-max K] [--draft-min K] [--draft-p-min P] [--lookup-min N] [--lookup-max N]\n"
             "                   [--ngram-cache FILE] [--ngram-corpus FILE] [--ngram-min-count N] [--ngram-min-share S]\n"
             "                   [--skip-layers auto|LIST] [--draft-adapt 0|1] [--draft-policy fixed|threshold|adaptive]\n"
             "                   [--draft-threshold P] [--memory-file FILE] [--memory-corpus FILE] [--memory-max N]\n"
@@ -191,9 +191,18 @@ static bool parse_sources(const char *v, unsigned *out) {
 int parse_spec_opt(const char *cmd, const char *a, const char *v, struct spc_gen_params *gp, const char **draft) {
     bool ok = true;
     if (!strcmp(a, "--spec")) {
-        int mth = v ? spc_spec_method_from_name(v) : -1;
+        /* memory,draft and memory,selfspec: the memory with a model drafter (hybrid) */
+        char name[32] = "";
+        const char *hy = v ? strchr(v, ',') : NULL;
+        if (v) snprintf(name, sizeof name, "%.*s", hy ? (int)(hy - v) : (int)strlen(v), v);
+        int mth = v ? spc_spec_method_from_name(name) : -1;
+        if (hy) {
+            int mm = spc_spec_method_from_name(hy + 1);
+            if (mth != SPC_SPEC_MEMORY || (mm != SPC_SPEC_DRAFT && mm != SPC_SPEC_SELFSPEC)) mth = -1;
+            else gp->memory_model = mm;
+        }
         if (mth < 0) {
-            fprintf(stderr, "specula %s: unknown --spec '%s' (none, draft, pld, ngram, selfspec, memory)\n", cmd, v ? v : "");
+            fprintf(stderr, "specula %s: unknown --spec '%s' (none, draft, pld, ngram, selfspec, memory, memory,draft, memory,selfspec)\n", cmd, v ? v : "");
             return -1;
         }
         gp->method = mth;
@@ -289,12 +298,13 @@ static int parse_run(int argc, char **argv, struct run_opts *o) {
         fprintf(stderr, "specula run: give exactly one of -p PROMPT and -f FILE\n");
         return usage_run();
     }
-    if (o->gp.method == SPC_SPEC_DRAFT && !o->draft) {
-        fprintf(stderr, "specula run: --spec draft needs a draft model (-md DRAFT)\n");
+    bool wants_draft = o->gp.method == SPC_SPEC_DRAFT || o->gp.memory_model == SPC_SPEC_DRAFT;
+    if (wants_draft && !o->draft) {
+        fprintf(stderr, "specula run: --spec draft and memory,draft need a draft model (-md DRAFT)\n");
         return 2;
     }
-    if (o->draft && o->gp.method != SPC_SPEC_DRAFT) {
-        fprintf(stderr, "specula run: -md is for --spec draft\n");
+    if (o->draft && !wants_draft) {
+        fprintf(stderr, "specula run: -md is for --spec draft and memory,draft\n");
         return 2;
     }
     return 0;
