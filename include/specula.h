@@ -204,6 +204,9 @@ struct spc_ctx_params {
     int n_logits;       /* most positions with logits in one forward call */
     int n_threads;
     int kv_type;        /* enum spc_kv_type */
+    int logits_vocab;   /* > 0: logits only for tokens [0, logits_vocab) (rounded up to 16), the
+                           others read -inf; 0: all. For drafters: BPE ids are roughly in order of
+                           frequency, and the output matrix is a large part of a small model. */
 };
 struct spc_ctx_params spc_ctx_default_params(void);
 
@@ -329,6 +332,7 @@ struct spc_gen_params {
     const char *memory_corpus;  /* memory: a text file, or a token file ("SPCTOK01", u64 n, n int32) */
     int memory_max;             /* memory: most tokens of earlier requests kept (oldest evicted) */
     unsigned memory_sources;    /* memory: bit 0 the request, 1 earlier requests, 2 the corpus */
+    int draft_vocab;            /* draft, selfspec: the drafter's logits_vocab (0: every token) */
     int memory_model;           /* memory: 0 alone; SPC_SPEC_DRAFT or SPC_SPEC_SELFSPEC: hybrid, the
                                    model drafts the steps where the memory is not worth verifying */
     const char *skip_layers;    /* selfspec: "auto" (search) or layers to skip, e.g. "3,5,7-9" */

@@ -330,6 +330,7 @@ int spc__drafter_model_new(struct spc__drafter **out, const struct spc__draft_cf
     if (cp.n_ctx > spc_model_n_ctx_train(m)) cp.n_ctx = spc_model_n_ctx_train(m);
     cp.n_seq = 1;
     cp.n_logits = selfspec ? SPC__CALIB_MAX : 1;
+    cp.logits_vocab = gp->draft_vocab;
     if (cp.n_batch < SPC__CALIB_MAX) cp.n_batch = SPC__CALIB_MAX;
     md->n_batch = cp.n_batch;
     int st = spc__ctx_new_sharing(&md->ctx, m, &cp, cfg->target_ctx);

@@ -77,6 +77,9 @@ int spc__ctx_new_sharing(struct spc_ctx **out, const struct spc_model *m, const 
         p.n_threads < 1 || p.n_threads > 512 || (p.kv_type != SPC_KV_F16 && p.kv_type != SPC_KV_F32))
         return spc__err(SPC_ERR_INVALID, "ctx: invalid parameters");
     if (p.n_logits > p.n_batch) p.n_logits = p.n_batch;
+    if (p.logits_vocab < 0) return spc__err(SPC_ERR_INVALID, "ctx: negative logits_vocab");
+    if (p.logits_vocab > 0) p.logits_vocab = (p.logits_vocab + 15) / 16 * 16;
+    if (p.logits_vocab >= m->hp.n_vocab) p.logits_vocab = 0;
     struct spc_ctx *c = spc__calloc(1, sizeof *c);
     if (!c) return spc__err(SPC_ERR_NOMEM, "ctx: out of memory");
     c->m = m;
@@ -489,7 +492,21 @@ int spc_forward(struct spc_ctx *c, const struct spc_batch *b) {
     for (int i = 0; i < n; i++)
         if (c->logit_row[i] >= 0)
             rmsnorm(c->xl + (size_t)nl++ * e, c->x + (size_t)i * e, (const float *)m->output_norm.data, e, hp->eps);
-    if (nl) spc__matmul(c->pool, &m->output, c->xl, nl, c->logits, c->mm_scratch);
+    if (nl && c->p.logits_vocab > 0) {
+        /* the first logits_vocab rows only (rows, and x16 groups, are contiguous), then each
+           position's row spread to its n_vocab stride, last first, the rest -inf */
+        const size_t nv = (size_t)hp->n_vocab, lv = (size_t)c->p.logits_vocab;
+        struct spc_w o = m->output;
+        o.ne1 = (int64_t)lv;
+        spc__matmul(c->pool, &o, c->xl, nl, c->logits, c->mm_scratch);
+        for (int p = nl - 1; p >= 0; p--) {
+            float *row = c->logits + (size_t)p * nv;
+            memmove(row, c->logits + (size_t)p * lv, lv * sizeof *row);
+            for (size_t t = lv; t < nv; t++) row[t] = -INFINITY;
+        }
+    } else if (nl) {
+        spc__matmul(c->pool, &m->output, c->xl, nl, c->logits, c->mm_scratch);
+    }
     for (int i = 0; i < n; i++) {
         int seq = b->seq ? b->seq[i] : 0;
         c->kv_tok[(size_t)seq * c->p.n_ctx + c->slot[i]] = b->token[i];

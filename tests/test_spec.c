@@ -99,6 +99,7 @@ static void check_lossless(struct spc_model *m, struct spc_model *draft, int met
         gp.draft_model = draft;
         gp.skip_layers = skip;
         gp.draft_p_min = 0;     /* draft the full K: more rejections to check */
+        gp.draft_vocab = k == 3 ? 20000 : 0;    /* a drafter with logits for part of the vocabulary */
         gp.adaptive = k % 2;    /* odd K adaptive, even K always K */
         struct spc_gen_stats st;
         int n = generate(m, &gp, prompt, n_predict, out, &st);

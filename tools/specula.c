@@ -159,7 +159,8 @@ static int usage_run(void) {
             "usage: specula run -m MODEL (-p PROMPT | -f FILE) [-n N] [--temp T] [--top-k K] [--top-p P]\n"
             "                   [--min-p P] [--seed S] [-c CTX] [-t THREADS] [--chat] [--json] [--stop STR]...\n"
             "                   [--spec none|draft|pld|ngram|selfspec|memory[,draft|,selfspec]] [-md DRAFT]\n"
-            "                   [--draft-max K] [--draft-min K] [--draft-p-min P] [--lookup-min N] [--lookup-max N]\n"
+            "                   [--draft-max K] [--draft-min K] [--draft-p-min P] [--draft-vocab N]\n"
+            "                   [--lookup-min N] [--lookup-max N]\n"
             "                   [--ngram-cache FILE] [--ngram-corpus FILE] [--ngram-min-count N] [--ngram-min-share S]\n"
             "                   [--skip-layers auto|LIST] [--draft-adapt 0|1] [--draft-policy fixed|threshold|adaptive]\n"
             "                   [--draft-threshold P] [--memory-file FILE] [--memory-corpus FILE] [--memory-max N]\n"
@@ -210,6 +211,7 @@ int parse_spec_opt(const char *cmd, const char *a, const char *v, struct spc_gen
     else if (!strcmp(a, "--draft-max")) ok = v && parse_int(v, 1, SPC_SPEC_KMAX, &gp->draft_max);
     else if (!strcmp(a, "--draft-min")) ok = v && parse_int(v, 0, SPC_SPEC_KMAX, &gp->draft_min);
     else if (!strcmp(a, "--draft-p-min")) ok = v && parse_float(v, &gp->draft_p_min);
+    else if (!strcmp(a, "--draft-vocab")) ok = v && parse_int(v, 0, 1 << 24, &gp->draft_vocab);
     else if (!strcmp(a, "--lookup-min")) ok = v && parse_int(v, 1, 64, &gp->lookup_min);
     else if (!strcmp(a, "--lookup-max")) ok = v && parse_int(v, 1, 64, &gp->lookup_max);
     else if (!strcmp(a, "--ngram-cache")) gp->ngram_cache = v;
