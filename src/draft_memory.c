@@ -561,7 +561,7 @@ static int memory_save(struct spc__drafter *d) {
     } else {
         uint64_t n = mm->log_n;
         bool ok = fwrite(MEM_MAGIC, 1, 8, f) == 8 && fwrite(&n, 8, 1, f) == 1 &&
-                  fwrite(mm->log, sizeof *mm->log, mm->log_n, f) == mm->log_n;
+                  (!mm->log_n || fwrite(mm->log, sizeof *mm->log, mm->log_n, f) == mm->log_n);
         if (fclose(f) != 0) ok = false;
         if (!ok || rename(tmp, mm->path) != 0) {
             remove(tmp);
