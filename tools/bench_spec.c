@@ -25,7 +25,7 @@
 
 #include "tools.h"
 
-#define MAX_METHODS 12
+#define MAX_METHODS 16
 #define MAX_CATS 64
 
 struct prompt {
@@ -46,6 +46,7 @@ struct bopts {
     int policy[MAX_METHODS];            /* memory variants: -1 = the --draft-policy option */
     unsigned sources[MAX_METHODS];      /* memory variants: 0 = the --memory-sources option */
     int hybrid[MAX_METHODS];            /* memory variants: a model drafter beside the memory */
+    int kmax[MAX_METHODS];              /* memory variants: their own K (kN; 0 = --draft-max) */
     char label[MAX_METHODS][48];        /* the name as given ("memory:fixed") */
     struct spc_gen_params gp;
 };
@@ -105,10 +106,12 @@ static int parse(int argc, char **argv, struct bopts *o) {
         return usage();
     }
     /* methods: `none` always first (the baseline), each once; memory may come in variants,
-       memory:POLICY[:SOURCES] (e.g. memory:fixed, memory:adaptive:request+outputs) for ablations */
+       memory:POLICY[:SOURCES][:draft|selfspec][:kN] (e.g. memory:fixed:k4, memory:adaptive:request)
+       for ablations */
     o->methods[o->n_methods] = SPC_SPEC_NONE;
     o->policy[o->n_methods] = -1;
     o->hybrid[o->n_methods] = 0;
+    o->kmax[o->n_methods] = 0;
     o->sources[o->n_methods] = 0;
     snprintf(o->label[o->n_methods++], sizeof o->label[0], "none");
     char buf[512];
@@ -124,7 +127,7 @@ static int parse(int argc, char **argv, struct bopts *o) {
             fprintf(stderr, "specula bench: unknown method '%s' (none, draft, pld, ngram, selfspec, memory[:POLICY][:SOURCES])\n", tok);
             return 2;
         }
-        int hyb = 0;
+        int hyb = 0, kk = 0;
         if (var) {
             /* colon-separated: a policy, a sources list (request+outputs+corpus), draft or selfspec */
             char *srcs = NULL;
@@ -133,6 +136,8 @@ static int parse(int argc, char **argv, struct bopts *o) {
                 if (nx) *nx++ = 0;
                 int pp = spc_draft_policy_from_name(f);
                 if (pp >= 0) pol = pp;
+                else if (f[0] == 'k' && f[1] >= '1' && f[1] <= '9' && atoi(f + 1) >= 1 && atoi(f + 1) <= SPC_SPEC_KMAX)
+                    kk = atoi(f + 1);
                 else if (!strcmp(f, "draft")) hyb = SPC_SPEC_DRAFT;
                 else if (!strcmp(f, "selfspec")) hyb = SPC_SPEC_SELFSPEC;
                 else srcs = f;
@@ -152,7 +157,7 @@ static int parse(int argc, char **argv, struct bopts *o) {
             }
             if (pol == -2) {
                 fprintf(stderr, "specula bench: bad memory variant '%s' (memory[:fixed|threshold|adaptive]"
-                                "[:request+outputs+corpus][:draft|selfspec])\n", tok);
+                                "[:request+outputs+corpus][:draft|selfspec][:kN])\n", tok);
                 return 2;
             }
             if (pol == -3) pol = -1;
@@ -164,6 +169,7 @@ static int parse(int argc, char **argv, struct bopts *o) {
             o->policy[o->n_methods] = pol;
             o->sources[o->n_methods] = src;
             o->hybrid[o->n_methods] = hyb;
+            o->kmax[o->n_methods] = kk;
             snprintf(o->label[o->n_methods++], sizeof o->label[0], "%s", tok);
         }
         if (mth == SPC_SPEC_DRAFT && !o->draft) {
@@ -373,6 +379,7 @@ int cmd_bench_prompts(int argc, char **argv) {
         if (o.policy[j] >= 0) gp.draft_policy = o.policy[j];
         if (o.sources[j]) gp.memory_sources = o.sources[j];
         if (o.hybrid[j]) gp.memory_model = o.hybrid[j];
+        if (o.kmax[j]) gp.draft_max = o.kmax[j];
         gp.ctx.n_ctx = o.n_ctx;
         gp.ctx.n_threads = o.n_threads;
         gp.target_ctx = tctx;
