@@ -386,7 +386,7 @@ static int cmd_run(int argc, char **argv) {
     struct spc_gen_result res;
     st = spc_gen_run(g, &rq, o.json ? NULL : stream_piece, NULL, &res);
     if (st) { fail("generation", st); goto done; }
-    if ((st = spc_gen_save(g))) fail("saving the n-gram cache", st);
+    if ((st = spc_gen_save(g))) fail("saving the n-gram cache or memory file", st);
     struct spc_gen_stats gs;
     spc_gen_stats(g, &gs);
     double t_gen = gs.t_total - gs.t_prompt;
