@@ -28,7 +28,7 @@
  *
  * Policies (gp->draft_policy): fixed drafts up to K tokens from the source whose first proposal is
  * likeliest; threshold stops when the product of the p estimates falls below gp->draft_threshold;
- * adaptive (AdaMemSpec) keeps, per source and per (match depth, p) bucket, the measured rate at
+ * adaptive (AdaMemSpec) keeps, per source and per (match depth, p, evidence) bucket, the measured rate at
  * which a drafted token is accepted after its predecessors were, and picks the source and length k
  * maximizing expected committed tokens per unit of time, (1 + sum_i prod_{j<=i} a_j) / (v(k) + k c),
  * with v(k) the generator's measured verification cost and c the drafting cost. Learning uses full
@@ -43,7 +43,7 @@
 
 #define MEM_D SPC__TRIE_D    /* deepest context kept (tokens) */
 #define MEM_NSRC 3
-#define MEM_NB 20           /* statistics buckets: 5 depth classes x 4 p classes */
+#define MEM_NB 60           /* statistics buckets: 5 depth x 4 p x 3 evidence classes */
 #define MEM_PEND (SPC_SPEC_KMAX + 2)
 
 static const char *const src_name[MEM_NSRC] = { "request", "outputs", "corpus" };
@@ -195,7 +195,8 @@ static int32_t tr_step(const struct trie *t, int32_t node, int32_t tok) {
 /* A chain of up to k proposals from node: the most frequent continuation, backing off to shorter
    contexts (suffix links) where a context was never followed; stops when fewer than min_depth
    tokens of context match. */
-static int tr_chain(const struct trie *t, int32_t node, int k, int min_depth, int32_t *tok, float *p, uint8_t *dep) {
+static int tr_chain(const struct trie *t, int32_t node, int k, int min_depth, int32_t *tok, float *p, uint8_t *dep,
+                    uint32_t *ev) {
     int n = 0;
     if (!t->n) return 0;
     while (n < k) {
@@ -206,6 +207,7 @@ static int tr_chain(const struct trie *t, int32_t node, int k, int min_depth, in
         tok[n] = t->nd[c].tok;
         p[n] = x->sum ? (float)t->nd[c].cnt / (float)x->sum : 0;
         dep[n] = (uint8_t)x->depth;
+        ev[n] = x->sum;
         n++;
         node = c;
         if (t->nd[node].depth >= MEM_D) node = t->nd[node].link;
@@ -281,6 +283,7 @@ struct memory {
     int32_t ctok[MEM_NSRC][SPC_SPEC_KMAX];
     float cp[MEM_NSRC][SPC_SPEC_KMAX];
     uint8_t cdep[MEM_NSRC][SPC_SPEC_KMAX];
+    uint32_t cev[MEM_NSRC][SPC_SPEC_KMAX];
     int clen[MEM_NSRC];
     long n_steps, src_used[MEM_NSRC];
     struct spc__drafter *model;     /* hybrid: the model drafter (NULL: none) */
@@ -293,10 +296,13 @@ struct memory {
     char info[640];
 };
 
-static int bucket_of(int depth, float p) {
+/* Features of a proposal: its context's match depth, the count estimate p, and the evidence behind
+   p (how often the context was followed: p = 1 from one sighting is weaker than from ten). */
+static int bucket_of(int depth, float p, uint32_t ev) {
     int d = depth <= 1 ? 0 : depth == 2 ? 1 : depth <= 4 ? 2 : depth <= 8 ? 3 : 4;
     int q = p < 0.3f ? 0 : p < 0.6f ? 1 : p < 0.9f ? 2 : 3;
-    return d * 4 + q;
+    int e = ev <= 1 ? 0 : ev <= 3 ? 1 : 2;
+    return (d * 4 + q) * 3 + e;
 }
 
 /* The acceptance rate of bucket b of source s: measured, with the count estimate as a prior worth
@@ -346,7 +352,7 @@ static int memory_propose(struct spc__drafter *d, const int32_t *hist, int n_his
         if (!(mm->sources & (1u << s))) continue;
         const struct trie *t = &mm->tr[s];
         int32_t node = s == 0 ? (t->n_act ? t->act[t->n_act - 1] : 0) : mm->cur[s];
-        mm->clen[s] = tr_chain(t, node, K, mm->min_depth, mm->ctok[s], mm->cp[s], mm->cdep[s]);
+        mm->clen[s] = tr_chain(t, node, K, mm->min_depth, mm->ctok[s], mm->cp[s], mm->cdep[s], mm->cev[s]);
     }
     /* remember every source's proposal for the replay (the oldest entry goes when full) */
     if (mm->n_pend == MEM_PEND) {
@@ -359,7 +365,7 @@ static int memory_propose(struct spc__drafter *d, const int32_t *hist, int n_his
         pe->len[s] = mm->clen[s];
         for (int i = 0; i < mm->clen[s]; i++) {
             pe->tok[s][i] = mm->ctok[s][i];
-            pe->bucket[s][i] = (uint8_t)bucket_of(mm->cdep[s][i], mm->cp[s][i]);
+            pe->bucket[s][i] = (uint8_t)bucket_of(mm->cdep[s][i], mm->cp[s][i], mm->cev[s][i]);
         }
     }
     int best_s = -1, best_k = 0;
