@@ -302,6 +302,7 @@ enum spc_spec_method { SPC_SPEC_NONE = 0, SPC_SPEC_DRAFT = 1, SPC_SPEC_PLD = 2, 
 /* How the memory drafter decides the draft length of a step. */
 enum spc_draft_policy { SPC_POLICY_FIXED = 0, SPC_POLICY_THRESHOLD = 1, SPC_POLICY_ADAPTIVE = 2 };
 int spc_draft_policy_from_name(const char *name);     /* "fixed", "threshold", "adaptive"; -1 if unknown */
+const char *spc_draft_policy_name(int policy);         /* "?" if unknown */
 #define SPC_SPEC_KMAX 32        /* most tokens drafted in one step */
 int spc_spec_method_from_name(const char *name);      /* "none", "draft", ...; -1 if unknown */
 const char *spc_spec_method_name(int method);          /* "?" if unknown */
@@ -324,7 +325,7 @@ struct spc_gen_params {
     float ngram_min_share;      /* ngram: ... or one that is a smaller share of what followed */
     const char *ngram_cache;    /* ngram: earlier generations' table, loaded if present, saved by
                                    spc_gen_save (NULL: kept in memory only) */
-    const char *ngram_corpus;   /* ngram: a text file counted into a static table (NULL: none) */
+    const char *ngram_corpus;   /* ngram: a text or token file counted into a static table (NULL: none) */
     int draft_policy;           /* memory: enum spc_draft_policy (default adaptive) */
     float draft_threshold;      /* threshold policy: stop when the estimated probability that the
                                    whole draft is accepted falls below this */

@@ -12,7 +12,7 @@
  *   dynamic - earlier requests (prompt and output), learned when a request ends, loaded from and
  *             saved to params.ngram_cache so it persists across runs (counts add up on load, so
  *             files merge);
- *   static  - a text corpus (params.ngram_corpus), tokenized and counted once at creation.
+ *   static  - a corpus (params.ngram_corpus: text or token file), counted once at creation.
  * A continuation is proposed when its count is >= ngram_min_count and its share of what followed
  * the n-gram is >= ngram_min_share; drafting stops at the first position without one.
  * Keys are 64-bit hashes of (n, tokens): a collision can only cost a rejected draft, never a wrong
@@ -237,18 +237,30 @@ static int ngram_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, 
 #define NG_MAGIC "SPCNGRM1"
 #define NG_REC (8 + 4 + 4 * NG_CAND + 4 * NG_CAND)
 
-static int ng_save(const struct ng_table *tb, const char *path) {
+int spc__save_file(const char *path, const char *who, bool (*write)(FILE *f, const void *ud), const void *ud) {
     size_t plen = strlen(path);
     char *tmp = spc__alloc(plen + 5);
-    if (!tmp) return spc__err(SPC_ERR_NOMEM, "ngram: out of memory");
+    if (!tmp) return spc__err(SPC_ERR_NOMEM, "%s: out of memory", who);
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmp", 5);
-    FILE *f = fopen(tmp, "wb");
     int st = SPC_OK;
+    FILE *f = fopen(tmp, "wb");
     if (!f) {
-        st = spc__err(SPC_ERR_IO, "ngram: cannot write %s", tmp);
-        goto out;
+        st = spc__err(SPC_ERR_IO, "%s: cannot write %s", who, tmp);
+    } else {
+        bool ok = write(f, ud);
+        if (fclose(f) != 0) ok = false;
+        if (!ok || rename(tmp, path) != 0) {
+            remove(tmp);
+            st = spc__err(SPC_ERR_IO, "%s: cannot write %s", who, path);
+        }
     }
+    spc__free(tmp);
+    return st;
+}
+
+static bool ng_write(FILE *f, const void *ud) {
+    const struct ng_table *tb = ud;
     uint32_t hdr[2] = { (uint32_t)tb->n, 0 };
     bool ok = fwrite(NG_MAGIC, 1, 8, f) == 8 && fwrite(hdr, 4, 2, f) == 2;
     for (size_t i = 0; ok && i < tb->cap; i++) {
@@ -257,15 +269,10 @@ static int ng_save(const struct ng_table *tb, const char *path) {
         ok = fwrite(&e->key, 8, 1, f) == 1 && fwrite(&e->total, 4, 1, f) == 1 && fwrite(e->next, 4, NG_CAND, f) == NG_CAND &&
              fwrite(e->cnt, 4, NG_CAND, f) == NG_CAND;
     }
-    if (fclose(f) != 0) ok = false;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        st = spc__err(SPC_ERR_IO, "ngram: cannot write %s", path);
-    }
-out:
-    spc__free(tmp);
-    return st;
+    return ok;
 }
+
+static int ng_save(const struct ng_table *tb, const char *path) { return spc__save_file(path, "ngram", ng_write, tb); }
 
 static int ng_load(struct ng_table *tb, const char *path, int n_vocab) {
     FILE *f = fopen(path, "rb");
@@ -319,39 +326,76 @@ out:
     return st;
 }
 
-static int ng_corpus(struct ngram *g, const struct spc_vocab *v, const char *path) {
+/* A corpus file as tokens: a token file ("SPCTOK01", u64 n, n int32 ids < n_vocab) or text,
+   tokenized without special tokens. *toks is allocated (free with spc__free). */
+int spc__read_corpus(const struct spc_vocab *v, int n_vocab, const char *path, const char *who, int32_t **toks_out,
+                     int *n_out) {
+    *toks_out = NULL;
+    *n_out = 0;
     FILE *f = fopen(path, "rb");
-    if (!f) return spc__err(SPC_ERR_IO, "ngram corpus %s: cannot open", path);
-    int st = SPC_OK;
+    if (!f) return spc__err(SPC_ERR_IO, "%s %s: cannot open", who, path);
+    int st = SPC_OK, n = 0;
     char *text = NULL;
     int32_t *toks = NULL;
     long len = -1;
     if (!fseek(f, 0, SEEK_END)) len = ftell(f);
     if (len < 0 || len > (1l << 30)) {
-        st = spc__err(SPC_ERR_IO, "ngram corpus %s: cannot read (or larger than 1 GiB)", path);
+        st = spc__err(SPC_ERR_IO, "%s %s: cannot read (or larger than 1 GiB)", who, path);
         goto out;
     }
     fseek(f, 0, SEEK_SET);
     text = spc__alloc((size_t)len + 1);
-    if (!text) { st = spc__err(SPC_ERR_NOMEM, "ngram: out of memory"); goto out; }
+    if (!text) { st = spc__err(SPC_ERR_NOMEM, "%s: out of memory", who); goto out; }
     if (fread(text, 1, (size_t)len, f) != (size_t)len) {
-        st = spc__err(SPC_ERR_IO, "ngram corpus %s: read error", path);
+        st = spc__err(SPC_ERR_IO, "%s %s: read error", who, path);
         goto out;
     }
-    int n = spc_tokenize(v, text, (size_t)len, 0, 0, NULL, 0);
-    if (n < 0) {
-        char why[256];
-        snprintf(why, sizeof why, "%s", spc_errmsg());
-        st = spc__err(n, "ngram corpus %s: %s", path, why);
-        goto out;
+    if (len >= 16 && !memcmp(text, "SPCTOK01", 8)) {
+        uint64_t nt;
+        memcpy(&nt, text + 8, 8);
+        if (nt > (uint64_t)(len - 16) / 4 || 16 + nt * 4 != (uint64_t)len) {
+            st = spc__err(SPC_ERR_FORMAT, "%s %s: token file size does not match its count", who, path);
+            goto out;
+        }
+        n = (int)nt;
+        toks = spc__calloc((size_t)n + 1, sizeof *toks);
+        if (!toks) { st = spc__err(SPC_ERR_NOMEM, "%s: out of memory", who); goto out; }
+        memcpy(toks, text + 16, (size_t)n * 4);
+        for (int i = 0; i < n; i++)
+            if (toks[i] < 0 || toks[i] >= n_vocab) {
+                st = spc__err(SPC_ERR_FORMAT, "%s %s: token %d at %d is outside the vocabulary", who, path, toks[i], i);
+                goto out;
+            }
+    } else {
+        n = spc_tokenize(v, text, (size_t)len, 0, 0, NULL, 0);
+        if (n < 0) {
+            char why[256];
+            snprintf(why, sizeof why, "%s", spc_errmsg());
+            st = spc__err(n, "%s %s: %s", who, path, why);
+            goto out;
+        }
+        toks = spc__calloc((size_t)n + 1, sizeof *toks);
+        if (!toks) { st = spc__err(SPC_ERR_NOMEM, "%s: out of memory", who); goto out; }
+        spc_tokenize(v, text, (size_t)len, 0, 0, toks, n);
     }
-    toks = spc__calloc((size_t)n + 1, sizeof *toks);
-    if (!toks) { st = spc__err(SPC_ERR_NOMEM, "ngram: out of memory"); goto out; }
-    spc_tokenize(v, text, (size_t)len, 0, 0, toks, n);
-    st = ng_add_hist(&g->tab[2], toks, 0, n, g->nmin, g->nmax, true);
 out:
     fclose(f);
     spc__free(text);
+    if (st) {
+        spc__free(toks);
+        return st;
+    }
+    *toks_out = toks;
+    *n_out = n;
+    return SPC_OK;
+}
+
+static int ng_corpus(struct ngram *g, const struct spc_vocab *v, const char *path) {
+    int32_t *toks;
+    int n;
+    int st = spc__read_corpus(v, g->n_vocab, path, "ngram corpus", &toks, &n);
+    if (st) return st;
+    st = ng_add_hist(&g->tab[2], toks, 0, n, g->nmin, g->nmax, true);
     spc__free(toks);
     return st;
 }

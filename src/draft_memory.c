@@ -261,8 +261,7 @@ struct pending {                /* one step's proposals, replayed once the text 
 
 struct memory {
     struct spc__drafter base;
-    const struct spc_gen_params *gp;
-    int policy, k_max, min_depth, n_vocab;
+    int policy, min_depth, n_vocab;
     unsigned sources;
     float threshold;
     struct trie tr[MEM_NSRC];
@@ -404,6 +403,8 @@ static int memory_propose(struct spc__drafter *d, const int32_t *hist, int n_his
         }
     }
     mm->last_model = false;
+    double t_model = 0;
+    int k_model = 0;
     if (mm->model) {
         /* the model's value with its measured acceptance by position and cost per token */
         int mk = 0;
@@ -430,27 +431,25 @@ static int memory_propose(struct spc__drafter *d, const int32_t *hist, int n_his
         if (mk > 0) {
             double tm = spc__now();
             int n = mm->model->vt->propose(mm->model, hist, n_hist, mk, out, q);
-            mm->look_s -= spc__now() - tm;      /* the model's time is its own cost, not lookup */
+            t_model = spc__now() - tm;          /* the model's time is its own cost, not lookup */
             mm->base.t_extra = mm->model->t_extra;
             if (n < 0) return n;
             if (n > 0) {
                 mm->last_model = true;
                 mm->model_steps++;
-                mm->n_steps++;
-                mm->look_s += spc__now() - t0;
-                mm->look_n++;
-                return n;
+                k_model = n;
             }
         }
     }
-    if (best_s >= 0 && best_k > 0) {
+    if (!k_model && best_s >= 0 && best_k > 0) {
         memcpy(out, mm->ctok[best_s], sizeof *out * (size_t)best_k);
         mm->src_used[best_s]++;
     }
     mm->n_steps++;
-    double dt = spc__now() - t0;
+    double dt = spc__now() - t0 - t_model;
     mm->look_s += dt;
     mm->look_n++;
+    if (k_model) return k_model;
     if (best_k > 0) {
         mm->prop_s += dt;
         mm->prop_n += best_k;
@@ -552,31 +551,18 @@ static void memory_finish(struct spc__drafter *d, const int32_t *hist, int n_his
 
 #define MEM_MAGIC "SPCMEM01"
 
+static bool memory_write(FILE *f, const void *ud) {
+    const struct memory *mm = ud;
+    uint64_t n = mm->log_n;
+    return fwrite(MEM_MAGIC, 1, 8, f) == 8 && fwrite(&n, 8, 1, f) == 1 &&
+           (!mm->log_n || fwrite(mm->log, sizeof *mm->log, mm->log_n, f) == mm->log_n);
+}
+
 static int memory_save(struct spc__drafter *d) {
     struct memory *mm = (struct memory *)d;
     if (!mm->path || !mm->dirty) return SPC_OK;
-    size_t plen = strlen(mm->path);
-    char *tmp = spc__alloc(plen + 5);
-    if (!tmp) return spc__err(SPC_ERR_NOMEM, "memory: out of memory");
-    memcpy(tmp, mm->path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-    int st = SPC_OK;
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        st = spc__err(SPC_ERR_IO, "memory: cannot write %s", tmp);
-    } else {
-        uint64_t n = mm->log_n;
-        bool ok = fwrite(MEM_MAGIC, 1, 8, f) == 8 && fwrite(&n, 8, 1, f) == 1 &&
-                  (!mm->log_n || fwrite(mm->log, sizeof *mm->log, mm->log_n, f) == mm->log_n);
-        if (fclose(f) != 0) ok = false;
-        if (!ok || rename(tmp, mm->path) != 0) {
-            remove(tmp);
-            st = spc__err(SPC_ERR_IO, "memory: cannot write %s", mm->path);
-        } else {
-            mm->dirty = false;
-        }
-    }
-    spc__free(tmp);
+    int st = spc__save_file(mm->path, "memory", memory_write, mm);
+    if (!st) mm->dirty = false;
     return st;
 }
 
@@ -616,76 +602,30 @@ static int memory_load(struct memory *mm) {
     return rebuild_outputs(mm);
 }
 
-/* The corpus: a token file ("SPCTOK01", u64 n, n int32) or text, tokenized. */
+/* The corpus source (text or token file, spc__read_corpus). */
 static int memory_corpus(struct memory *mm, const struct spc_vocab *v, const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return spc__err(SPC_ERR_IO, "memory corpus %s: cannot open", path);
-    int st = SPC_OK;
-    char *text = NULL;
-    int32_t *toks = NULL;
-    long len = -1;
-    if (!fseek(f, 0, SEEK_END)) len = ftell(f);
-    if (len < 0 || len > (1l << 30)) {
-        st = spc__err(SPC_ERR_IO, "memory corpus %s: cannot read (or larger than 1 GiB)", path);
-        goto out;
-    }
-    fseek(f, 0, SEEK_SET);
-    text = spc__alloc((size_t)len + 1);
-    if (!text) { st = spc__err(SPC_ERR_NOMEM, "memory: out of memory"); goto out; }
-    if (fread(text, 1, (size_t)len, f) != (size_t)len) {
-        st = spc__err(SPC_ERR_IO, "memory corpus %s: read error", path);
-        goto out;
-    }
+    int32_t *toks;
     int n;
-    if (len >= 16 && !memcmp(text, "SPCTOK01", 8)) {
-        uint64_t nt;
-        memcpy(&nt, text + 8, 8);
-        if (nt > (uint64_t)(len - 16) / 4 || 16 + nt * 4 != (uint64_t)len) {
-            st = spc__err(SPC_ERR_FORMAT, "memory corpus %s: token file size does not match its count", path);
-            goto out;
-        }
-        n = (int)nt;
-        toks = spc__calloc((size_t)n + 1, sizeof *toks);
-        if (!toks) { st = spc__err(SPC_ERR_NOMEM, "memory: out of memory"); goto out; }
-        memcpy(toks, text + 16, (size_t)n * 4);
-        for (int i = 0; i < n; i++)
-            if (toks[i] < 0 || toks[i] >= mm->n_vocab) {
-                st = spc__err(SPC_ERR_FORMAT, "memory corpus %s: token %d at %d is outside the vocabulary", path, toks[i], i);
-                goto out;
-            }
-    } else {
-        n = spc_tokenize(v, text, (size_t)len, 0, 0, NULL, 0);
-        if (n < 0) {
-            char why[256];
-            snprintf(why, sizeof why, "%s", spc_errmsg());
-            st = spc__err(n, "memory corpus %s: %s", path, why);
-            goto out;
-        }
-        toks = spc__calloc((size_t)n + 1, sizeof *toks);
-        if (!toks) { st = spc__err(SPC_ERR_NOMEM, "memory: out of memory"); goto out; }
-        spc_tokenize(v, text, (size_t)len, 0, 0, toks, n);
-    }
+    int st = spc__read_corpus(v, mm->n_vocab, path, "memory corpus", &toks, &n);
+    if (st) return st;
     struct trie *t = &mm->tr[2];
-    if ((st = tr_reserve(t, 1 + (size_t)n * MEM_D))) goto out;
-    for (int i = 0; i < n; i++) tr_append(t, toks[i]);
-    tr_break(t);
-    mm->corpus_n = (size_t)n;
-out:
-    fclose(f);
-    spc__free(text);
+    if (!(st = tr_reserve(t, 1 + (size_t)n * MEM_D))) {
+        for (int i = 0; i < n; i++) tr_append(t, toks[i]);
+        tr_break(t);
+        mm->corpus_n = (size_t)n;
+    }
     spc__free(toks);
     return st;
 }
 
 static const char *memory_describe(struct spc__drafter *d) {
     struct memory *mm = (struct memory *)d;
-    static const char *const pol[] = { "fixed", "threshold", "adaptive" };
     /* bytes per indexed token: a node and its index entry (kept at most half full) per node used */
     size_t nodes = 0;
     for (int s = 0; s < MEM_NSRC; s++) nodes += (size_t)mm->tr[s].n;
     size_t bytes = nodes * (sizeof(struct mnode) + 2 * (sizeof(uint64_t) + sizeof(int32_t)));
     size_t toks = mm->log_n + (size_t)mm->n_seen + mm->corpus_n;
-    int o = snprintf(mm->info, sizeof mm->info, "policy %s, sources", pol[mm->policy]);
+    int o = snprintf(mm->info, sizeof mm->info, "policy %s, sources", spc_draft_policy_name(mm->policy));
     for (int s = 0; s < MEM_NSRC; s++)
         if (mm->sources & (1u << s)) o += snprintf(mm->info + o, sizeof mm->info - (size_t)o, " %s", src_name[s]);
     if (mm->model && mm->model->vt->describe)
@@ -727,7 +667,6 @@ int spc__drafter_memory_new(struct spc__drafter **out, const struct spc__draft_c
     if (!mm) return spc__err(SPC_ERR_NOMEM, "memory: out of memory");
     mm->base.vt = &memory_vt;
     mm->base.own_k = true;             /* the policy decides the draft length */
-    mm->gp = gp;
     mm->policy = gp->draft_policy;
     mm->threshold = gp->draft_threshold;
     mm->sources = gp->memory_sources;

@@ -146,34 +146,6 @@ spc_from_float_fn spc__x16_quantizer(uint32_t type) {
     }
 }
 
-void spc__repack_x16(uint32_t type, void *dst, const void *src, int64_t n) {
-    switch (type) {
-    case SPC_TYPE_Q4_K: spc__repack_q4_Kx16(dst, src, n); break;
-    case SPC_TYPE_Q6_K: spc__repack_q6_Kx16(dst, src, n); break;
-    case SPC_TYPE_Q8_0: spc__repack_q8_0x16(dst, src, n); break;
-    case SPC_TYPE_Q5_0: spc__repack_q5_0x16(dst, src, n); break;
-    case SPC_TYPE_Q4_1: spc__repack_q4_1x16(dst, src, n); break;
-    case SPC_TYPE_Q4_0: spc__repack_q4_0x16(dst, src, n); break;
-    case SPC_TYPE_Q5_1: spc__repack_q5_1x16(dst, src, n); break;
-    case SPC_TYPE_Q5_K: spc__repack_q5_Kx16(dst, src, n); break;
-    default: break;
-    }
-}
-
-void spc__row_x16(uint32_t type, void *dst, const void *src, int r, int64_t n) {
-    switch (type) {
-    case SPC_TYPE_Q4_K: spc__row_q4_Kx16(dst, src, r, n); break;
-    case SPC_TYPE_Q6_K: spc__row_q6_Kx16(dst, src, r, n); break;
-    case SPC_TYPE_Q8_0: spc__row_q8_0x16(dst, src, r, n); break;
-    case SPC_TYPE_Q5_0: spc__row_q5_0x16(dst, src, r, n); break;
-    case SPC_TYPE_Q4_1: spc__row_q4_1x16(dst, src, r, n); break;
-    case SPC_TYPE_Q4_0: spc__row_q4_0x16(dst, src, r, n); break;
-    case SPC_TYPE_Q5_1: spc__row_q5_1x16(dst, src, r, n); break;
-    case SPC_TYPE_Q5_K: spc__row_q5_Kx16(dst, src, r, n); break;
-    default: break;
-    }
-}
-
 int spc__dot_maxp(uint32_t type) {
     pthread_once(&g_once, choose);
     return type < SPC_TYPE_COUNT ? g_maxp[type] : 1;

@@ -31,16 +31,13 @@ SPC_AVX512_TYPES(SPC_SIMD_DECL)
 spc_dot_fn spc__dot(uint32_t type);
 /* The kernel for 16 interleaved rows of a type (quant.h's x16 layouts), NULL where this CPU has
  * none: s[p * ss + r] = dot(row r, activation row p) for r < 16, up to spc__dot_maxp_x16() rows p
- * per call. spc__repack_x16 makes the layout from 16 rows of n values. */
+ * per call. spc__repack_x16 (quant.h) makes the layout from 16 rows of n values. */
 spc_dot_fn spc__dot_x16(uint32_t type);
 /* The activation type the x16 kernel of a type takes and its quantizer (q8_0 and q5_0 take q8_1i,
  * quant.h, where their row kernels take q8_0). */
 uint32_t spc__x16_vec_dot_type(uint32_t type);
 spc_from_float_fn spc__x16_quantizer(uint32_t type);
 int spc__dot_maxp_x16(uint32_t type);
-void spc__repack_x16(uint32_t type, void *dst, const void *src, int64_t n);
-/* Row r of an interleaved group, in the file's layout. */
-void spc__row_x16(uint32_t type, void *dst, const void *src, int r, int64_t n);
 /* One ISA's kernel for a type (and its most activation rows), NULL where that ISA has none or this
  * CPU lacks it: for tests, which compare every ISA the machine has with the reference. */
 enum { SPC_ISA_SCALAR, SPC_ISA_AVX2, SPC_ISA_AVX512, SPC_ISA_COUNT };

@@ -615,231 +615,100 @@ void spc__quantize_ref(uint32_t type, const float *x, void *y, int64_t n) {
     g_traits[type].from_float(x, y, n);
 }
 
-/* ---- 16-row interleaved layouts (see quant.h) ---- */
+/* ---- 16-row interleaved layouts (see quant.h) ----
+ * A type's x16 group is its block fields, one after the other in the order listed here, each
+ * spread over the 16 rows in chunks: chunk j of row r of a field lands at field start + j * 16 * cs
+ * + r * cs (cs = 2: f16 values side by side; 1: byte planes; 4: 4-byte chunks, 64 bytes per j). */
 
-void spc__repack_q4_Kx16(void *dstv, const void *srcv, int64_t n) {
-    const struct block_q4_K *src = srcv;
-    uint8_t *dst = dstv;
-    const int64_t nb = n / QK_K;
-    for (int64_t b = 0; b < nb; b++, dst += 16 * sizeof(struct block_q4_K)) {
-        for (int r = 0; r < 16; r++) {
-            const struct block_q4_K *x = &src[r * nb + b];
-            memcpy(dst + 2 * r, &x->d, 2);
-            memcpy(dst + 32 + 2 * r, &x->dmin, 2);
-            for (int k = 0; k < 12; k++) dst[64 + 16 * k + r] = x->scales[k];
-            for (int c = 0; c < 32; c++) memcpy(dst + 256 + 64 * c + 4 * r, x->qs + 4 * c, 4);
-        }
+enum { XF_NONE, XF_FLIP, XF_Q5BITS };   /* per chunk: xor 0x80 each byte; re-order q5 high bits */
+struct x16_field { uint8_t blk, len, cs, xf; };     /* offset in the block, bytes, chunk size */
+struct x16_layout { int n; struct x16_field f[5]; };
+
+static const struct x16_layout *x16_layout(uint32_t type) {
+    static const struct x16_layout q4_0 = { 2, { { 0, 2, 2, 0 }, { 2, 16, 4, 0 } } };
+    static const struct x16_layout q4_1 = { 3, { { 0, 2, 2, 0 }, { 2, 2, 2, 0 }, { 4, 16, 4, 0 } } };
+    static const struct x16_layout q5_0 = { 3, { { 0, 2, 2, 0 }, { 2, 4, 4, XF_Q5BITS }, { 6, 16, 4, 0 } } };
+    static const struct x16_layout q5_1 = { 4, { { 0, 2, 2, 0 }, { 2, 2, 2, 0 }, { 4, 4, 4, XF_Q5BITS }, { 8, 16, 4, 0 } } };
+    static const struct x16_layout q8_0 = { 2, { { 0, 2, 2, 0 }, { 2, 32, 4, XF_FLIP } } };
+    static const struct x16_layout q4_K = { 4, { { 0, 2, 2, 0 }, { 2, 2, 2, 0 }, { 4, 12, 1, 0 }, { 16, 128, 4, 0 } } };
+    static const struct x16_layout q5_K = { 5, { { 0, 2, 2, 0 }, { 2, 2, 2, 0 }, { 4, 12, 1, 0 }, { 48, 128, 4, 0 },
+                                                 { 16, 32, 4, 0 } } };
+    static const struct x16_layout q6_K = { 4, { { 208, 2, 2, 0 }, { 192, 16, 1, 0 }, { 0, 128, 4, 0 }, { 128, 64, 4, 0 } } };
+    switch (type) {
+    case SPC_TYPE_Q4_0: return &q4_0;
+    case SPC_TYPE_Q4_1: return &q4_1;
+    case SPC_TYPE_Q5_0: return &q5_0;
+    case SPC_TYPE_Q5_1: return &q5_1;
+    case SPC_TYPE_Q8_0: return &q8_0;
+    case SPC_TYPE_Q4_K: return &q4_K;
+    case SPC_TYPE_Q5_K: return &q5_K;
+    case SPC_TYPE_Q6_K: return &q6_K;
+    default: return NULL;
     }
 }
 
-void spc__row_q4_Kx16(void *dstv, const void *srcv, int r, int64_t n) {
-    const uint8_t *src = srcv;
-    struct block_q4_K *x = dstv;
-    for (int64_t b = 0; b < n / QK_K; b++, src += 16 * sizeof(struct block_q4_K), x++) {
-        memcpy(&x->d, src + 2 * r, 2);
-        memcpy(&x->dmin, src + 32 + 2 * r, 2);
-        for (int k = 0; k < 12; k++) x->scales[k] = src[64 + 16 * k + r];
-        for (int c = 0; c < 32; c++) memcpy(x->qs + 4 * c, src + 256 + 64 * c + 4 * r, 4);
-    }
-}
-
-/* q6_K x16: d (16 x f16), the 16 scales as 16 planes of 16, then ql as 32 chunks and qh as 16
-   chunks of 64 bytes (chunk c: bytes 4c..4c+3 of each row). */
-#define Q6X_SC 32
-#define Q6X_QL (32 + 256)
-#define Q6X_QH (32 + 256 + 2048)
-
-void spc__repack_q6_Kx16(void *dstv, const void *srcv, int64_t n) {
-    const struct block_q6_K *src = srcv;
-    uint8_t *dst = dstv;
-    const int64_t nb = n / QK_K;
-    for (int64_t b = 0; b < nb; b++, dst += 16 * sizeof(struct block_q6_K)) {
-        for (int r = 0; r < 16; r++) {
-            const struct block_q6_K *x = &src[r * nb + b];
-            memcpy(dst + 2 * r, &x->d, 2);
-            for (int k = 0; k < 16; k++) dst[Q6X_SC + 16 * k + r] = (uint8_t)x->scales[k];
-            for (int c = 0; c < 32; c++) memcpy(dst + Q6X_QL + 64 * c + 4 * r, x->ql + 4 * c, 4);
-            for (int c = 0; c < 16; c++) memcpy(dst + Q6X_QH + 64 * c + 4 * r, x->qh + 4 * c, 4);
-        }
-    }
-}
-
-void spc__row_q6_Kx16(void *dstv, const void *srcv, int r, int64_t n) {
-    const uint8_t *src = srcv;
-    struct block_q6_K *x = dstv;
-    for (int64_t b = 0; b < n / QK_K; b++, src += 16 * sizeof(struct block_q6_K), x++) {
-        memcpy(&x->d, src + 2 * r, 2);
-        for (int k = 0; k < 16; k++) x->scales[k] = (int8_t)src[Q6X_SC + 16 * k + r];
-        for (int c = 0; c < 32; c++) memcpy(x->ql + 4 * c, src + Q6X_QL + 64 * c + 4 * r, 4);
-        for (int c = 0; c < 16; c++) memcpy(x->qh + 4 * c, src + Q6X_QH + 64 * c + 4 * r, 4);
-    }
-}
-
-/* Legacy quants x16 (quant.h): per block column, the 16 rows' fp16 fields, then the quants as
-   chunks of 64 bytes (chunk c: bytes 4c..4c+3 of each row). */
-void spc__repack_q8_0x16(void *dstv, const void *srcv, int64_t n) {
-    const struct block_q8_0 *src = srcv;
-    uint8_t *dst = dstv;
-    const int64_t nb = n / QK;
-    for (int64_t b = 0; b < nb; b++, dst += 16 * sizeof(struct block_q8_0))
-        for (int r = 0; r < 16; r++) {
-            const struct block_q8_0 *x = &src[r * nb + b];
-            memcpy(dst + 2 * r, &x->d, 2);
-            for (int i = 0; i < QK; i++) dst[32 + 64 * (i / 4) + 4 * r + i % 4] = (uint8_t)x->qs[i] ^ 0x80;
-        }
-}
-void spc__row_q8_0x16(void *dstv, const void *srcv, int r, int64_t n) {
-    const uint8_t *src = srcv;
-    struct block_q8_0 *x = dstv;
-    for (int64_t b = 0; b < n / QK; b++, src += 16 * sizeof(struct block_q8_0), x++) {
-        memcpy(&x->d, src + 2 * r, 2);
-        for (int i = 0; i < QK; i++) x->qs[i] = (int8_t)(src[32 + 64 * (i / 4) + 4 * r + i % 4] ^ 0x80);
-    }
-}
-
-/* q5_0's high bits, re-ordered so that chunk c's are one shift away: byte j of a row's word holds
-   in bit c the high bit of value 4c + j and in bit 4 + c that of value 16 + 4c + j. */
-static uint32_t q5x_bits(uint32_t qh) {
+/* q5_0/q5_1's high bits, re-ordered so that chunk c's are one shift away: byte j of a row's word
+   holds in bit c the high bit of value 4c + j and in bit 4 + c that of value 16 + 4c + j. */
+static uint32_t q5x_bits(uint32_t qh, bool back) {
     uint32_t o = 0;
     for (int j = 0; j < 4; j++)
         for (int c = 0; c < 4; c++) {
-            o |= ((qh >> (4 * c + j)) & 1u) << (8 * j + c);
-            o |= ((qh >> (16 + 4 * c + j)) & 1u) << (8 * j + 4 + c);
+            const int from[2] = { 4 * c + j, 16 + 4 * c + j }, to[2] = { 8 * j + c, 8 * j + 4 + c };
+            for (int h = 0; h < 2; h++) o |= ((qh >> (back ? to[h] : from[h])) & 1u) << (back ? from[h] : to[h]);
         }
     return o;
 }
-static uint32_t q5x_unbits(uint32_t o) {
-    uint32_t qh = 0;
-    for (int j = 0; j < 4; j++)
-        for (int c = 0; c < 4; c++) {
-            qh |= ((o >> (8 * j + c)) & 1u) << (4 * c + j);
-            qh |= ((o >> (8 * j + 4 + c)) & 1u) << (16 + 4 * c + j);
+
+/* n chunks of cs bytes from sp to d (steps in bytes), with the field's transform; inlined with
+   constant cs and xf so each case is a plain copy loop (repacking runs over every weight at load). */
+static inline __attribute__((always_inline)) void move_chunks(uint8_t *d, const uint8_t *sp, int n, int cs, size_t dstep,
+                                                              size_t sstep, int xf, bool back) {
+    for (int j = 0; j < n; j++, d += dstep, sp += sstep) {
+        memcpy(d, sp, (size_t)cs);
+        if (xf == XF_FLIP) {
+            for (int k = 0; k < cs; k++) d[k] ^= 0x80;
+        } else if (xf == XF_Q5BITS) {
+            uint32_t w;
+            memcpy(&w, d, 4);
+            w = q5x_bits(w, back);
+            memcpy(d, &w, 4);
         }
-    return qh;
-}
-void spc__repack_q5_0x16(void *dstv, const void *srcv, int64_t n) {
-    const struct block_q5_0 *src = srcv;
-    uint8_t *dst = dstv;
-    const int64_t nb = n / QK;
-    for (int64_t b = 0; b < nb; b++, dst += 16 * sizeof(struct block_q5_0))
-        for (int r = 0; r < 16; r++) {
-            const struct block_q5_0 *x = &src[r * nb + b];
-            uint32_t qh;
-            memcpy(&qh, x->qh, 4);
-            qh = q5x_bits(qh);
-            memcpy(dst + 2 * r, &x->d, 2);
-            memcpy(dst + 32 + 4 * r, &qh, 4);
-            for (int c = 0; c < 4; c++) memcpy(dst + 96 + 64 * c + 4 * r, x->qs + 4 * c, 4);
-        }
-}
-void spc__row_q5_0x16(void *dstv, const void *srcv, int r, int64_t n) {
-    const uint8_t *src = srcv;
-    struct block_q5_0 *x = dstv;
-    for (int64_t b = 0; b < n / QK; b++, src += 16 * sizeof(struct block_q5_0), x++) {
-        uint32_t o;
-        memcpy(&x->d, src + 2 * r, 2);
-        memcpy(&o, src + 32 + 4 * r, 4);
-        o = q5x_unbits(o);
-        memcpy(x->qh, &o, 4);
-        for (int c = 0; c < 4; c++) memcpy(x->qs + 4 * c, src + 96 + 64 * c + 4 * r, 4);
     }
 }
 
-void spc__repack_q4_1x16(void *dstv, const void *srcv, int64_t n) {
-    const struct block_q4_1 *src = srcv;
-    uint8_t *dst = dstv;
-    const int64_t nb = n / QK;
-    for (int64_t b = 0; b < nb; b++, dst += 16 * sizeof(struct block_q4_1))
-        for (int r = 0; r < 16; r++) {
-            const struct block_q4_1 *x = &src[r * nb + b];
-            memcpy(dst + 2 * r, &x->d, 2);
-            memcpy(dst + 32 + 2 * r, &x->m, 2);
-            for (int c = 0; c < 4; c++) memcpy(dst + 64 + 64 * c + 4 * r, x->qs + 4 * c, 4);
-        }
-}
-void spc__row_q4_1x16(void *dstv, const void *srcv, int r, int64_t n) {
-    const uint8_t *src = srcv;
-    struct block_q4_1 *x = dstv;
-    for (int64_t b = 0; b < n / QK; b++, src += 16 * sizeof(struct block_q4_1), x++) {
-        memcpy(&x->d, src + 2 * r, 2);
-        memcpy(&x->m, src + 32 + 2 * r, 2);
-        for (int c = 0; c < 4; c++) memcpy(x->qs + 4 * c, src + 64 + 64 * c + 4 * r, 4);
+/* Moves row r's block between the file's layout (blk) and its place in an x16 group (grp). */
+static void x16_move(const struct x16_layout *L, uint8_t *grp, uint8_t *blk, int r, bool to_group) {
+    size_t at = 0;
+    for (int i = 0; i < L->n; i++) {
+        const struct x16_field *f = &L->f[i];
+        const int cs = f->cs, n = f->len / cs;
+        uint8_t *g = grp + at + (size_t)r * cs, *b = blk + f->blk;
+        uint8_t *d = to_group ? g : b;
+        const uint8_t *sp = to_group ? b : g;
+        const size_t dstep = to_group ? (size_t)16 * cs : (size_t)cs, sstep = to_group ? (size_t)cs : (size_t)16 * cs;
+        if (f->xf == XF_FLIP) move_chunks(d, sp, n, 4, dstep, sstep, XF_FLIP, !to_group);
+        else if (f->xf == XF_Q5BITS) move_chunks(d, sp, n, 4, dstep, sstep, XF_Q5BITS, !to_group);
+        else if (cs == 4) move_chunks(d, sp, n, 4, dstep, sstep, XF_NONE, false);
+        else if (cs == 2) move_chunks(d, sp, n, 2, dstep, sstep, XF_NONE, false);
+        else move_chunks(d, sp, n, 1, dstep, sstep, XF_NONE, false);
+        at += (size_t)16 * f->len;
     }
 }
 
-void spc__repack_q4_0x16(void *dstv, const void *srcv, int64_t n) {
-    const struct block_q4_0 *src = srcv;
-    uint8_t *dst = dstv;
-    const int64_t nb = n / QK;
-    for (int64_t b = 0; b < nb; b++, dst += 16 * sizeof(struct block_q4_0))
-        for (int r = 0; r < 16; r++) {
-            const struct block_q4_0 *x = &src[r * nb + b];
-            memcpy(dst + 2 * r, &x->d, 2);
-            for (int c = 0; c < 4; c++) memcpy(dst + 32 + 64 * c + 4 * r, x->qs + 4 * c, 4);
-        }
-}
-void spc__row_q4_0x16(void *dstv, const void *srcv, int r, int64_t n) {
-    const uint8_t *src = srcv;
-    struct block_q4_0 *x = dstv;
-    for (int64_t b = 0; b < n / QK; b++, src += 16 * sizeof(struct block_q4_0), x++) {
-        memcpy(&x->d, src + 2 * r, 2);
-        for (int c = 0; c < 4; c++) memcpy(x->qs + 4 * c, src + 32 + 64 * c + 4 * r, 4);
-    }
+void spc__repack_x16(uint32_t type, void *dst, const void *src, int64_t n) {
+    const struct x16_layout *L = x16_layout(type);
+    const struct spc_type_traits *t = spc__type_traits(type);
+    const int64_t nb = n / t->blck;
+    for (int64_t b = 0; b < nb; b++)
+        for (int r = 0; r < 16; r++)
+            x16_move(L, (uint8_t *)dst + (size_t)b * 16 * t->type_size,
+                     (uint8_t *)(uintptr_t)src + ((size_t)r * nb + b) * t->type_size, r, true);
 }
 
-void spc__repack_q5_1x16(void *dstv, const void *srcv, int64_t n) {
-    const struct block_q5_1 *src = srcv;
-    uint8_t *dst = dstv;
-    const int64_t nb = n / QK;
-    for (int64_t b = 0; b < nb; b++, dst += 16 * sizeof(struct block_q5_1))
-        for (int r = 0; r < 16; r++) {
-            const struct block_q5_1 *x = &src[r * nb + b];
-            uint32_t qh;
-            memcpy(&qh, x->qh, 4);
-            qh = q5x_bits(qh);
-            memcpy(dst + 2 * r, &x->d, 2);
-            memcpy(dst + 32 + 2 * r, &x->m, 2);
-            memcpy(dst + 64 + 4 * r, &qh, 4);
-            for (int c = 0; c < 4; c++) memcpy(dst + 128 + 64 * c + 4 * r, x->qs + 4 * c, 4);
-        }
-}
-void spc__row_q5_1x16(void *dstv, const void *srcv, int r, int64_t n) {
-    const uint8_t *src = srcv;
-    struct block_q5_1 *x = dstv;
-    for (int64_t b = 0; b < n / QK; b++, src += 16 * sizeof(struct block_q5_1), x++) {
-        uint32_t o;
-        memcpy(&x->d, src + 2 * r, 2);
-        memcpy(&x->m, src + 32 + 2 * r, 2);
-        memcpy(&o, src + 64 + 4 * r, 4);
-        o = q5x_unbits(o);
-        memcpy(x->qh, &o, 4);
-        for (int c = 0; c < 4; c++) memcpy(x->qs + 4 * c, src + 128 + 64 * c + 4 * r, 4);
-    }
-}
-
-/* q5_K x16: q4_K's x16 layout (2304 bytes) followed by qh as 8 chunks of 64 bytes. */
-void spc__repack_q5_Kx16(void *dstv, const void *srcv, int64_t n) {
-    const struct block_q5_K *src = srcv;
-    uint8_t *dst = dstv;
-    const int64_t nb = n / QK_K;
-    for (int64_t b = 0; b < nb; b++, dst += 16 * sizeof(struct block_q5_K))
-        for (int r = 0; r < 16; r++) {
-            const struct block_q5_K *x = &src[r * nb + b];
-            memcpy(dst + 2 * r, &x->d, 2);
-            memcpy(dst + 32 + 2 * r, &x->dmin, 2);
-            for (int k = 0; k < 12; k++) dst[64 + 16 * k + r] = x->scales[k];
-            for (int c = 0; c < 32; c++) memcpy(dst + 256 + 64 * c + 4 * r, x->qs + 4 * c, 4);
-            for (int c = 0; c < 8; c++) memcpy(dst + 2304 + 64 * c + 4 * r, x->qh + 4 * c, 4);
-        }
-}
-void spc__row_q5_Kx16(void *dstv, const void *srcv, int r, int64_t n) {
-    const uint8_t *src = srcv;
-    struct block_q5_K *x = dstv;
-    for (int64_t b = 0; b < n / QK_K; b++, src += 16 * sizeof(struct block_q5_K), x++) {
-        memcpy(&x->d, src + 2 * r, 2);
-        memcpy(&x->dmin, src + 32 + 2 * r, 2);
-        for (int k = 0; k < 12; k++) x->scales[k] = src[64 + 16 * k + r];
-        for (int c = 0; c < 32; c++) memcpy(x->qs + 4 * c, src + 256 + 64 * c + 4 * r, 4);
-        for (int c = 0; c < 8; c++) memcpy(x->qh + 4 * c, src + 2304 + 64 * c + 4 * r, 4);
-    }
+void spc__row_x16(uint32_t type, void *dst, const void *src, int r, int64_t n) {
+    const struct x16_layout *L = x16_layout(type);
+    const struct spc_type_traits *t = spc__type_traits(type);
+    for (int64_t b = 0; b < n / t->blck; b++)
+        x16_move(L, (uint8_t *)(uintptr_t)src + (size_t)b * 16 * t->type_size, (uint8_t *)dst + (size_t)b * t->type_size, r,
+                 false);
 }

@@ -63,42 +63,22 @@ void spc__quantize_q8_K(const float *x, void *y, int64_t n);
 /* Reference quantizers for weight types (round to nearest; used to make test data). */
 void spc__quantize_ref(uint32_t type, const float *x, void *y, int64_t n);
 
-/* 16-row interleaved q4_K ("q4_Kx16"), made at load time for the batched kernels: 16 consecutive
- * rows of n values become n/256 groups of 2304 bytes (the same size), one per block column b:
- *   d of rows 0..15 (16 x f16), dmin of rows 0..15 (16 x f16), the 12 scale bytes as 12 planes of
- *   16 (plane k = byte k of each row), then qs as 32 chunks of 64 bytes: chunk c holds bytes
- *   4c..4c+3 of each row's qs, row after row.
- * So one 64-byte load gives 4 packed values (8 after the nibble split) of all 16 rows, and a
- * vpdpbusd against 4 broadcast activation bytes yields 16 rows' partial sums in 16 lanes. */
-void spc__repack_q4_Kx16(void *dst, const void *src, int64_t n);
+/* 16-row interleaved layouts ("x16"), made at load time for the batched kernels: 16 consecutive
+ * rows of n values become one group per block column, of 16 blocks' size. The group holds each
+ * block field of the 16 rows in turn, spread in chunks (quant.c, x16_layout): the f16 fields side
+ * by side (16 x f16), the K-quants' scale bytes as planes of 16 (plane k = byte k of each row), and
+ * the quants as chunks of 64 bytes, chunk c holding bytes 4c..4c+3 of each row, row after row.
+ * So one 64-byte load gives 4 packed values (8 after a nibble split) of all 16 rows, and a vpdpbusd
+ * against 4 broadcast activation bytes yields 16 rows' partial sums in 16 lanes. Two changes to the
+ * bytes: q8_0's values are stored + 128 (unsigned), and q5_0/q5_1's high bits are re-ordered so
+ * that chunk c's bits are one shift away.
+ *   q4_0: d | qs;  q4_1: d | m | qs;  q5_0: d | qh | qs;  q5_1: d | m | qh | qs;  q8_0: d | qs;
+ *   q4_K: d | dmin | scales | qs;  q5_K: d | dmin | scales | qs | qh;  q6_K: d | scales | ql | qh.
+ * The legacy kernels take q8_1-shaped activations: q8_0, q4_0 and q5_0 with s the integer sum of
+ * the values (q8_1i, to remove the weights' offset exactly), q4_1 and q5_1 plain q8_1. */
+void spc__repack_x16(uint32_t type, void *dst, const void *src, int64_t n);
 /* Row r (< 16) of an interleaved group back in the file's layout (n values). */
-void spc__row_q4_Kx16(void *dst, const void *src, int r, int64_t n);
-/* q6_K x16: n/256 groups of 3360 bytes: d of the 16 rows (16 x f16), the 16 scales as 16 planes of
- * 16 bytes, ql as 32 chunks of 64 bytes, then qh as 16 chunks of 64 (chunk c: bytes 4c..4c+3 of
- * each row's ql or qh, row after row). */
-void spc__repack_q6_Kx16(void *dst, const void *src, int64_t n);
-void spc__row_q6_Kx16(void *dst, const void *src, int r, int64_t n);
-/* Legacy quants x16, per 32-value block column: the 16 rows' d (and for q4_1 m) as f16, then:
- *   q8_0: 8 chunks of 64 bytes, the values + 128 as unsigned bytes (544 bytes in all);
- *   q5_0: the high bits (16 words, re-ordered: quant.c), then 4 chunks of qs (352 bytes);
- *   q4_1: 4 chunks of qs (320 bytes).
- * Their kernels take q8_1-shaped activations whose s is the integer sum of the values (q8_1i), not
- * d times it, for q8_0 and q5_0 (to remove the weights' offset exactly), and plain q8_1 for q4_1. */
-void spc__repack_q8_0x16(void *dst, const void *src, int64_t n);
-void spc__row_q8_0x16(void *dst, const void *src, int r, int64_t n);
-void spc__repack_q5_0x16(void *dst, const void *src, int64_t n);
-void spc__row_q5_0x16(void *dst, const void *src, int r, int64_t n);
-void spc__repack_q4_1x16(void *dst, const void *src, int64_t n);
-void spc__row_q4_1x16(void *dst, const void *src, int r, int64_t n);
-/* q4_0 x16: d, then 4 chunks of qs (288 bytes; q8_1i partner). q5_1 x16: d, m, the re-ordered
- * high bits, 4 chunks of qs (384 bytes; q8_1 partner). q5_K x16: q4_K's x16 layout followed by qh
- * as 8 chunks of 64 bytes (2816 bytes). */
-void spc__repack_q4_0x16(void *dst, const void *src, int64_t n);
-void spc__row_q4_0x16(void *dst, const void *src, int r, int64_t n);
-void spc__repack_q5_1x16(void *dst, const void *src, int64_t n);
-void spc__row_q5_1x16(void *dst, const void *src, int r, int64_t n);
-void spc__repack_q5_Kx16(void *dst, const void *src, int64_t n);
-void spc__row_q5_Kx16(void *dst, const void *src, int r, int64_t n);
+void spc__row_x16(uint32_t type, void *dst, const void *src, int r, int64_t n);
 /* q8_1's values and d, with s = the int16 sum of the values (reference). */
 void spc__quantize_q8_1i(const float *x, void *y, int64_t n);
 

@@ -30,11 +30,16 @@
 
 static const char *const g_method_names[SPC_SPEC_NMETHODS] = { "none", "draft", "pld", "ngram", "selfspec", "memory" };
 
+static const char *const g_policy_names[] = { "fixed", "threshold", "adaptive" };
+
 int spc_draft_policy_from_name(const char *name) {
-    static const char *const names[] = { "fixed", "threshold", "adaptive" };
     for (int i = 0; name && i < 3; i++)
-        if (!strcmp(name, names[i])) return i;
+        if (!strcmp(name, g_policy_names[i])) return i;
     return -1;
+}
+
+const char *spc_draft_policy_name(int policy) {
+    return policy >= 0 && policy < 3 ? g_policy_names[policy] : "?";
 }
 
 int spc_spec_method_from_name(const char *name) {

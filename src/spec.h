@@ -12,6 +12,8 @@
 #ifndef SPC_SPEC_H
 #define SPC_SPEC_H
 
+#include <stdio.h>
+
 #include "base.h"
 
 /* A draft position's distribution q, sparse: ids/probs of n tokens (probs sum to 1), or n == 0
@@ -72,6 +74,12 @@ int spc__drafter_model_new(struct spc__drafter **out, const struct spc__draft_cf
 int spc__drafter_pld_new(struct spc__drafter **out, const struct spc__draft_cfg *cfg);
 int spc__drafter_ngram_new(struct spc__drafter **out, const struct spc__draft_cfg *cfg);
 int spc__drafter_memory_new(struct spc__drafter **out, const struct spc__draft_cfg *cfg);
+/* A corpus file (ngram, memory) as tokens: a token file ("SPCTOK01", u64 n, n int32 ids) or text.
+   *toks is allocated; errors name `who` and the path. */
+/* Writes path through path.tmp and a rename, so a failed write never leaves a half file; write()
+   returns false on a short write. Errors name `who`. */
+int spc__save_file(const char *path, const char *who, bool (*write)(FILE *f, const void *ud), const void *ud);
+int spc__read_corpus(const struct spc_vocab *v, int n_vocab, const char *path, const char *who, int32_t **toks, int *n);
 
 /* The memory drafter's depth-bounded suffix trie (draft_memory.c), exposed for its property test:
  * every substring of at most SPC__TRIE_D tokens of the appended text (not across breaks) with its

@@ -136,31 +136,17 @@ static int parse(int argc, char **argv, struct bopts *o) {
                 if (nx) *nx++ = 0;
                 int pp = spc_draft_policy_from_name(f);
                 if (pp >= 0) pol = pp;
-                else if (f[0] == 'k' && f[1] >= '1' && f[1] <= '9' && atoi(f + 1) >= 1 && atoi(f + 1) <= SPC_SPEC_KMAX)
-                    kk = atoi(f + 1);
+                else if (f[0] == 'k' && parse_int(f + 1, 1, SPC_SPEC_KMAX, &kk)) {}
                 else if (!strcmp(f, "draft")) hyb = SPC_SPEC_DRAFT;
                 else if (!strcmp(f, "selfspec")) hyb = SPC_SPEC_SELFSPEC;
                 else srcs = f;
                 f = nx;
             }
-            if (pol < 0) pol = -3;          /* no policy named: the option's */
-            for (char *q = srcs; q && *q;) {
-                size_t n = strcspn(q, "+");
-                static const char *const sn[] = { "request", "outputs", "corpus" };
-                int k = -1;
-                for (int i = 0; i < 3; i++)
-                    if (strlen(sn[i]) == n && !strncmp(q, sn[i], n)) k = i;
-                if (k < 0) { pol = -2; break; }
-                src |= 1u << k;
-                q += n;
-                if (*q == '+') q++;
-            }
-            if (pol == -2) {
+            if (srcs && !parse_sources(srcs, '+', &src)) {
                 fprintf(stderr, "specula bench: bad memory variant '%s' (memory[:fixed|threshold|adaptive]"
                                 "[:request+outputs+corpus][:draft|selfspec][:kN])\n", tok);
                 return 2;
             }
-            if (pol == -3) pol = -1;
         }
         bool dup = false;
         for (int j = 0; j < o->n_methods; j++) dup |= !strcmp(o->label[j], tok);

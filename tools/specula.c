@@ -170,19 +170,19 @@ static int usage_run(void) {
 
 /* Options shared by run and bench for the speculation settings; returns 1 if a consumed, 0 if not
  * ours, -1 on a bad value (message printed). */
-/* "request,outputs,corpus" (any non-empty subset) -> bits 0, 1, 2. */
-static bool parse_sources(const char *v, unsigned *out) {
+bool parse_sources(const char *v, char sep, unsigned *out) {
     static const char *const names[] = { "request", "outputs", "corpus" };
+    const char seps[2] = { sep, 0 };
     unsigned bits = 0;
     while (*v) {
-        size_t n = strcspn(v, ",");
+        size_t n = strcspn(v, seps);
         int k = -1;
         for (int i = 0; i < 3; i++)
             if (strlen(names[i]) == n && !strncmp(v, names[i], n)) k = i;
         if (k < 0) return false;
         bits |= 1u << k;
         v += n;
-        if (*v == ',') v++;
+        if (*v == sep) v++;
     }
     if (!bits) return false;
     *out = bits;
@@ -225,7 +225,7 @@ int parse_spec_opt(const char *cmd, const char *a, const char *v, struct spc_gen
     else if (!strcmp(a, "--memory-file")) gp->memory_file = v;
     else if (!strcmp(a, "--memory-corpus")) gp->memory_corpus = v;
     else if (!strcmp(a, "--memory-max")) ok = v && parse_int(v, 1, 1 << 30, &gp->memory_max);
-    else if (!strcmp(a, "--memory-sources")) ok = v && parse_sources(v, &gp->memory_sources);
+    else if (!strcmp(a, "--memory-sources")) ok = v && parse_sources(v, ',', &gp->memory_sources);
     else return 0;
     if (!v) {
         fprintf(stderr, "specula %s: option '%s' needs a value\n", cmd, a);

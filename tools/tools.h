@@ -36,6 +36,8 @@ bool parse_float(const char *s, float *out);
 /* Speculation options shared by run and bench: 1 if (a, v) was one (v consumed), 0 if not, -1 on
  * a bad value (message printed). */
 int parse_spec_opt(const char *cmd, const char *a, const char *v, struct spc_gen_params *gp, const char **draft);
+/* The memory drafter's sources, "request<sep>outputs<sep>corpus" (a non-empty subset) -> bits 0, 1, 2. */
+bool parse_sources(const char *v, char sep, unsigned *out);
 /* JSON (json.c): in the object text obj, the string value of key (index < 0) or element index of
  * its array; 1 found (*out malloc'd, decoded UTF-8), 0 absent or not a string, -1 malformed. */
 int json_object_get_str(const char *obj, const char *key, int index, char **out);

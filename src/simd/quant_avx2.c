@@ -132,8 +132,9 @@ static inline __attribute__((always_inline)) void q5_0_body(int n, const void *x
     finish(acc, np, s, ss);
 }
 
-static inline __attribute__((always_inline)) void q4_1_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
-    const struct block_q4_1 *x = xv;
+/* q4_1, and q5_1 (q5: the fifth bit from qh), against q8_1: d * sum(q y) + m * s per block. */
+static inline __attribute__((always_inline)) void q41_body(int n, const void *xv, const void *y, size_t ys, int np, float *s,
+                                                           size_t ss, bool q5) {
     __m256 acc[SPC_MAXP];
     float summ[SPC_MAXP];
     _Pragma("GCC unroll 8")
@@ -142,8 +143,15 @@ static inline __attribute__((always_inline)) void q4_1_body(int n, const void *x
         summ[p] = 0;
     }
     for (int b = 0; b < n / QK; b++) {
-        __m256i q = nibbles(x[b].qs);
-        float dx = F16(x[b].d), mx = F16(x[b].m);
+        const struct block_q4_1 *x4 = (const struct block_q4_1 *)xv + b;
+        const struct block_q5_1 *x5 = (const struct block_q5_1 *)xv + b;
+        __m256i q = nibbles(q5 ? x5->qs : x4->qs);
+        if (q5) {
+            uint32_t qh;
+            memcpy(&qh, x5->qh, 4);
+            q = _mm256_or_si256(q, _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10)));
+        }
+        float dx = F16(q5 ? x5->d : x4->d), mx = F16(q5 ? x5->m : x4->m);
         _Pragma("GCC unroll 8")
         for (int p = 0; p < np; p++) {
             const struct block_q8_1 *yb = YROW(struct block_q8_1, p) + b;
@@ -154,33 +162,14 @@ static inline __attribute__((always_inline)) void q4_1_body(int n, const void *x
     }
     _Pragma("GCC unroll 8")
     for (int p = 0; p < np; p++) s[p * ss] = hsum_f32(acc[p]) + summ[p];
+}
+static inline __attribute__((always_inline)) void q4_1_body(int n, const void *x, const void *y, size_t ys, int np, float *s, size_t ss) {
+    q41_body(n, x, y, ys, np, s, ss, false);
+}
+static inline __attribute__((always_inline)) void q5_1_body(int n, const void *x, const void *y, size_t ys, int np, float *s, size_t ss) {
+    q41_body(n, x, y, ys, np, s, ss, true);
 }
 
-static inline __attribute__((always_inline)) void q5_1_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
-    const struct block_q5_1 *x = xv;
-    __m256 acc[SPC_MAXP];
-    float summ[SPC_MAXP];
-    _Pragma("GCC unroll 8")
-    for (int p = 0; p < np; p++) {
-        acc[p] = _mm256_setzero_ps();
-        summ[p] = 0;
-    }
-    for (int b = 0; b < n / QK; b++) {
-        uint32_t qh;
-        memcpy(&qh, x[b].qh, 4);
-        __m256i q = _mm256_or_si256(nibbles(x[b].qs), _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(0x10)));
-        float dx = F16(x[b].d), mx = F16(x[b].m);
-        _Pragma("GCC unroll 8")
-        for (int p = 0; p < np; p++) {
-            const struct block_q8_1 *yb = YROW(struct block_q8_1, p) + b;
-            __m256i prod = mul_sum_us8(q, _mm256_loadu_si256((const __m256i *)yb->qs));
-            acc[p] = _mm256_fmadd_ps(_mm256_set1_ps(dx * F16(yb->d)), _mm256_cvtepi32_ps(prod), acc[p]);
-            summ[p] += mx * F16(yb->s);
-        }
-    }
-    _Pragma("GCC unroll 8")
-    for (int p = 0; p < np; p++) s[p * ss] = hsum_f32(acc[p]) + summ[p];
-}
 
 /* ---- k-quants against q8_K ---- */
 

@@ -438,215 +438,114 @@ AI void q6_Kx16_body(int n, const void *xv, const void *y, size_t ys, int np, fl
  * (128 for q8_0 stored + 128, 16 for q5_0) comes off with the activation block's integer sum
  * (q8_1i), q4_1's min with q8_1's s. Per block and activation row: 8 vpdpbusd for 16 rows, then
  * one conversion and one or two FMAs. */
-#define LEG_PREFETCH(x, gb) \
-    for (size_t o_ = 0; o_ < (gb); o_ += 64) _mm_prefetch((const char *)(x) + 8 * (gb) + o_, _MM_HINT_T0)
 
+/* sum over k of w[k] . (4 activation bytes 4k..4k+3), 16 lanes (exact int32) */
 AI __m512i dot8x16(const __m512i *w, const int8_t *q) {
     __m512i t0 = _mm512_setzero_si512(), t1 = t0;
     _Pragma("GCC unroll 4")
-    for (int c = 0; c < 8; c += 2) {
-        t0 = _mm512_dpbusd_epi32(t0, w[c], bcast4(q + 4 * c));
-        t1 = _mm512_dpbusd_epi32(t1, w[c + 1], bcast4(q + 4 * (c + 1)));
+    for (int k = 0; k < 8; k += 2) {
+        t0 = _mm512_dpbusd_epi32(t0, w[k], bcast4(q + 4 * k));
+        t1 = _mm512_dpbusd_epi32(t1, w[k + 1], bcast4(q + 4 * k + 4));
     }
     return _mm512_add_epi32(t0, t1);
 }
 
-/* w[0..3]: values 4c..4c+3 (chunk c), w[4..7]: values 16+4c.. (the high nibbles) */
-AI __m512i dot8x16_nib(const __m512i *w, const int8_t *q) {
-    __m512i t0 = _mm512_setzero_si512(), t1 = t0;
-    _Pragma("GCC unroll 4")
-    for (int c = 0; c < 4; c++) {
-        t0 = _mm512_dpbusd_epi32(t0, w[c], bcast4(q + 4 * c));
-        t1 = _mm512_dpbusd_epi32(t1, w[4 + c], bcast4(q + 16 + 4 * c));
-    }
-    return _mm512_add_epi32(t0, t1);
-}
-
-AI void q8_0x16_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
+/* One kernel for the five legacy types (type is a constant after inlining). Block column layout
+   (quant.h): the f16 fields (d, and m for q4_1/q5_1) of the 16 rows, q5's re-ordered high bits,
+   then the quants in chunks of 64 bytes; w[k] holds values 4k..4k+3 of every row (for the nibble
+   types the low nibbles of chunk k are values 4k.., the high ones 16 + 4k..). */
+AI void legx16_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss, int type) {
+    const bool q8 = type == SPC_TYPE_Q8_0, has_m = type == SPC_TYPE_Q4_1 || type == SPC_TYPE_Q5_1,
+               q5 = type == SPC_TYPE_Q5_0 || type == SPC_TYPE_Q5_1;
+    /* the weights' offset, removed with the activation block's integer sum (q8_1i) */
+    const int off = type == SPC_TYPE_Q8_0 ? 128 : type == SPC_TYPE_Q5_0 ? 16 : type == SPC_TYPE_Q4_0 ? 8 : 0;
+    const size_t bsz = q8 ? sizeof(struct block_q8_0) : type == SPC_TYPE_Q4_0 ? sizeof(struct block_q4_0)
+                     : type == SPC_TYPE_Q5_0 ? sizeof(struct block_q5_0) : type == SPC_TYPE_Q4_1 ? sizeof(struct block_q4_1)
+                     : sizeof(struct block_q5_1);
+    const size_t gb = 16 * bsz, hdr = has_m ? 64 : 32, qs = hdr + (q5 ? 64 : 0);
     const uint8_t *x = xv;
-    const size_t gb = 16 * sizeof(struct block_q8_0);
-    __m512 acc[SPC_MAXP];
-    _Pragma("GCC unroll 16")
-    for (int p = 0; p < np; p++) acc[p] = _mm512_setzero_ps();
-    for (int b = 0; b < n / QK; b++, x += gb) {
-        LEG_PREFETCH(x, gb);
-        __m512i w[8];
-        _Pragma("GCC unroll 8")
-        for (int c = 0; c < 8; c++) w[c] = _mm512_loadu_si512((const void *)(x + 32 + 64 * c));
-        __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x));
-        _Pragma("GCC unroll 16")
-        for (int p = 0; p < np; p++) {
-            const struct block_q8_1 *yb = YROW(struct block_q8_1, p) + b;
-            int16_t sum;
-            memcpy(&sum, &yb->s, 2);
-            __m512i t = _mm512_sub_epi32(dot8x16(w, yb->qs), _mm512_set1_epi32(128 * sum));
-            acc[p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_mul_ps(dv, _mm512_set1_ps(F16(yb->d))), acc[p]);
-        }
-    }
-    _Pragma("GCC unroll 16")
-    for (int p = 0; p < np; p++) _mm512_storeu_ps(s + p * ss, acc[p]);
-}
-
-AI void q5_0x16_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
-    const uint8_t *x = xv;
-    const size_t gb = 16 * sizeof(struct block_q5_0);
     const __m512i m4 = _mm512_set1_epi8(0x0f), m10 = _mm512_set1_epi8(0x10);
     __m512 acc[SPC_MAXP];
     _Pragma("GCC unroll 16")
     for (int p = 0; p < np; p++) acc[p] = _mm512_setzero_ps();
     for (int b = 0; b < n / QK; b++, x += gb) {
-        LEG_PREFETCH(x, gb);
-        __m512i qh = _mm512_loadu_si512((const void *)(x + 32)), w[8];
-        /* byte j of a row's word: bit c = high bit of value 4c+j, bit 4+c = that of 16+4c+j */
-        _Pragma("GCC unroll 4")
-        for (int c = 0; c < 4; c++) {
-            __m512i q = _mm512_loadu_si512((const void *)(x + 96 + 64 * c));
-            __m512i hl = _mm512_and_si512(_mm512_slli_epi16(qh, 4 - c), m10);
-            __m512i hh = _mm512_and_si512(_mm512_srli_epi16(qh, c), m10);
-            w[c] = _mm512_or_si512(_mm512_and_si512(q, m4), hl);
-            w[4 + c] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(q, 4), m4), hh);
-        }
-        __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x));
-        _Pragma("GCC unroll 16")
-        for (int p = 0; p < np; p++) {
-            const struct block_q8_1 *yb = YROW(struct block_q8_1, p) + b;
-            int16_t sum;
-            memcpy(&sum, &yb->s, 2);
-            __m512i t = _mm512_sub_epi32(dot8x16_nib(w, yb->qs), _mm512_set1_epi32(16 * sum));
-            acc[p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_mul_ps(dv, _mm512_set1_ps(F16(yb->d))), acc[p]);
-        }
-    }
-    _Pragma("GCC unroll 16")
-    for (int p = 0; p < np; p++) _mm512_storeu_ps(s + p * ss, acc[p]);
-}
-
-AI void q4_0x16_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
-    const uint8_t *x = xv;
-    const size_t gb = 16 * sizeof(struct block_q4_0);
-    const __m512i m4 = _mm512_set1_epi8(0x0f);
-    __m512 acc[SPC_MAXP];
-    _Pragma("GCC unroll 16")
-    for (int p = 0; p < np; p++) acc[p] = _mm512_setzero_ps();
-    for (int b = 0; b < n / QK; b++, x += gb) {
-        LEG_PREFETCH(x, gb);
+        for (size_t o = 0; o < gb; o += 64) _mm_prefetch((const char *)x + 8 * gb + o, _MM_HINT_T0);
         __m512i w[8];
-        _Pragma("GCC unroll 4")
-        for (int c = 0; c < 4; c++) {
-            __m512i q = _mm512_loadu_si512((const void *)(x + 32 + 64 * c));
-            w[c] = _mm512_and_si512(q, m4);
-            w[4 + c] = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+        if (q8) {
+            _Pragma("GCC unroll 8")
+            for (int k = 0; k < 8; k++) w[k] = _mm512_loadu_si512((const void *)(x + qs + 64 * k));
+        } else {
+            /* q5: byte j of a row's high-bit word holds in bit c the bit of value 4c+j, in bit 4+c
+               that of 16+4c+j */
+            __m512i qh = q5 ? _mm512_loadu_si512((const void *)(x + hdr)) : _mm512_setzero_si512();
+            _Pragma("GCC unroll 4")
+            for (int c = 0; c < 4; c++) {
+                __m512i q = _mm512_loadu_si512((const void *)(x + qs + 64 * c));
+                w[c] = _mm512_and_si512(q, m4);
+                w[4 + c] = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+                if (q5) {
+                    w[c] = _mm512_or_si512(w[c], _mm512_and_si512(_mm512_slli_epi16(qh, 4 - c), m10));
+                    w[4 + c] = _mm512_or_si512(w[4 + c], _mm512_and_si512(_mm512_srli_epi16(qh, c), m10));
+                }
+            }
         }
         __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x));
+        __m512 mv = has_m ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + 32))) : _mm512_setzero_ps();
         _Pragma("GCC unroll 16")
         for (int p = 0; p < np; p++) {
             const struct block_q8_1 *yb = YROW(struct block_q8_1, p) + b;
-            int16_t sum;
-            memcpy(&sum, &yb->s, 2);
-            __m512i t = _mm512_sub_epi32(dot8x16_nib(w, yb->qs), _mm512_set1_epi32(8 * sum));
+            __m512i t = dot8x16(w, yb->qs);
+            if (off) {
+                int16_t sum;
+                memcpy(&sum, &yb->s, 2);
+                t = _mm512_sub_epi32(t, _mm512_set1_epi32(off * sum));
+            }
             acc[p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_mul_ps(dv, _mm512_set1_ps(F16(yb->d))), acc[p]);
+            if (has_m) acc[p] = _mm512_fmadd_ps(mv, _mm512_set1_ps(F16(yb->s)), acc[p]);
         }
     }
     _Pragma("GCC unroll 16")
     for (int p = 0; p < np; p++) _mm512_storeu_ps(s + p * ss, acc[p]);
 }
 
-AI void q5_1x16_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
-    const uint8_t *x = xv;
-    const size_t gb = 16 * sizeof(struct block_q5_1);
-    const __m512i m4 = _mm512_set1_epi8(0x0f), m10 = _mm512_set1_epi8(0x10);
-    __m512 acc[SPC_MAXP];
-    _Pragma("GCC unroll 16")
-    for (int p = 0; p < np; p++) acc[p] = _mm512_setzero_ps();
-    for (int b = 0; b < n / QK; b++, x += gb) {
-        LEG_PREFETCH(x, gb);
-        __m512i qh = _mm512_loadu_si512((const void *)(x + 64)), w[8];
-        _Pragma("GCC unroll 4")
-        for (int c = 0; c < 4; c++) {        /* the high bits as in q5_0 */
-            __m512i q = _mm512_loadu_si512((const void *)(x + 128 + 64 * c));
-            w[c] = _mm512_or_si512(_mm512_and_si512(q, m4), _mm512_and_si512(_mm512_slli_epi16(qh, 4 - c), m10));
-            w[4 + c] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(q, 4), m4), _mm512_and_si512(_mm512_srli_epi16(qh, c), m10));
-        }
-        __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x));
-        __m512 mv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + 32)));
-        _Pragma("GCC unroll 16")
-        for (int p = 0; p < np; p++) {
-            const struct block_q8_1 *yb = YROW(struct block_q8_1, p) + b;
-            __m512i t = dot8x16_nib(w, yb->qs);
-            acc[p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_mul_ps(dv, _mm512_set1_ps(F16(yb->d))), acc[p]);
-            acc[p] = _mm512_fmadd_ps(mv, _mm512_set1_ps(F16(yb->s)), acc[p]);
-        }
+#define LEG_BODY(t, T) \
+    AI void t##x16_body(int n, const void *x, const void *y, size_t ys, int np, float *s, size_t ss) { \
+        legx16_body(n, x, y, ys, np, s, ss, SPC_TYPE_##T);                                             \
     }
-    _Pragma("GCC unroll 16")
-    for (int p = 0; p < np; p++) _mm512_storeu_ps(s + p * ss, acc[p]);
-}
-
-AI void q4_1x16_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
-    const uint8_t *x = xv;
-    const size_t gb = 16 * sizeof(struct block_q4_1);
-    const __m512i m4 = _mm512_set1_epi8(0x0f);
-    __m512 acc[SPC_MAXP];
-    _Pragma("GCC unroll 16")
-    for (int p = 0; p < np; p++) acc[p] = _mm512_setzero_ps();
-    for (int b = 0; b < n / QK; b++, x += gb) {
-        LEG_PREFETCH(x, gb);
-        __m512i w[8];
-        _Pragma("GCC unroll 4")
-        for (int c = 0; c < 4; c++) {
-            __m512i q = _mm512_loadu_si512((const void *)(x + 64 + 64 * c));
-            w[c] = _mm512_and_si512(q, m4);
-            w[4 + c] = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
-        }
-        __m512 dv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)x));
-        __m512 mv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + 32)));
-        _Pragma("GCC unroll 16")
-        for (int p = 0; p < np; p++) {
-            const struct block_q8_1 *yb = YROW(struct block_q8_1, p) + b;
-            __m512i t = dot8x16_nib(w, yb->qs);
-            acc[p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_mul_ps(dv, _mm512_set1_ps(F16(yb->d))), acc[p]);
-            acc[p] = _mm512_fmadd_ps(mv, _mm512_set1_ps(F16(yb->s)), acc[p]);
-        }
-    }
-    _Pragma("GCC unroll 16")
-    for (int p = 0; p < np; p++) _mm512_storeu_ps(s + p * ss, acc[p]);
-}
+LEG_BODY(q8_0, Q8_0)
+LEG_BODY(q4_0, Q4_0)
+LEG_BODY(q5_0, Q5_0)
+LEG_BODY(q4_1, Q4_1)
+LEG_BODY(q5_1, Q5_1)
 
 /* ---- float rows: 16 lanes per activation row, then one horizontal sum ---- */
-AI void f32_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
-    const float *x = xv;
+AI __m512 float16(const void *x, int i, bool half) {
+    return half ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)x + i)))
+                : _mm512_loadu_ps((const float *)x + i);
+}
+AI void float_body(int n, const void *x, const void *y, size_t ys, int np, float *s, size_t ss, bool half) {
     __m512 acc[SPC_MAXP];
     _Pragma("GCC unroll 16")
     for (int p = 0; p < np; p++) acc[p] = _mm512_setzero_ps();
     int i = 0;
     for (; i + 16 <= n; i += 16) {
-        __m512 xv16 = _mm512_loadu_ps(x + i);
+        __m512 xv16 = float16(x, i, half);
         _Pragma("GCC unroll 16")
         for (int p = 0; p < np; p++) acc[p] = _mm512_fmadd_ps(xv16, _mm512_loadu_ps(YROW(float, p) + i), acc[p]);
     }
     _Pragma("GCC unroll 16")
     for (int p = 0; p < np; p++) {
         float t = hsum512(acc[p]);
-        for (int k = i; k < n; k++) t += x[k] * YROW(float, p)[k];
+        for (int k = i; k < n; k++)
+            t += (half ? F16(((const uint16_t *)x)[k]) : ((const float *)x)[k]) * YROW(float, p)[k];
         s[p * ss] = t;
     }
 }
-
-AI void f16_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
-    const uint16_t *x = xv;
-    __m512 acc[SPC_MAXP];
-    _Pragma("GCC unroll 16")
-    for (int p = 0; p < np; p++) acc[p] = _mm512_setzero_ps();
-    int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m512 xv16 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i)));
-        _Pragma("GCC unroll 16")
-        for (int p = 0; p < np; p++) acc[p] = _mm512_fmadd_ps(xv16, _mm512_loadu_ps(YROW(float, p) + i), acc[p]);
-    }
-    _Pragma("GCC unroll 16")
-    for (int p = 0; p < np; p++) {
-        float t = hsum512(acc[p]);
-        for (int k = i; k < n; k++) t += F16(x[k]) * YROW(float, p)[k];
-        s[p * ss] = t;
-    }
+AI void f32_body(int n, const void *x, const void *y, size_t ys, int np, float *s, size_t ss) {
+    float_body(n, x, y, ys, np, s, ss, false);
+}
+AI void f16_body(int n, const void *x, const void *y, size_t ys, int np, float *s, size_t ss) {
+    float_body(n, x, y, ys, np, s, ss, true);
 }
 
 SPC_SPECIALIZE16(f32, avx512)
