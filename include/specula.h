@@ -334,6 +334,8 @@ struct spc_gen_params {
     int memory_max;             /* memory: most tokens of earlier requests kept (oldest evicted) */
     unsigned memory_sources;    /* memory: bit 0 the request, 1 earlier requests, 2 the corpus */
     int draft_vocab;            /* draft, selfspec: the drafter's logits_vocab (0: every token) */
+    int draft_tree;             /* memory, adaptive policy: 1 (default) proposes a token tree where
+                                   several continuations are plausible; 0: chains only */
     int memory_model;           /* memory: 0 alone; SPC_SPEC_DRAFT or SPC_SPEC_SELFSPEC: hybrid, the
                                    model drafts the steps where the memory is not worth verifying */
     const char *skip_layers;    /* selfspec: "auto" (search) or layers to skip, e.g. "3,5,7-9" */
@@ -352,6 +354,8 @@ struct spc_gen_stats {
     int passes_by_k[SPC_SPEC_KMAX + 1];      /* target passes over k + 1 positions */
     double verify_s_by_k[SPC_SPEC_KMAX + 1]; /* their total time */
     int n_draft_calls;          /* propose calls that returned tokens */
+    int n_tree_steps;           /* steps that verified a token tree (not a chain); drafted_at and
+                                   accepted_at then count tree nodes by depth */
     double t_prompt, t_draft, t_verify, t_total;   /* seconds; t_total = prompt + generation */
     double t_setup;             /* one-time drafter setup in this request (selfspec search), not in t_total */
     double alpha;               /* n_accepted / n_drafted (0 when nothing was drafted) */

@@ -33,8 +33,8 @@ struct pld {
 };
 
 static int pld_propose(struct spc__drafter *d, const int32_t *hist, int n_hist, int k_max, int32_t *out,
-                       struct spc__qdist *q) {
-    (void)q;
+                       struct spc__qdist *q, int32_t *parent) {
+    (void)q, (void)parent;
     struct pld *p = (struct pld *)d;
     for (int n = p->nmax; n >= p->nmin; n--) {
         if (n_hist < n + 1) continue;
@@ -193,8 +193,8 @@ struct ngram {
 };
 
 static int ngram_propose(struct spc__drafter *d, const int32_t *hist, int n_hist, int k_max, int32_t *out,
-                         struct spc__qdist *q) {
-    (void)q;
+                         struct spc__qdist *q, int32_t *parent) {
+    (void)q, (void)parent;
     struct ngram *g = (struct ngram *)d;
     int32_t win[NG_MAXN + SPC_SPEC_KMAX];
     int nw = n_hist < g->nmax ? n_hist : g->nmax;

@@ -7,7 +7,8 @@
  * link (the node of the same string without its first token) and its two most frequent children,
  * so appending a token costs O(MEM_D) (one step per suffix length), matching the history against a
  * source is an Aho-Corasick walk (O(1) amortized per token), and a proposal follows the most frequent
- * child with p = count(child) / count(followed), the estimate that the target agrees. Chosen over a
+ * child with p = count(child) / (count(followed) + 1), the estimate that the target agrees (one
+ * unseen follower: a context seen once does not promise certainty). Chosen over a
  * suffix automaton because the counts of every context length come for free (an automaton's
  * occurrence counts need a walk up its suffix links per appended token), the depth bound keeps the
  * update cost fixed, and eviction is a rebuild from the kept documents; bytes per token and update
@@ -26,8 +27,14 @@
  * tokens per unit of time (with its measured per-token cost) with the memory's best and uses it where
  * the memory's match is weak; the other policies use it where the memory has nothing.
  *
- * Policies (gp->draft_policy): fixed drafts up to K tokens from the source whose first proposal is
- * likeliest; threshold stops when the product of the p estimates falls below gp->draft_threshold;
+ * Token trees (gp->draft_tree, default): each source proposes a best-first tree (a node's children are
+ * the likeliest followers of its longest followed context and of its shorter contexts, which know the
+ * alternatives a context seen once does not), the sources' trees are merged by path, and the policy
+ * takes the first n nodes of the merged best-first order; verification follows the target down the
+ * tree (spec.c). Without trees each source proposes its chain and one source is picked.
+ *
+ * Policies (gp->draft_policy): fixed drafts K nodes (chains: from the source whose first proposal
+ * is likeliest); threshold keeps the nodes whose path's product of p estimates is >= gp->draft_threshold;
  * adaptive (AdaMemSpec) keeps, per source and per (match depth, p, evidence) bucket, the measured rate at
  * which a drafted token is accepted after its predecessors were, and picks the source and length k
  * maximizing expected committed tokens per unit of time, (1 + sum_i prod_{j<=i} a_j) / (v(k) + k c),
@@ -192,29 +199,6 @@ static int32_t tr_step(const struct trie *t, int32_t node, int32_t tok) {
     }
 }
 
-/* A chain of up to k proposals from node: the most frequent continuation, backing off to shorter
-   contexts (suffix links) where a context was never followed; stops when fewer than min_depth
-   tokens of context match. */
-static int tr_chain(const struct trie *t, int32_t node, int k, int min_depth, int32_t *tok, float *p, uint8_t *dep,
-                    uint32_t *ev) {
-    int n = 0;
-    if (!t->n) return 0;
-    while (n < k) {
-        while (node != 0 && t->nd[node].best < 0) node = t->nd[node].link;
-        if (node == 0 || t->nd[node].depth < min_depth) break;
-        const struct mnode *x = &t->nd[node];
-        int32_t c = x->best;
-        tok[n] = t->nd[c].tok;
-        p[n] = x->sum ? (float)t->nd[c].cnt / (float)x->sum : 0;
-        dep[n] = (uint8_t)x->depth;
-        ev[n] = x->sum;
-        n++;
-        node = c;
-        if (t->nd[node].depth >= MEM_D) node = t->nd[node].link;
-    }
-    return n;
-}
-
 /* ---- the trie for tests (spec.h) ---- */
 
 struct spc__trie { struct trie t; };
@@ -252,16 +236,26 @@ int spc__trie_depth(const struct spc__trie *x, int32_t node) { return x->t.nd[no
 
 struct stat { double acc, n; };
 
+/* One source's proposal: a token tree in best-first order (parents first), or a chain. */
+struct ptree {
+    int n;
+    int32_t tok[SPC_SPEC_KMAX];
+    int8_t par[SPC_SPEC_KMAX];          /* -1: follows the history */
+    uint8_t dep[SPC_SPEC_KMAX];         /* depth below the history (0: the next token) */
+    uint8_t bucket[SPC_SPEC_KMAX];
+    float p[SPC_SPEC_KMAX];             /* the count estimate */
+    float val[SPC_SPEC_KMAX];           /* estimated probability that the path to it is accepted */
+};
+
 struct pending {                /* one step's proposals, replayed once the text is known */
-    int pos;                    /* history length when proposed: draft i should equal hist[pos + i] */
-    int len[MEM_NSRC];
-    int32_t tok[MEM_NSRC][SPC_SPEC_KMAX];
-    uint8_t bucket[MEM_NSRC][SPC_SPEC_KMAX];
+    int pos;                    /* history length when proposed: a node at depth d should equal hist[pos + d] */
+    struct ptree t[MEM_NSRC];
 };
 
 struct memory {
     struct spc__drafter base;
     int policy, min_depth, n_vocab;
+    bool tree;                  /* adaptive: merge the sources' token trees (else chains) */
     unsigned sources;
     float threshold;
     struct trie tr[MEM_NSRC];
@@ -278,13 +272,12 @@ struct memory {
     int n_pend;
     double prop_s;              /* time in propose, per proposed token (the drafting cost c) */
     long prop_n;
-    /* this step's chains */
-    int32_t ctok[MEM_NSRC][SPC_SPEC_KMAX];
-    float cp[MEM_NSRC][SPC_SPEC_KMAX];
-    uint8_t cdep[MEM_NSRC][SPC_SPEC_KMAX];
-    uint32_t cev[MEM_NSRC][SPC_SPEC_KMAX];
-    int clen[MEM_NSRC];
-    long n_steps, src_used[MEM_NSRC];
+    /* this step's merged tree (adaptive, tree mode): nodes of every source's tree, by path */
+    int32_t mtok[MEM_NSRC * SPC_SPEC_KMAX];
+    int16_t mpar[MEM_NSRC * SPC_SPEC_KMAX];
+    float mval[MEM_NSRC * SPC_SPEC_KMAX];
+    uint8_t msrc[MEM_NSRC * SPC_SPEC_KMAX];
+    long n_steps, src_used[MEM_NSRC], tree_steps;
     struct spc__drafter *model;     /* hybrid: the model drafter (NULL: none) */
     struct stat mst[SPC_SPEC_KMAX]; /* its acceptance at draft position i, given i - 1 accepted */
     bool last_model;                /* the last proposal came from the model */
@@ -311,48 +304,164 @@ static double rate(const struct memory *mm, int s, int b, float p) {
     return (x->acc + 2.0 * p) / (x->n + 2.0);
 }
 
-/* Replays pending proposals against the committed history; `all` resolves what can be known. */
+/* Replays pending proposals against the committed history; `all` resolves what can be known. A
+   tree node is judged when verification would have reached it (its parent was accepted). */
 static void replay(struct memory *mm, const int32_t *hist, int n_hist, bool all) {
     int keep = 0;
     for (int e = 0; e < mm->n_pend; e++) {
         struct pending *pe = &mm->pend[e];
         bool known = true;
-        for (int s = 0; s < MEM_NSRC; s++)
-            if (pe->len[s] && pe->pos + pe->len[s] > n_hist) {
-                /* still unknown only if every drafted token so far matched */
-                int i = 0;
-                while (i < pe->len[s] && pe->pos + i < n_hist && pe->tok[s][i] == hist[pe->pos + i]) i++;
-                if (pe->pos + i >= n_hist) known = false;
+        for (int s = 0; s < MEM_NSRC && known; s++) {
+            const struct ptree *t = &pe->t[s];
+            bool ok[SPC_SPEC_KMAX];
+            for (int i = 0; i < t->n; i++) {
+                ok[i] = false;
+                if (t->par[i] >= 0 && !ok[t->par[i]]) continue;
+                if (pe->pos + t->dep[i] >= n_hist) {
+                    known = false;
+                    break;
+                }
+                ok[i] = t->tok[i] == hist[pe->pos + t->dep[i]];
             }
+        }
         if (!known && !all) {
             mm->pend[keep++] = *pe;
             continue;
         }
-        for (int s = 0; s < MEM_NSRC; s++)
-            for (int i = 0; i < pe->len[s] && pe->pos + i < n_hist; i++) {
-                bool ok = pe->tok[s][i] == hist[pe->pos + i];
-                struct stat *x = &mm->st[s][pe->bucket[s][i]];
+        for (int s = 0; s < MEM_NSRC; s++) {
+            const struct ptree *t = &pe->t[s];
+            bool ok[SPC_SPEC_KMAX];
+            for (int i = 0; i < t->n; i++) {
+                ok[i] = false;
+                if ((t->par[i] >= 0 && !ok[t->par[i]]) || pe->pos + t->dep[i] >= n_hist) continue;
+                ok[i] = t->tok[i] == hist[pe->pos + t->dep[i]];
+                struct stat *x = &mm->st[s][t->bucket[i]];
                 x->n += 1;
-                x->acc += ok;
-                if (!ok) break;
+                x->acc += ok[i];
             }
+        }
     }
     mm->n_pend = keep;
 }
 
+/* The estimate that a proposal is accepted once verification reaches it: the bucket's measured
+   rate for the adaptive policy, the count estimate for the others. */
+static double est(const struct memory *mm, int s, int b, float p) {
+    return mm->policy == SPC_POLICY_ADAPTIVE ? rate(mm, s, b, p) : p;
+}
+
+/* Source s's proposal from its match `node`: a best-first token tree of up to k nodes. A node's
+   candidate children are the most frequent followers of its longest followed context and, in tree
+   mode (width > 1), those of its shorter contexts (suffix links) that the longer ones did not
+   propose, up to `width` distinct tokens, each judged at the context that proposed it (a context
+   seen once predicts one token; its suffixes know the alternatives); never below min_depth tokens of
+   context. A node's value is its parent's times its own acceptance estimate, and the tree grows by
+   the most valuable candidate, so its first n nodes are the best n-node tree for any n. */
+static void src_tree(const struct memory *mm, int s, int32_t node, int k, int width, struct ptree *pt) {
+    const struct trie *t = &mm->tr[s];
+    enum { NC = 3 * SPC_SPEC_KMAX + 3 };
+    int32_t cn[NC];             /* candidates: next context, token, parent tree index, value, features */
+    int32_t ctok[NC];
+    int cpar[NC];
+    float cval[NC], cp[NC];
+    uint8_t cb[NC];
+    int nc = 0, ctx_par = -1;
+    float ctx_val = 1;
+    pt->n = 0;
+    if (!t->n) return;
+    while (pt->n < k) {
+        /* expand the context `node` (reached by tree node ctx_par) */
+        if (t->nd[node].depth >= MEM_D) node = t->nd[node].link;
+        int first = nc;
+        for (int32_t x = node; x != 0 && t->nd[x].depth >= mm->min_depth && nc - first < width; x = t->nd[x].link) {
+            const struct mnode *xn = &t->nd[x];
+            int32_t kids[2] = { xn->best, xn->second };
+            for (int j = 0; j < 2 && kids[j] >= 0 && nc - first < width && nc < NC; j++) {
+                int32_t tok = t->nd[kids[j]].tok;
+                bool dup = false;
+                for (int i = first; i < nc; i++) dup |= ctok[i] == tok;
+                if (dup) continue;
+                float p = (float)t->nd[kids[j]].cnt / (float)(xn->sum + 1);  /* one unseen follower */
+                int b = bucket_of(xn->depth, p, xn->sum);
+                /* the longest context after tok: the child itself when x is the longest match */
+                cn[nc] = x == node ? kids[j] : tr_step(t, node, tok);
+                ctok[nc] = tok;
+                cpar[nc] = ctx_par;
+                cp[nc] = p;
+                cb[nc] = (uint8_t)b;
+                cval[nc] = ctx_val * (float)est(mm, s, b, p);
+                nc++;
+            }
+            if (width == 1 && nc > first) break;  /* a chain: the longest followed context only */
+        }
+        int best = -1;
+        for (int j = 0; j < nc; j++)
+            if (cpar[j] >= -1 && (best < 0 || cval[j] > cval[best])) best = j;
+        if (best < 0) break;
+        int i = pt->n++;
+        pt->tok[i] = ctok[best];
+        pt->par[i] = (int8_t)cpar[best];
+        pt->dep[i] = (uint8_t)(cpar[best] < 0 ? 0 : pt->dep[cpar[best]] + 1);
+        pt->bucket[i] = cb[best];
+        pt->p[i] = cp[best];
+        pt->val[i] = cval[best];
+        node = cn[best];
+        cpar[best] = -2;            /* taken */
+        ctx_par = i;
+        ctx_val = cval[best];
+    }
+}
+
+/* Tree mode: merges the sources' trees (a path proposed by several keeps its best value) and takes
+   the best-first order of the union into out/parent; returns the number of nodes ordered (<= k),
+   with their values in val and the source behind the first in *src. */
+static int merge_trees(struct memory *mm, const struct pending *pe, int k, int32_t *out, int32_t *parent, float *val,
+                       int *src) {
+    int nm = 0;
+    for (int s = 0; s < MEM_NSRC; s++) {
+        const struct ptree *t = &pe->t[s];
+        int16_t map[SPC_SPEC_KMAX];
+        for (int i = 0; i < t->n; i++) {
+            int par = t->par[i] < 0 ? -1 : map[t->par[i]], j = 0;
+            while (j < nm && !(mm->mpar[j] == par && mm->mtok[j] == t->tok[i])) j++;
+            if (j == nm) {
+                mm->mtok[nm] = t->tok[i];
+                mm->mpar[nm] = (int16_t)par;
+                mm->mval[nm] = -1;
+                nm++;
+            }
+            if (t->val[i] > mm->mval[j]) {
+                mm->mval[j] = t->val[i];
+                mm->msrc[j] = (uint8_t)s;
+            }
+            map[i] = (int16_t)j;
+        }
+    }
+    int16_t pos[MEM_NSRC * SPC_SPEC_KMAX];          /* merged node -> output index (-1: not yet) */
+    for (int j = 0; j < nm; j++) pos[j] = -1;
+    int n = 0;
+    while (n < k) {
+        int best = -1;
+        for (int j = 0; j < nm; j++)
+            if (pos[j] < 0 && (mm->mpar[j] < 0 || pos[mm->mpar[j]] >= 0) && (best < 0 || mm->mval[j] > mm->mval[best]))
+                best = j;
+        if (best < 0) break;
+        pos[best] = (int16_t)n;
+        out[n] = mm->mtok[best];
+        parent[n] = mm->mpar[best] < 0 ? -1 : pos[mm->mpar[best]];
+        val[n] = mm->mval[best];
+        if (n == 0) *src = mm->msrc[best];
+        n++;
+    }
+    return n;
+}
+
 static int memory_propose(struct spc__drafter *d, const int32_t *hist, int n_hist, int k_max, int32_t *out,
-                          struct spc__qdist *q) {
-    (void)q;
+                          struct spc__qdist *q, int32_t *parent) {
     struct memory *mm = (struct memory *)d;
     double t0 = spc__now();
     int K = k_max < SPC_SPEC_KMAX ? k_max : SPC_SPEC_KMAX;
-    for (int s = 0; s < MEM_NSRC; s++) {
-        mm->clen[s] = 0;
-        if (!(mm->sources & (1u << s))) continue;
-        const struct trie *t = &mm->tr[s];
-        int32_t node = s == 0 ? (t->n_act ? t->act[t->n_act - 1] : 0) : mm->cur[s];
-        mm->clen[s] = tr_chain(t, node, K, mm->min_depth, mm->ctok[s], mm->cp[s], mm->cdep[s], mm->cev[s]);
-    }
+    bool tree = mm->tree;
     /* remember every source's proposal for the replay (the oldest entry goes when full) */
     if (mm->n_pend == MEM_PEND) {
         memmove(mm->pend, mm->pend + 1, sizeof *mm->pend * (MEM_PEND - 1));
@@ -361,47 +470,51 @@ static int memory_propose(struct spc__drafter *d, const int32_t *hist, int n_his
     struct pending *pe = &mm->pend[mm->n_pend++];
     pe->pos = n_hist;
     for (int s = 0; s < MEM_NSRC; s++) {
-        pe->len[s] = mm->clen[s];
-        for (int i = 0; i < mm->clen[s]; i++) {
-            pe->tok[s][i] = mm->ctok[s][i];
-            pe->bucket[s][i] = (uint8_t)bucket_of(mm->cdep[s][i], mm->cp[s][i], mm->cev[s][i]);
-        }
+        pe->t[s].n = 0;
+        if (!(mm->sources & (1u << s))) continue;
+        const struct trie *t = &mm->tr[s];
+        int32_t node = s == 0 ? (t->n_act ? t->act[t->n_act - 1] : 0) : mm->cur[s];
+        src_tree(mm, s, node, K, tree ? 3 : 1, &pe->t[s]);
     }
+    /* candidates: the merged tree (tree mode) or each source's chain, as node values in best-first
+       order; the policy picks how many nodes to verify */
+    float val[SPC_SPEC_KMAX];
     int best_s = -1, best_k = 0;
-    if (mm->policy == SPC_POLICY_ADAPTIVE) {
-        double t_one = spc__gen_t0(mm->base.gen);
-        double c = t_one > 0 && mm->prop_n > 0 ? mm->prop_s / mm->prop_n / t_one : 0;
-        double best_v = 1.0;            /* k = 0: one token per one-position pass */
-        for (int s = 0; s < MEM_NSRC; s++) {
-            double e = 1, run = 1;
-            for (int k = 1; k <= mm->clen[s]; k++) {
-                run *= rate(mm, s, pe->bucket[s][k - 1], mm->cp[s][k - 1]);
-                e += run;
+    double best_v = 1.0;                /* adaptive: k = 0 is one token per one-position pass */
+    double t_one = spc__gen_t0(mm->base.gen);
+    double c = t_one > 0 && mm->prop_n > 0 ? mm->prop_s / mm->prop_n / t_one : 0;
+    for (int s = 0; s < (tree ? 1 : MEM_NSRC); s++) {
+        int n, src = s;
+        if (tree) {
+            n = merge_trees(mm, pe, K, out, parent, val, &src);
+        } else {
+            n = pe->t[s].n;
+            memcpy(val, pe->t[s].val, sizeof *val * (size_t)n);
+        }
+        if (!n) continue;
+        if (mm->policy == SPC_POLICY_ADAPTIVE) {
+            /* expected tokens per unit of time: (1 + sum of path values) / (v(k) + k c) */
+            double e = 1;
+            for (int k = 1; k <= n; k++) {
+                e += val[k - 1];
                 double v = e / (spc__gen_v(mm->base.gen, k) + c * k);
                 if (v > best_v) {
                     best_v = v;
-                    best_s = s;
+                    best_s = src;
                     best_k = k;
                 }
             }
-        }
-    } else {
-        /* the source whose first proposal is likeliest (deeper match on ties) */
-        for (int s = 0; s < MEM_NSRC; s++)
-            if (mm->clen[s] &&
-                (best_s < 0 || mm->cp[s][0] > mm->cp[best_s][0] ||
-                 (mm->cp[s][0] == mm->cp[best_s][0] && mm->cdep[s][0] > mm->cdep[best_s][0])))
-                best_s = s;
-        if (best_s >= 0) {
-            best_k = mm->clen[best_s];
-            if (mm->policy == SPC_POLICY_THRESHOLD) {
-                double run = 1;
-                int k = 0;
-                while (k < best_k && (run *= mm->cp[best_s][k]) >= mm->threshold) k++;
-                best_k = k;
-            }
+        } else if (best_s < 0 || val[0] > (tree ? 0 : pe->t[best_s].val[0])) {
+            /* fixed: every node (chains: the source whose first proposal is likeliest); threshold:
+               the nodes whose path is accepted with estimated probability >= the threshold */
+            best_s = src;
+            best_k = n;
+            if (mm->policy == SPC_POLICY_THRESHOLD)
+                for (best_k = 0; best_k < n && val[best_k] >= mm->threshold;) best_k++;
         }
     }
+    bool is_tree = false;
+    for (int i = 0; tree && i < best_k; i++) is_tree |= parent[i] != i - 1;
     mm->last_model = false;
     double t_model = 0;
     int k_model = 0;
@@ -409,12 +522,7 @@ static int memory_propose(struct spc__drafter *d, const int32_t *hist, int n_his
         /* the model's value with its measured acceptance by position and cost per token */
         int mk = 0;
         if (mm->policy == SPC_POLICY_ADAPTIVE) {
-            double t_one = spc__gen_t0(mm->base.gen), best_v = 1.0, e = 1, run = 1;
-            if (best_s >= 0) {          /* the memory's choice, for comparison */
-                double r = 1, em = 1;
-                for (int i = 0; i < best_k; i++) em += (r *= rate(mm, best_s, pe->bucket[best_s][i], mm->cp[best_s][i]));
-                best_v = em / spc__gen_v(mm->base.gen, best_k);
-            }
+            double e = 1, run = 1;
             double cm = t_one > 0 && mm->model->fwd_n > 0 ? mm->model->fwd_s / mm->model->fwd_n / t_one : 0.5;
             for (int k = 1; k <= K; k++) {
                 const struct stat *x = &mm->mst[k - 1];
@@ -429,8 +537,9 @@ static int memory_propose(struct spc__drafter *d, const int32_t *hist, int n_his
             mk = K;
         }
         if (mk > 0) {
+            for (int i = 0; i < mk; i++) parent[i] = i - 1;
             double tm = spc__now();
-            int n = mm->model->vt->propose(mm->model, hist, n_hist, mk, out, q);
+            int n = mm->model->vt->propose(mm->model, hist, n_hist, mk, out, q, parent);
             t_model = spc__now() - tm;          /* the model's time is its own cost, not lookup */
             mm->base.t_extra = mm->model->t_extra;
             if (n < 0) return n;
@@ -442,8 +551,13 @@ static int memory_propose(struct spc__drafter *d, const int32_t *hist, int n_his
         }
     }
     if (!k_model && best_s >= 0 && best_k > 0) {
-        memcpy(out, mm->ctok[best_s], sizeof *out * (size_t)best_k);
+        if (!tree)
+            for (int i = 0; i < best_k; i++) {
+                out[i] = pe->t[best_s].tok[i];
+                parent[i] = i - 1;
+            }
         mm->src_used[best_s]++;
+        mm->tree_steps += is_tree;
     }
     mm->n_steps++;
     double dt = spc__now() - t0 - t_model;
@@ -632,10 +746,10 @@ static const char *memory_describe(struct spc__drafter *d) {
         o += snprintf(mm->info + o, sizeof mm->info - (size_t)o, "; model: %.120s", mm->model->vt->describe(mm->model));
     snprintf(mm->info + o, sizeof mm->info - (size_t)o,
              "; outputs %zu tokens, corpus %d nodes; %zu nodes, %.0f bytes/token; lookup %.1f us/step, update %.1f us/step;"
-             " drafts from request/outputs/corpus/model %ld/%ld/%ld/%ld of %ld steps",
+             " drafts from request/outputs/corpus/model %ld/%ld/%ld/%ld of %ld steps, %ld trees",
              mm->log_n, mm->tr[2].n, nodes, toks ? (double)bytes / (double)toks : 0.0,
              mm->look_n ? mm->look_s / mm->look_n * 1e6 : 0.0, mm->upd_n ? mm->upd_s / mm->upd_n * 1e6 : 0.0,
-             mm->src_used[0], mm->src_used[1], mm->src_used[2], mm->model_steps, mm->n_steps);
+             mm->src_used[0], mm->src_used[1], mm->src_used[2], mm->model_steps, mm->n_steps, mm->tree_steps);
     return mm->info;
 }
 
@@ -668,6 +782,7 @@ int spc__drafter_memory_new(struct spc__drafter **out, const struct spc__draft_c
     mm->base.vt = &memory_vt;
     mm->base.own_k = true;             /* the policy decides the draft length */
     mm->policy = gp->draft_policy;
+    mm->tree = gp->draft_tree != 0;
     mm->threshold = gp->draft_threshold;
     mm->sources = gp->memory_sources;
     mm->min_depth = gp->lookup_min;

@@ -53,7 +53,8 @@ static float softmax_prob(const float *l, int n, int32_t x) {
 }
 
 static int md_propose(struct spc__drafter *d, const int32_t *hist, int n_hist, int k_max, int32_t *out,
-                      struct spc__qdist *q) {
+                      struct spc__qdist *q, int32_t *parent) {
+    (void)parent;           /* a chain */
     struct mdraft *md = (struct mdraft *)d;
     if (md->off) return 0;
     if (md->n_past > n_hist - 1) md->n_past = n_hist - 1;

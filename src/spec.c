@@ -16,6 +16,12 @@
  * distribution from the same sampler settings; on rejection the token is drawn from
  * normalize(max(0, p - q)). A drafter without a distribution has q one-hot at x.
  *
+ * Token trees: a drafter may propose a tree (parent indices) instead of a chain. The pass then
+ * evaluates every node with attention to its ancestors only (spc_batch.parent), verification walks
+ * from the root taking the child that equals the target's token (greedy argmax, or a token sampled
+ * from p: tree drafts are deterministic, so following the sampled token is exact), and the KV of
+ * the accepted path is compacted into the committed prefix (spc_kv_compact).
+ *
  * Nothing is allocated inside spc_gen_run's loop: buffers are sized in spc_gen_new (per context
  * length) and at the start of a request (the text buffer).
  * Depends on: base, model, sampler, vocab, spec.h drafters.
@@ -88,6 +94,7 @@ struct spc_gen_params spc_gen_default_params(void) {
     p.draft_threshold = 0.3f;
     p.memory_max = 200000;
     p.memory_sources = 7;
+    p.draft_tree = 1;
     return p;
 }
 
@@ -107,6 +114,10 @@ struct spc_gen {
     uint8_t *batch_logits;
     int32_t draft[SPC_SPEC_KMAX];
     struct spc__qdist q[SPC_SPEC_KMAX];
+    int32_t parent[SPC_SPEC_KMAX];      /* the drafter's tree (-1: child of the pending token) */
+    int32_t bparent[SPC_SPEC_KMAX + 1]; /* the same as batch indices */
+    int32_t path[SPC_SPEC_KMAX + 1];    /* accepted tree nodes; as batch indices for compaction */
+    uint8_t depth[SPC_SPEC_KMAX];
     float *pdense;              /* n_vocab: p for the residual distribution */
     int32_t commit[SPC_SPEC_KMAX + 1];
 
@@ -303,6 +314,34 @@ static int verify(struct spc_gen *g, int k, int32_t *bonus) {
     return 0;   /* unreachable */
 }
 
+/* Verifies the token tree draft/parent[0..k) against the last pass (batch index i + 1 is draft i):
+ * from the root, the child equal to the target's token is taken (argmax, or a sample of p; tree
+ * drafts are one-hot). Returns the path length m with the draft indices in g->path[0..m), and the
+ * target's token after the path in *bonus. *reached: whether the last node had children. */
+static int verify_tree(struct spc_gen *g, int k, int32_t *bonus, bool *reached) {
+    int m = 0, cur = -1;
+    for (;;) {
+        const float *lg = spc_ctx_logits(g->ctx, cur + 1);
+        int32_t a = g->p.sampling.temp <= 0 ? spc_argmax(lg, g->n_vocab) : spc_sampler_sample(g->smp, lg);
+        int next = -1;
+        *reached = false;
+        for (int j = cur + 1; j < k; j++)
+            if (g->parent[j] == cur) {
+                *reached = true;
+                if (g->draft[j] == a) {
+                    next = j;
+                    break;
+                }
+            }
+        if (next < 0) {
+            *bonus = a;
+            return m;
+        }
+        g->path[m++] = next;
+        cur = next;
+    }
+}
+
 /* Time of a pass over k + 1 positions relative to one position, from this generator's passes:
  * the mean at k when seen 3 times, else a line fitted to all passes, else a prior. */
 static double v_hat(const struct spc_gen *g, int k) {
@@ -361,27 +400,52 @@ static int gen_step(struct spc_gen *g, int budget) {
         k_max = kc;
     }
     double t0 = spc__now();
+    bool tree = false;
     if (g->dr && k_max >= 1 && k_max >= g->p.draft_min) {
-        for (int i = 0; i < k_max; i++) g->q[i].n = 0;
-        k = g->dr->vt->propose(g->dr, g->hist, g->n_hist, k_max, g->draft, g->q);
+        for (int i = 0; i < k_max; i++) {
+            g->q[i].n = 0;
+            g->parent[i] = i - 1;
+        }
+        k = g->dr->vt->propose(g->dr, g->hist, g->n_hist, k_max, g->draft, g->q, g->parent);
         if (k < 0) return k;
         if (k > k_max) k = k_max;
         if (k > 0) g->st.n_draft_calls++;
         if (k < g->p.draft_min) k = 0;
+        for (int i = 0; i < k; i++) {
+            if (g->parent[i] < -1 || g->parent[i] >= i)
+                return spc__err(SPC_ERR_INVALID, "gen: the drafter gave draft %d the parent %d", i, g->parent[i]);
+            tree |= g->parent[i] != i - 1;
+            g->depth[i] = (uint8_t)(g->parent[i] < 0 ? 0 : g->depth[g->parent[i]] + 1);
+        }
     }
     double t1 = spc__now();
     g->batch_tok[0] = g->hist[g->n_hist - 1];
-    for (int i = 0; i < k; i++) g->batch_tok[i + 1] = g->draft[i];
+    g->bparent[0] = -1;
+    for (int i = 0; i < k; i++) {
+        g->batch_tok[i + 1] = g->draft[i];
+        g->bparent[i + 1] = g->parent[i] + 1;
+    }
     for (int i = 0; i <= k; i++) g->batch_logits[i] = 1;
-    struct spc_batch b = { .n = k + 1, .token = g->batch_tok, .logits = g->batch_logits };
+    struct spc_batch b = { .n = k + 1, .token = g->batch_tok, .parent = tree ? g->bparent : NULL, .logits = g->batch_logits };
     int st = spc_forward(g->ctx, &b);
     if (st) return st;
     int32_t bonus;
-    int m = verify(g, k, &bonus);
-    st = spc_kv_truncate(g->ctx, 0, kv + 1 + m);
+    int m;
+    bool reached = false;
+    if (tree) {
+        m = verify_tree(g, k, &bonus, &reached);
+        for (int i = 0; i < m; i++) g->commit[i] = g->draft[g->path[i]];
+        for (int i = m; i > 0; i--) g->path[i] = g->path[i - 1] + 1;     /* batch indices */
+        g->path[0] = 0;
+        st = spc_kv_compact(g->ctx, 0, kv, g->path, m + 1);
+    } else {
+        m = verify(g, k, &bonus);
+        reached = m < k;
+        for (int i = 0; i < m; i++) g->commit[i] = g->draft[i];
+        st = spc_kv_truncate(g->ctx, 0, kv + 1 + m);
+    }
     if (st) return st;
     double t2 = spc__now();
-    for (int i = 0; i < m; i++) g->commit[i] = g->draft[i];
     g->commit[m] = bonus;
     int nc = m + 1;
     for (int i = 0; i < nc; i++) g->hist[g->n_hist++] = g->commit[i];
@@ -391,11 +455,10 @@ static int gen_step(struct spc_gen *g, int budget) {
     s->n_steps++;
     s->n_drafted += k;
     s->n_accepted += m;
-    s->n_checked += m < k ? m + 1 : m;
-    for (int i = 0; i < k; i++) {
-        s->drafted_at[i]++;
-        if (i < m) s->accepted_at[i]++;
-    }
+    s->n_checked += m + reached;
+    s->n_tree_steps += tree;
+    for (int i = 0; i < k; i++) s->drafted_at[g->depth[i]]++;
+    for (int i = 0; i < m; i++) s->accepted_at[i]++;
     s->passes_by_k[k]++;
     s->verify_s_by_k[k] += t2 - t1;
     g->pass_s[k] += t2 - t1;
@@ -403,7 +466,7 @@ static int gen_step(struct spc_gen *g, int budget) {
     double f[5] = { 1, k, (double)k * k, t2 - t1, k * (t2 - t1) };
     for (int i = 0; i < 5; i++) g->fit[i] += f[i];
     g->acc_n += m;
-    g->chk_n += m < k ? m + 1 : m;
+    g->chk_n += m + reached;
     if (k > 0) {
         g->draft_s += t1 - t0;
         g->draft_n += k;

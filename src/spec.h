@@ -27,10 +27,15 @@ struct spc__qdist {
 struct spc__drafter;
 struct spc__drafter_vt {
     /* Proposes up to k_max (>= 1) tokens to follow hist[0..n_hist); returns how many (0..k_max)
-     * or a negative status. q[i] describes draft i (left n == 0 when the drafter has none). */
+     * or a negative status. q[i] describes draft i (left n == 0 when the drafter has none).
+     * parent[i] comes filled as a chain (i - 1); a drafter may propose a token tree instead by
+     * writing parent[i] in -1..i-1 (-1: draft i follows hist directly; siblings are distinct
+     * tokens). Tree drafts carry no q (one-hot): verification walks the tree with the target's
+     * own choice at each node, which is exact for deterministic drafts. */
     int (*propose)(struct spc__drafter *d, const int32_t *hist, int n_hist, int k_max, int32_t *out,
-                   struct spc__qdist *q);
-    /* The last proposal's n_drafted tokens were verified, n_accepted of them kept; hist[0..n_hist)
+                   struct spc__qdist *q, int32_t *parent);
+    /* The last proposal's n_drafted tokens (tree nodes) were verified, n_accepted of them kept (the
+     * accepted path); hist[0..n_hist)
      * is the new committed history (the accepted drafts and the target's bonus token appended). */
     void (*observe)(struct spc__drafter *d, const int32_t *hist, int n_hist, int n_drafted, int n_accepted);
     /* A new request begins with hist[0..n_hist) (the prompt); capacity for n_max history tokens. */

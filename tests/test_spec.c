@@ -2,7 +2,8 @@
  * test_spec.c: the invariants of speculative decoding on real models.
  * - lossless: greedy speculation emits exactly the tokens of plain greedy decoding, for every
  *   drafter (draft, pld, ngram, selfspec) and every K in 1..8;
- * - speculative sampling keeps the target's distribution: chi-square on the first two tokens;
+ * - speculative sampling keeps the target's distribution: chi-square on the first two tokens (also
+ *   through token trees);
  * - the target's KV cache after the draft-verify loop equals a fresh prefill of the same tokens;
  * - stop strings, -n and EOG are honoured in the middle of an accepted run;
  * - nothing is allocated inside the loop; an incompatible draft vocabulary is a clear error;
@@ -68,6 +69,8 @@ static int generate(const struct spc_model *m, const struct spc_gen_params *gp, 
  * measured times, which a sanitizer build or a busy machine changes. */
 /* The memory drafter's settings for the tests that sweep methods (set by the memory tests). */
 static int g_policy = SPC_POLICY_FIXED;
+static int g_tree = 1;
+static long g_tree_steps;       /* tree verifications seen by check_lossless / check_distribution */
 static unsigned g_sources = 7;
 static const char *g_memfile, *g_corpus;
 
@@ -78,6 +81,7 @@ static struct spc_gen_params params(int method, int k) {
     gp.adaptive = 0;
     gp.ctx.n_ctx = 1024;
     gp.draft_policy = g_policy;
+    gp.draft_tree = g_tree;
     gp.memory_sources = g_sources;
     gp.memory_file = g_memfile;
     gp.memory_corpus = g_corpus;
@@ -113,6 +117,7 @@ static void check_lossless(struct spc_model *m, struct spc_model *draft, int met
         CHECK_MSG(st.n_steps + st.n_accepted == n, "each step commits its accepted drafts + 1");
         drafted += st.n_drafted;
         accepted += st.n_accepted;
+        g_tree_steps += st.n_tree_steps;
     }
     CHECK_MSG(drafted > accepted && accepted > 0, "drafted %ld, accepted %ld: verification not exercised", drafted, accepted);
 }
@@ -138,6 +143,12 @@ TEST(lossless_memory) {
         g_sources = 1;
         check_lossless(g_small, NULL, SPC_SPEC_MEMORY, NULL, P_CODE, 48);
     }
+    CHECK_MSG(g_tree_steps > 0, "no token tree was verified");
+    g_tree = 0;                 /* chains only */
+    g_tree_steps = 0;
+    check_lossless(g_small, NULL, SPC_SPEC_MEMORY, NULL, P_CODE, 48);
+    CHECK(g_tree_steps == 0);
+    g_tree = 1;
     g_policy = SPC_POLICY_FIXED;
     const char *mf = "/tmp/spc_test_memory_lossless.bin", *cf = "/tmp/spc_test_memory_corpus.txt";
     remove(mf);
@@ -349,7 +360,7 @@ static void target_dist(struct spc_model *m, const struct spc_sampler_params *sp
 
 /* Samples the first two tokens `trials` times with speculative sampling and compares the joint
  * frequencies with p(t1) p(t2 | t1) computed from the target alone. */
-static void check_distribution(int method, const char *skip, const char *prompt, int trials) {
+static void check_distribution(int method, const char *skip, const char *prompt, int trials, int n_predict) {
     struct spc_model *m = g_small;
     int nv = spc_model_n_vocab(m);
     struct spc_gen_params gp = params(method, 4);
@@ -382,7 +393,7 @@ static void check_distribution(int method, const char *skip, const char *prompt,
     long count[25] = { 0 };
     struct spc_gen *g;
     CHECK_OK(spc_gen_new(&g, m, &gp));
-    struct spc_gen_request rq = { pt, np, 2, NULL, 0 };
+    struct spc_gen_request rq = { pt, np, n_predict, NULL, 0 };      /* tokens after the second are not judged */
     long drafted = 0, accepted = 0, other = 0;
     for (int tr = 0; tr < trials; tr++) {
         struct spc_gen_result res;
@@ -391,8 +402,9 @@ static void check_distribution(int method, const char *skip, const char *prompt,
         spc_gen_stats(g, &st);
         drafted += st.n_drafted;
         accepted += st.n_accepted;
+        g_tree_steps += st.n_tree_steps;
         int c = -1;
-        for (int i = 0; i < nc && res.n_tokens == 2; i++)
+        for (int i = 0; i < nc && res.n_tokens >= 2; i++)
             if (cell_a[i] == res.tokens[0] && cell_b[i] == res.tokens[1]) c = i;
         if (c < 0) other++;
         else count[c]++;
@@ -428,30 +440,45 @@ static void check_distribution(int method, const char *skip, const char *prompt,
 
 TEST(sampling_distribution_selfspec) {
     if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
-    check_distribution(SPC_SPEC_SELFSPEC, "6-20", "The best thing about living in the city is", quick() ? 300 : getenv("SPC_TRIALS") ? atoi(getenv("SPC_TRIALS")) : 1500);
+    check_distribution(SPC_SPEC_SELFSPEC, "6-20", "The best thing about living in the city is", quick() ? 300 : getenv("SPC_TRIALS") ? atoi(getenv("SPC_TRIALS")) : 1500, 2);
 }
 
 TEST(sampling_distribution_pld) {
     if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
-    check_distribution(SPC_SPEC_PLD, NULL, "one two three four, one two three four, one two three", quick() ? 300 : getenv("SPC_TRIALS") ? atoi(getenv("SPC_TRIALS")) : 1500);
+    check_distribution(SPC_SPEC_PLD, NULL, "one two three four, one two three four, one two three", quick() ? 300 : getenv("SPC_TRIALS") ? atoi(getenv("SPC_TRIALS")) : 1500, 2);
+}
+
+/* Tree drafts (the memory's tree, fixed K = 4: after "1 2" both " 3" and " 5" are proposed) are
+   verified by following the sampled token down the tree. */
+TEST(sampling_distribution_memory_tree) {
+    if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
+    g_policy = SPC_POLICY_FIXED;
+    g_sources = 1;
+    g_tree_steps = 0;
+    check_distribution(SPC_SPEC_MEMORY, NULL, "1 2 3 4 1 2 5 6 1 2 3 4 1 2 5 6 1 2",
+                       quick() ? 300 : getenv("SPC_TRIALS") ? atoi(getenv("SPC_TRIALS")) : 1500, 4);
+    CHECK_MSG(g_tree_steps > 0, "no token tree was verified");
+    g_sources = 7;
 }
 
 /* ---- KV, stops, allocation, errors ---- */
 
-TEST(kv_after_loop_equals_fresh_prefill) {
-    if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
-    struct spc_gen_params gp = params(SPC_SPEC_PLD, 6);
+/* The KV cache after the loop (pld: truncation after chains; memory: compaction of accepted tree
+   paths) equals a fresh prefill of the same tokens, byte for byte. */
+static void check_kv_after_loop(int method, const char *prompt) {
+    struct spc_gen_params gp = params(method, 6);
     gp.ctx.kv_type = SPC_KV_F32;
     struct spc_gen *g;
     CHECK_OK(spc_gen_new(&g, g_small, &gp));
     int32_t pt[256];
-    int np = tokenize(g_small, P_CODE, pt, 256);
+    int np = tokenize(g_small, prompt, pt, 256);
     struct spc_gen_request rq = { pt, np, 40, NULL, 0 };
     struct spc_gen_result res;
     CHECK_OK(spc_gen_run(g, &rq, NULL, NULL, &res));
     struct spc_gen_stats st;
     spc_gen_stats(g, &st);
     CHECK(st.n_drafted > st.n_accepted);       /* rollbacks happened */
+    CHECK_MSG(method != SPC_SPEC_MEMORY || st.n_tree_steps > 0, "no token tree was verified");
     /* the generator's cache holds prompt + output except the pending last token */
     int32_t all[512];
     memcpy(all, pt, sizeof *pt * (size_t)np);
@@ -473,9 +500,17 @@ TEST(kv_after_loop_equals_fresh_prefill) {
                 const void *r1 = spc__ctx_kv_row(gc, kv, 0, il, s, &b1), *r2 = spc__ctx_kv_row(c, kv, 0, il, s, &b2);
                 diff += !r1 || !r2 || b1 != b2 || memcmp(r1, r2, b1);
             }
-    CHECK_MSG(diff == 0, "%ld KV rows differ from a fresh prefill", diff);
+    CHECK_MSG(diff == 0, "%s: %ld KV rows differ from a fresh prefill", spc_spec_method_name(method), diff);
     spc_ctx_free(c);
     spc_gen_free(g);
+}
+
+TEST(kv_after_loop_equals_fresh_prefill) {
+    if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
+    check_kv_after_loop(SPC_SPEC_PLD, P_CODE);
+    g_sources = 1;
+    check_kv_after_loop(SPC_SPEC_MEMORY, P_CODE);
+    g_sources = 7;
 }
 
 static int collect(const char *text, size_t len, void *ud) {
@@ -692,6 +727,7 @@ int main(int argc, char **argv) {
     RUN(selfspec_search_reports_layers);
     RUN(sampling_distribution_selfspec);
     RUN(sampling_distribution_pld);
+    RUN(sampling_distribution_memory_tree);
     RUN(kv_after_loop_equals_fresh_prefill);
     RUN(stops_inside_accepted_runs);
     RUN(eog_inside_accepted_run);

@@ -6,7 +6,8 @@
  *   pp   prompt processing: one spc_forward over a pp-token prompt (fresh KV each rep);
  *   tg   generation: tg greedy tokens, one position per spc_forward, after an 8-token prompt;
  *   v(k) the cost of verifying k drafts: one spc_forward over a chain of k+1 positions with logits
- *        for all of them after a 64-token prefix, rolled back after each call, relative to k = 0.
+ *        for all of them after a prefix of --depth tokens (64; llama-bench's -d), rolled back after
+ *        each call, relative to k = 0 at the same depth (attention grows with depth x positions).
  * And two properties of the machine, so the speeds can be read against ceilings:
  *   the memory read bandwidth with the same number of threads, probed just before and just after tg
  *   (generation reads every weight once per token, so bandwidth / weight bytes bounds tg), and the
@@ -38,11 +39,11 @@
 #include "specula.h"
 #include "tools.h"
 
-enum { PREFIX_TG = 8, PREFIX_VERIFY = 64 };
+enum { PREFIX_TG = 8 };
 
 struct bench_opts {
     const char *model, *json;
-    int n_threads, reps, pp, tg, kmax;
+    int n_threads, reps, pp, tg, kmax, depth;
 };
 
 /* Everything the tables and the JSON report. */
@@ -62,13 +63,13 @@ struct bench_result {
 
 static int usage_bench(void) {
     fprintf(stderr, "usage: specula bench -m MODEL [-t THREADS] [-r REPS] [--pp N] [--tg N] [--kmax K]"
-                    " [--json OUT]\n");
+                    " [--depth N] [--json OUT]\n");
     return 2;
 }
 
 static int parse_bench(int argc, char **argv, struct bench_opts *o) {
     *o = (struct bench_opts){ .model = "smollm2-135m", .n_threads = 2, .reps = 5, .pp = 512, .tg = 128,
-                              .kmax = 16 };
+                              .kmax = 16, .depth = 64 };
     for (int i = 2; i < argc; i += 2) {                 /* every option takes a value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool ok = true;
@@ -78,6 +79,7 @@ static int parse_bench(int argc, char **argv, struct bench_opts *o) {
         else if (!strcmp(a, "-r")) ok = v && parse_int(v, 1, 1000, &o->reps);
         else if (!strcmp(a, "--pp")) ok = v && parse_int(v, 1, 65536, &o->pp);
         else if (!strcmp(a, "--tg")) ok = v && parse_int(v, 1, 65536, &o->tg);
+        else if (!strcmp(a, "--depth")) ok = v && parse_int(v, 1, 1 << 20, &o->depth);
         else if (!strcmp(a, "--kmax")) ok = v && parse_int(v, 0, 256, &o->kmax);
         else {
             fprintf(stderr, "specula bench: unknown option '%s'\n", a);
@@ -422,15 +424,16 @@ static int bench_verify(struct spc_ctx *ctx, const int32_t *toks, const struct b
     }
     memset(all, 1, (size_t)nk);
     spc_kv_truncate(ctx, 0, 0);
-    if (forward_chain(ctx, toks, PREFIX_VERIFY, NULL)) goto done;
-    const int32_t *draft = toks + PREFIX_VERIFY;
+    for (int at = 0, nb = o->pp > o->kmax + 1 ? o->pp : o->kmax + 1; at < o->depth; at += nb)
+        if (forward_chain(ctx, toks + at, o->depth - at < nb ? o->depth - at : nb, NULL)) goto done;
+    const int32_t *draft = toks + o->depth;
     for (int rep = -1; rep < n_rep; rep++) {         /* rep -1 warms up */
         for (int k = 0; k < nk; k++) {
             double t0 = now_s();
             if (forward_chain(ctx, draft, k + 1, all)) goto done;
             double dt = (now_s() - t0) * 1e3;
             if (rep >= 0) ms[(size_t)k * n_rep + rep] = dt;
-            spc_kv_truncate(ctx, 0, PREFIX_VERIFY);
+            spc_kv_truncate(ctx, 0, o->depth);
         }
     }
     for (int k = 0; k < nk; k++) r->verify_ms[k] = median(ms + (size_t)k * n_rep, n_rep);
@@ -462,6 +465,7 @@ static void print_tables(const struct bench_opts *o, const struct bench_result *
         /* "±" is two bytes that print as one column */
         printf("| %-24s | %12s | %10s | %7d | %10s | %21s |\n", r->label, size, params, o->n_threads, test, tps);
     }
+    printf("\nverification after a prefix of %d tokens:\n", o->depth);
     printf("\n| %4s | %9s | %9s | %6s |\n", "k", "positions", "ms", "v(k)");
     printf("| ---: | --------: | --------: | -----: |\n");
     for (int k = 0; k <= o->kmax; k++)
@@ -504,7 +508,7 @@ static void write_json(FILE *f, int argc, char **argv, const struct bench_opts *
     json_kstr(f, "command", cmd);
     fprintf(f, "  \"n_threads\": %d,\n  \"reps\": %d,\n  \"verify_reps\": %d,\n", o->n_threads, o->reps,
             3 * o->reps);
-    fprintf(f, "  \"pp\": %d,\n  \"tg\": %d,\n  \"kmax\": %d,\n", o->pp, o->tg, o->kmax);
+    fprintf(f, "  \"pp\": %d,\n  \"tg\": %d,\n  \"kmax\": %d,\n  \"depth\": %d,\n", o->pp, o->tg, o->kmax, o->depth);
     fprintf(f, "  \"size_bytes\": %llu,\n  \"n_params\": %llu,\n  \"n_params_matmul\": %llu,\n",
             (unsigned long long)r->size_bytes, (unsigned long long)r->n_params,
             (unsigned long long)r->n_params_matmul);
@@ -569,7 +573,7 @@ int cmd_bench(int argc, char **argv) {
     count_params(spc_model_gguf(m), &r);
     r.weight_bytes = spc_model_weight_bytes(m);
     int n_vocab = spc_model_n_vocab(m);
-    int n_ctx = (o.pp > PREFIX_VERIFY ? o.pp : PREFIX_VERIFY) + o.tg + o.kmax + PREFIX_TG;
+    int n_ctx = (o.pp > o.depth ? o.pp : o.depth) + o.tg + o.kmax + PREFIX_TG;
     if (n_ctx > spc_model_n_ctx_train(m)) {
         fprintf(stderr, "specula bench: --pp %d, --tg %d and --kmax %d need a context of %d, more than the"
                         " model's %d\n", o.pp, o.tg, o.kmax, n_ctx, spc_model_n_ctx_train(m));
@@ -586,12 +590,12 @@ int cmd_bench(int argc, char **argv) {
 
     struct spc_ctx_params cp = spc_ctx_default_params();
     cp.n_ctx = n_ctx;
-    cp.n_batch = o.pp > PREFIX_VERIFY + o.kmax + 1 ? o.pp : PREFIX_VERIFY + o.kmax + 1;
+    cp.n_batch = o.pp > o.kmax + 1 ? o.pp : o.kmax + 1;
     cp.n_logits = o.kmax + 1;
     cp.n_threads = o.n_threads;
     int st = spc_ctx_new(&ctx, m, &cp);
     if (st) { fail("cannot create context", st); goto done; }
-    int n_toks = cp.n_batch;
+    int n_toks = cp.n_batch > o.depth + o.kmax + 1 ? cp.n_batch : o.depth + o.kmax + 1;
     toks = malloc(sizeof *toks * (size_t)n_toks);
     r.pp_tps = calloc((size_t)o.reps, sizeof(double));
     r.tg_tps = calloc((size_t)o.reps, sizeof(double));

@@ -47,6 +47,7 @@ struct bopts {
     unsigned sources[MAX_METHODS];      /* memory variants: 0 = the --memory-sources option */
     int hybrid[MAX_METHODS];            /* memory variants: a model drafter beside the memory */
     int kmax[MAX_METHODS];              /* memory variants: their own K (kN; 0 = --draft-max) */
+    bool chain[MAX_METHODS];            /* memory variants: chains only (no token trees) */
     char label[MAX_METHODS][48];        /* the name as given ("memory:fixed") */
     struct spc_gen_params gp;
 };
@@ -106,13 +107,14 @@ static int parse(int argc, char **argv, struct bopts *o) {
         return usage();
     }
     /* methods: `none` always first (the baseline), each once; memory may come in variants,
-       memory:POLICY[:SOURCES][:draft|selfspec][:kN] (e.g. memory:fixed:k4, memory:adaptive:request)
-       for ablations */
+       memory:POLICY[:SOURCES][:draft|selfspec][:kN][:chain] (e.g. memory:fixed:k4,
+       memory:adaptive:request, memory:chain: no token trees) for ablations */
     o->methods[o->n_methods] = SPC_SPEC_NONE;
     o->policy[o->n_methods] = -1;
     o->hybrid[o->n_methods] = 0;
     o->kmax[o->n_methods] = 0;
     o->sources[o->n_methods] = 0;
+    o->chain[o->n_methods] = false;
     snprintf(o->label[o->n_methods++], sizeof o->label[0], "none");
     char buf[512];
     snprintf(buf, sizeof buf, "%s", methods);
@@ -128,6 +130,7 @@ static int parse(int argc, char **argv, struct bopts *o) {
             return 2;
         }
         int hyb = 0, kk = 0;
+        bool chain = false;
         if (var) {
             /* colon-separated: a policy, a sources list (request+outputs+corpus), draft or selfspec */
             char *srcs = NULL;
@@ -139,12 +142,13 @@ static int parse(int argc, char **argv, struct bopts *o) {
                 else if (f[0] == 'k' && parse_int(f + 1, 1, SPC_SPEC_KMAX, &kk)) {}
                 else if (!strcmp(f, "draft")) hyb = SPC_SPEC_DRAFT;
                 else if (!strcmp(f, "selfspec")) hyb = SPC_SPEC_SELFSPEC;
+                else if (!strcmp(f, "chain")) chain = true;
                 else srcs = f;
                 f = nx;
             }
             if (srcs && !parse_sources(srcs, '+', &src)) {
                 fprintf(stderr, "specula bench: bad memory variant '%s' (memory[:fixed|threshold|adaptive]"
-                                "[:request+outputs+corpus][:draft|selfspec][:kN])\n", tok);
+                                "[:request+outputs+corpus][:draft|selfspec][:kN][:chain])\n", tok);
                 return 2;
             }
         }
@@ -156,6 +160,7 @@ static int parse(int argc, char **argv, struct bopts *o) {
             o->sources[o->n_methods] = src;
             o->hybrid[o->n_methods] = hyb;
             o->kmax[o->n_methods] = kk;
+            o->chain[o->n_methods] = chain;
             snprintf(o->label[o->n_methods++], sizeof o->label[0], "%s", tok);
         }
         if (mth == SPC_SPEC_DRAFT && !o->draft) {
@@ -366,6 +371,7 @@ int cmd_bench_prompts(int argc, char **argv) {
         if (o.sources[j]) gp.memory_sources = o.sources[j];
         if (o.hybrid[j]) gp.memory_model = o.hybrid[j];
         if (o.kmax[j]) gp.draft_max = o.kmax[j];
+        if (o.chain[j]) gp.draft_tree = 0;
         gp.ctx.n_ctx = o.n_ctx;
         gp.ctx.n_threads = o.n_threads;
         gp.target_ctx = tctx;

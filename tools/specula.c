@@ -163,6 +163,7 @@ static int usage_run(void) {
             "                   [--lookup-min N] [--lookup-max N]\n"
             "                   [--ngram-cache FILE] [--ngram-corpus FILE] [--ngram-min-count N] [--ngram-min-share S]\n"
             "                   [--skip-layers auto|LIST] [--draft-adapt 0|1] [--draft-policy fixed|threshold|adaptive]\n"
+            "                   [--draft-tree 0|1]\n"
             "                   [--draft-threshold P] [--memory-file FILE] [--memory-corpus FILE] [--memory-max N]\n"
             "                   [--memory-sources request,outputs,corpus]\n");
     return 2;
@@ -220,6 +221,7 @@ int parse_spec_opt(const char *cmd, const char *a, const char *v, struct spc_gen
     else if (!strcmp(a, "--ngram-min-share")) ok = v && parse_float(v, &gp->ngram_min_share);
     else if (!strcmp(a, "--skip-layers")) gp->skip_layers = v;
     else if (!strcmp(a, "--draft-adapt")) ok = v && parse_int(v, 0, 1, &gp->adaptive);
+    else if (!strcmp(a, "--draft-tree")) ok = v && parse_int(v, 0, 1, &gp->draft_tree);
     else if (!strcmp(a, "--draft-policy")) ok = v && (gp->draft_policy = spc_draft_policy_from_name(v)) >= 0;
     else if (!strcmp(a, "--draft-threshold")) ok = v && parse_float(v, &gp->draft_threshold);
     else if (!strcmp(a, "--memory-file")) gp->memory_file = v;
