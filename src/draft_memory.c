@@ -281,6 +281,11 @@ struct memory {
     struct spc__drafter *model;     /* hybrid: the model drafter (NULL: none) */
     struct stat mst[SPC_SPEC_KMAX]; /* its acceptance at draft position i, given i - 1 accepted */
     bool last_model;                /* the last proposal came from the model */
+    int model_hist;                 /* history length the model last saw (its last proposal, or the prompt) */
+    double cost_real[2], cost_est[2];   /* memory (0) and model (1) steps: decayed sums of their real
+                                           time and of the estimate that chose them, in seconds */
+    double step_end, step_draft, step_est;  /* the last step: when propose returned, its drafting
+                                               time, its estimated time (0: not judged) */
     long model_steps;
     size_t corpus_n;            /* corpus tokens indexed */
     double upd_s, look_s;       /* time in observe (update) and propose (lookup) */
@@ -460,6 +465,13 @@ static int memory_propose(struct spc__drafter *d, const int32_t *hist, int n_his
                           struct spc__qdist *q, int32_t *parent) {
     struct memory *mm = (struct memory *)d;
     double t0 = spc__now();
+    if (mm->model && mm->step_end > 0 && mm->step_est > 0) {
+        /* the previous step was verified since: its real time (drafting + the target's pass) */
+        int kind = mm->last_model;
+        mm->cost_real[kind] = 0.9 * mm->cost_real[kind] + (t0 - mm->step_end) + mm->step_draft;
+        mm->cost_est[kind] = 0.9 * mm->cost_est[kind] + mm->step_est;
+    }
+    mm->step_est = 0;
     int K = k_max < SPC_SPEC_KMAX ? k_max : SPC_SPEC_KMAX;
     bool tree = mm->tree;
     /* remember every source's proposal for the replay (the oldest entry goes when full) */
@@ -523,16 +535,31 @@ static int memory_propose(struct spc__drafter *d, const int32_t *hist, int n_his
         int mk = 0;
         if (mm->policy == SPC_POLICY_ADAPTIVE) {
             double e = 1, run = 1;
-            double cm = t_one > 0 && mm->model->fwd_n > 0 ? mm->model->fwd_s / mm->model->fwd_n / t_one : 0.5;
+            const struct spc__drafter *md = mm->model;
+            double cm = t_one > 0 && md->fwd_n > 0 ? md->fwd_s / md->fwd_n / t_one : 0.5;
+            /* after steps the memory drafted, the model first catches up on what they committed */
+            int lag = n_hist - mm->model_hist;
+            double cl = lag > 2 && t_one > 0 ? (md->lag_n > 0 ? md->lag_s / md->lag_n / t_one : cm) * lag : 0;
+            /* what model steps really cost relative to their estimate, against the same ratio for the
+               memory's steps (long contexts make verification and the model dearer than the averages
+               the estimates use; a recent window, so it follows the context length) */
+            double f = 1;
+            if (mm->cost_est[0] > 0 && mm->cost_est[1] > 0)
+                f = (mm->cost_real[1] / mm->cost_est[1]) / (mm->cost_real[0] / mm->cost_est[0]);
+            f = f < 0.5 ? 0.5 : f > 4 ? 4 : f;
+            double mem_est = spc__gen_v(mm->base.gen, best_k) + c * best_k;
             for (int k = 1; k <= K; k++) {
                 const struct stat *x = &mm->mst[k - 1];
                 e += (run *= (x->acc + 1.6) / (x->n + 2.0));        /* prior 0.8, worth two drafts */
-                double v = e / (spc__gen_v(mm->base.gen, k) + cm * k);
+                double est_k = spc__gen_v(mm->base.gen, k) + cm * k + cl;
+                double v = e / (est_k * f);
                 if (v > best_v) {
                     best_v = v;
                     mk = k;
+                    mem_est = est_k;
                 }
             }
+            mm->step_est = mem_est * t_one;
         } else if (best_s < 0 || best_k == 0) {
             mk = K;
         }
@@ -543,6 +570,7 @@ static int memory_propose(struct spc__drafter *d, const int32_t *hist, int n_his
             t_model = spc__now() - tm;          /* the model's time is its own cost, not lookup */
             mm->base.t_extra = mm->model->t_extra;
             if (n < 0) return n;
+            mm->model_hist = n_hist;
             if (n > 0) {
                 mm->last_model = true;
                 mm->model_steps++;
@@ -560,9 +588,11 @@ static int memory_propose(struct spc__drafter *d, const int32_t *hist, int n_his
         mm->tree_steps += is_tree;
     }
     mm->n_steps++;
-    double dt = spc__now() - t0 - t_model;
+    double t_end = spc__now(), dt = t_end - t0 - t_model;
     mm->look_s += dt;
     mm->look_n++;
+    mm->step_end = t_end;
+    mm->step_draft = t_end - t0;
     if (k_model) return k_model;
     if (best_k > 0) {
         mm->prop_s += dt;
@@ -608,6 +638,8 @@ static int memory_reset(struct spc__drafter *d, const int32_t *hist, int n_hist,
     mm->cur[1] = mm->cur[2] = 0;
     mm->n_seen = 0;
     mm->n_pend = 0;
+    mm->model_hist = n_hist;        /* a model drafter prefills the prompt in its reset */
+    mm->step_end = 0;
     advance(mm, hist, n_hist);
     if (!mm->model) return SPC_OK;
     int st = mm->model->vt->reset(mm->model, hist, n_hist, n_max);

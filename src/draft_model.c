@@ -65,6 +65,9 @@ static int md_propose(struct spc__drafter *d, const int32_t *hist, int n_hist, i
     if (n_hist - md->n_past <= 2) {     /* a catch-up after a rest is not the cost of a draft token */
         d->fwd_s += spc__now() - t0;
         d->fwd_n++;
+    } else {
+        d->lag_s += spc__now() - t0;
+        d->lag_n += n_hist - md->n_past;
     }
     md->n_past = n_hist;
     int k = 0;
