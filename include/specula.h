@@ -248,6 +248,12 @@ int spc_kv_truncate(struct spc_ctx *ctx, int seq, int n);
 /* Keeps positions start + keep[0..n_keep) (strictly increasing) as start..start+n_keep-1 and
  * drops the rest after start: a tree's accepted path becomes the committed prefix. */
 int spc_kv_compact(struct spc_ctx *ctx, int seq, int start, const int32_t *keep, int n_keep);
+/* Drops positions start..start+n-1 of seq (their K/V, e.g. the middle of a long context a drafter
+ * need not attend to); later slots move down and keep their positions, and new tokens continue
+ * after the last kept position, so RoPE stays consistent (K is stored rotated). */
+int spc_kv_evict(struct spc_ctx *ctx, int seq, int start, int n);
+/* The position of each slot of seq, spc_kv_len of them (slot i holds position i unless evicted). */
+const int32_t *spc_kv_positions(const struct spc_ctx *ctx, int seq);
 
 /* ---- sampling --------------------------------------------------------------------------- */
 
@@ -299,6 +305,8 @@ int32_t spc_argmax(const float *logits, int n);
 enum spc_spec_method { SPC_SPEC_NONE = 0, SPC_SPEC_DRAFT = 1, SPC_SPEC_PLD = 2, SPC_SPEC_NGRAM = 3, SPC_SPEC_SELFSPEC = 4,
                        SPC_SPEC_MEMORY = 5 };
 #define SPC_SPEC_NMETHODS 6
+/* What a model drafter keeps in its KV cache (the target always keeps everything). */
+enum spc_draft_kv { SPC_DRAFT_KV_FULL = 0, SPC_DRAFT_KV_WINDOW = 1 };
 /* How the memory drafter decides the draft length of a step. */
 enum spc_draft_policy { SPC_POLICY_FIXED = 0, SPC_POLICY_THRESHOLD = 1, SPC_POLICY_ADAPTIVE = 2 };
 int spc_draft_policy_from_name(const char *name);     /* "fixed", "threshold", "adaptive"; -1 if unknown */
@@ -334,6 +342,9 @@ struct spc_gen_params {
     int memory_max;             /* memory: most tokens of earlier requests kept (oldest evicted) */
     unsigned memory_sources;    /* memory: bit 0 the request, 1 earlier requests, 2 the corpus */
     int draft_vocab;            /* draft, selfspec: the drafter's logits_vocab (0: every token) */
+    int draft_kv;               /* draft, selfspec: enum spc_draft_kv (default full) */
+    int draft_sinks;            /* window: first positions always kept (attention sinks; default 4) */
+    int draft_window;           /* window: most recent positions kept (default 1024, >= 64) */
     int draft_tree;             /* memory, adaptive policy: 1 (default) proposes a token tree where
                                    several continuations are plausible; 0: chains only */
     int memory_model;           /* memory: 0 alone; SPC_SPEC_DRAFT or SPC_SPEC_SELFSPEC: hybrid, the

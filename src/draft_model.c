@@ -12,6 +12,14 @@
  * when the drafted token's probability falls below draft_p_min (llama.cpp's rule). observe()
  * drops the rejected drafts: the valid prefix is min(n_past, n_hist - 1).
  *
+ * Drafter KV policy (gp->draft_kv): full keeps every position; window keeps the first
+ * gp->draft_sinks positions (attention sinks) and the last gp->draft_window, evicting the middle
+ * (spc_kv_evict) whenever the cache exceeds them by WIN_SLACK, also while a long prompt is prefilled
+ * in chunks, so the drafter's cache and its per-token attention stay the same size however long the
+ * context grows. Kept slots keep their positions and new tokens take their true positions (RoPE
+ * consistent with the target's). The cache then holds history tokens [0, sinks) and the recent ones:
+ * slot = history index - n_evict past the sinks.
+ *
  * The selfspec search (auto): the target's greedy predictions over the calibration text are the
  * reference; each layer is skipped alone and ranked by how often the skipped model still agrees;
  * then the k least harmful layers are skipped together for growing k, and the set with the best
@@ -36,10 +44,13 @@ struct mdraft {
     bool sampling, selfspec, searched;
     bool off;                       /* selfspec: no skipped set pays on the calibration text */
     int n_vocab, n_past, n_batch, n_layer;
+    int kv_policy, sinks, window;   /* SPC_DRAFT_KV_*; window: positions kept at the start and end */
+    int n_evict;                    /* history tokens evicted: slots = n_past - n_evict */
+    int chunk;                      /* prefill chunk (window: at most the window) */
     int32_t *qids;                  /* SPC_SPEC_KMAX x n_vocab, sampling only */
     float *qprobs;
     uint8_t *skip;
-    char info[512];
+    char info[512], desc[640];
 };
 
 /* Probability of token x under softmax(logits). */
@@ -52,15 +63,39 @@ static float softmax_prob(const float *l, int n, int32_t x) {
     return (float)(exp((double)(l[x] - mx)) / s);
 }
 
+enum { WIN_SLACK = 64 };     /* evict in steps of at least this many positions (one memmove per step) */
+
+/* window policy: evicts the middle when the cache holds more than sinks + window + WIN_SLACK. */
+static int md_fit(struct mdraft *md) {
+    int slots = spc_kv_len(md->ctx, 0);
+    if (md->kv_policy != SPC_DRAFT_KV_WINDOW || slots <= md->sinks + md->window + WIN_SLACK) return SPC_OK;
+    int n = slots - md->sinks - md->window;
+    md->n_evict += n;
+    return spc_kv_evict(md->ctx, 0, md->sinks, n);
+}
+
+/* Forwards hist[from, to) (the cache holds hist[0, from) as its policy keeps it), in chunks that
+   leave the windowed cache bounded; returns the last token's logits row or a negative status. */
+static int md_forward_hist(struct mdraft *md, const int32_t *hist, int from, int to) {
+    int li = 0;
+    for (int at = from; at < to; at += md->chunk) {
+        int st = md_fit(md);
+        if (st) return st;
+        li = spc__forward_tokens(md->ctx, hist + at, to - at < md->chunk ? to - at : md->chunk, md->chunk);
+        if (li < 0) return li;
+    }
+    return li;
+}
+
 static int md_propose(struct spc__drafter *d, const int32_t *hist, int n_hist, int k_max, int32_t *out,
                       struct spc__qdist *q, int32_t *parent) {
     (void)parent;           /* a chain */
     struct mdraft *md = (struct mdraft *)d;
     if (md->off) return 0;
     if (md->n_past > n_hist - 1) md->n_past = n_hist - 1;
-    int st = spc_kv_truncate(md->ctx, 0, md->n_past);
+    int st = spc_kv_truncate(md->ctx, 0, md->n_past - md->n_evict);
     double t0 = spc__now();
-    int li = st ? st : spc__forward_tokens(md->ctx, hist + md->n_past, n_hist - md->n_past, md->n_batch);
+    int li = st ? st : md_forward_hist(md, hist, md->n_past, n_hist);
     if (li < 0) return li;
     if (n_hist - md->n_past <= 2) {     /* a catch-up after a rest is not the cost of a draft token */
         d->fwd_s += spc__now() - t0;
@@ -273,9 +308,12 @@ static int md_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int
     const int32_t *cached = spc_kv_tokens(md->ctx, 0);
     int kv = spc_kv_len(md->ctx, 0);
     md->n_past = 0;
-    while (md->n_past < kv && md->n_past < n_hist - 1 && cached[md->n_past] == hist[md->n_past]) md->n_past++;
+    const int32_t *cpos = spc_kv_positions(md->ctx, 0);
+    while (md->n_past < kv && md->n_past < n_hist - 1 && cached[md->n_past] == hist[md->n_past] && cpos[md->n_past] == md->n_past)
+        md->n_past++;
     if (md->selfspec && !md->searched) md->n_past = 0;
-    int st = spc_kv_truncate(md->ctx, 0, md->n_past);
+    int st = spc_kv_truncate(md->ctx, 0, md->n_past);     /* matched slots sit at their positions */
+    md->n_evict = 0;
     if (st) return st;
     if (md->selfspec && !md->searched) {
         const int32_t *cal = md->gp->calib ? md->gp->calib : hist;
@@ -286,15 +324,21 @@ static int md_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int
     }
     /* the prompt, but its last token, goes in now: prompt time, as the target's prefill */
     if (!md->off && n_hist - 1 > md->n_past) {
-        if ((st = spc_kv_truncate(md->ctx, 0, md->n_past))) return st;
-        int li = spc__forward_tokens(md->ctx, hist + md->n_past, n_hist - 1 - md->n_past, md->n_batch);
+        if ((st = spc_kv_truncate(md->ctx, 0, md->n_past - md->n_evict))) return st;
+        int li = md_forward_hist(md, hist, md->n_past, n_hist - 1);
         if (li < 0) return li;
         md->n_past = n_hist - 1;
     }
     return SPC_OK;
 }
 
-static const char *md_describe(struct spc__drafter *d) { return ((struct mdraft *)d)->info; }
+static const char *md_describe(struct spc__drafter *d) {
+    struct mdraft *md = (struct mdraft *)d;
+    if (md->kv_policy != SPC_DRAFT_KV_WINDOW) return md->info;
+    snprintf(md->desc, sizeof md->desc, "%s; KV window: %d sinks + %d recent, cache of %d positions, %d evicted this request",
+             md->info, md->sinks, md->window, spc_ctx_n_ctx(md->ctx), md->n_evict);
+    return md->desc;
+}
 
 static void md_free(struct spc__drafter *d) {
     struct mdraft *md = (struct mdraft *)d;
@@ -329,6 +373,9 @@ int spc__drafter_model_new(struct spc__drafter **out, const struct spc__draft_cf
     md->sampling = gp->sampling.temp > 0;
     md->n_vocab = spc_model_n_vocab(cfg->target);
     md->n_layer = spc_model_n_layer(m);
+    md->kv_policy = gp->draft_kv;
+    md->sinks = gp->draft_sinks;
+    md->window = gp->draft_window;
     struct spc_ctx_params cp = gp->ctx;
     cp.n_ctx = cfg->n_ctx;
     if (cp.n_ctx > spc_model_n_ctx_train(m)) cp.n_ctx = spc_model_n_ctx_train(m);
@@ -336,6 +383,14 @@ int spc__drafter_model_new(struct spc__drafter **out, const struct spc__draft_cf
     cp.n_logits = selfspec ? SPC__CALIB_MAX : 1;
     cp.logits_vocab = gp->draft_vocab;
     if (cp.n_batch < SPC__CALIB_MAX) cp.n_batch = SPC__CALIB_MAX;
+    md->chunk = cp.n_batch;
+    if (md->kv_policy == SPC_DRAFT_KV_WINDOW) {
+        /* the cache never holds more than sinks + window + slack + one prefill chunk (at most the
+           window) + the drafts */
+        if (md->chunk > md->window) md->chunk = md->window;
+        int most = md->sinks + md->window + WIN_SLACK + md->chunk + SPC_SPEC_KMAX + 2;
+        if (most < cp.n_ctx) cp.n_ctx = most;
+    }
     md->n_batch = cp.n_batch;
     int st = spc__ctx_new_sharing(&md->ctx, m, &cp, cfg->target_ctx);
     if (!st && md->sampling) {

@@ -32,6 +32,7 @@ struct spc_ctx {
     uint8_t *kv_k, *kv_v;           /* [seq][layer][slot][kv_dim] */
     int *kv_len;                    /* per sequence */
     int32_t *kv_tok;                /* [seq][slot]: the token whose K/V the slot holds */
+    int32_t *kv_pos;                /* [seq][slot]: its position (== slot until spc_kv_evict) */
 
     /* per-batch scratch, sized for n_batch positions */
     float *x, *xb, *q, *k, *v, *att, *hb, *hb2, *xl;
@@ -101,6 +102,7 @@ int spc__ctx_new_sharing(struct spc_ctx **out, const struct spc_model *m, const 
     c->kv_v = spc__alloc(kv_bytes);
     c->kv_len = spc__calloc((size_t)p.n_seq, sizeof *c->kv_len);
     c->kv_tok = spc__calloc((size_t)p.n_seq * (size_t)p.n_ctx, sizeof *c->kv_tok);
+    c->kv_pos = spc__calloc((size_t)p.n_seq * (size_t)p.n_ctx, sizeof *c->kv_pos);
     c->x = spc__calloc(nb * e, 4);
     c->xb = spc__calloc(nb * (e > qd ? e : qd), 4);
     c->q = spc__calloc(nb * qd, 4);
@@ -122,7 +124,7 @@ int spc__ctx_new_sharing(struct spc_ctx **out, const struct spc_model *m, const 
     c->logits = spc__calloc((size_t)p.n_logits * hp->n_vocab, 4);
     c->logit_row = spc__calloc(nb, 4);
     c->rope_cs = spc__calloc((size_t)hp->n_rot, 4);
-    if (!c->kv_k || !c->kv_v || !c->kv_len || !c->kv_tok || !c->x || !c->xb || !c->q || !c->k || !c->v || !c->att ||
+    if (!c->kv_k || !c->kv_v || !c->kv_len || !c->kv_tok || !c->kv_pos || !c->x || !c->xb || !c->q || !c->k || !c->v || !c->att ||
         !c->hb || !c->hb2 || !c->xl || !c->mm_scratch || !c->pos || !c->slot || !c->depth || !c->par ||
         !c->seq_off || !c->scores || !c->keys || !c->logits || !c->logit_row || !c->rope_cs) {
         st = spc__err(SPC_ERR_NOMEM, "ctx: out of memory (KV cache %zu MiB)", 2 * kv_bytes >> 20);
@@ -139,7 +141,7 @@ void spc_ctx_free(struct spc_ctx *c) {
     if (!c) return;
     if (c->own_pool) spc__pool_free(c->pool);
     spc__free(c->skip);
-    void *bufs[] = { c->kv_k, c->kv_v, c->kv_len, c->kv_tok, c->x, c->xb, c->q, c->k, c->v, c->att, c->hb,
+    void *bufs[] = { c->kv_k, c->kv_v, c->kv_len, c->kv_tok, c->kv_pos, c->x, c->xb, c->q, c->k, c->v, c->att, c->hb,
                      c->hb2, c->xl, c->mm_scratch, c->pos, c->slot, c->depth, c->par, c->seq_off, c->scores,
                      c->keys, c->logits, c->logit_row, c->rope_cs };
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) spc__free(bufs[i]);
@@ -205,10 +207,35 @@ int spc_kv_compact(struct spc_ctx *c, int seq, int start, const int32_t *keep, i
             memmove(kv_row(c, c->kv_k, seq, il, start + j), kv_row(c, c->kv_k, seq, il, start + keep[j]), row);
             memmove(kv_row(c, c->kv_v, seq, il, start + j), kv_row(c, c->kv_v, seq, il, start + keep[j]), row);
         }
-    int32_t *tok = c->kv_tok + (size_t)seq * c->p.n_ctx;
-    for (int j = 0; j < n_keep; j++) tok[start + j] = tok[start + keep[j]];
+    int32_t *tok = c->kv_tok + (size_t)seq * c->p.n_ctx, *pos = c->kv_pos + (size_t)seq * c->p.n_ctx;
+    for (int j = 0; j < n_keep; j++) {
+        tok[start + j] = tok[start + keep[j]];
+        /* a tree's accepted path sits at consecutive positions after the kept prefix */
+        pos[start + j] = start + j > 0 ? pos[start + j - 1] + 1 : pos[start + keep[j]];
+    }
     c->kv_len[seq] = start + n_keep;
     return SPC_OK;
+}
+
+int spc_kv_evict(struct spc_ctx *c, int seq, int start, int n) {
+    if (!c || seq < 0 || seq >= c->p.n_seq) return spc__err(SPC_ERR_INVALID, "kv: no sequence %d", seq);
+    int len = c->kv_len[seq];
+    if (start < 0 || n < 0 || start + n > len) return spc__err(SPC_ERR_INVALID, "kv: bad eviction range %d+%d of %d", start, n, len);
+    if (!n) return SPC_OK;
+    size_t row = kv_dim(c->m) * c->kv_elt, rest = (size_t)(len - start - n);
+    for (int il = 0; il < c->m->hp.n_layer; il++) {
+        memmove(kv_row(c, c->kv_k, seq, il, start), kv_row(c, c->kv_k, seq, il, start + n), rest * row);
+        memmove(kv_row(c, c->kv_v, seq, il, start), kv_row(c, c->kv_v, seq, il, start + n), rest * row);
+    }
+    int32_t *tok = c->kv_tok + (size_t)seq * c->p.n_ctx, *pos = c->kv_pos + (size_t)seq * c->p.n_ctx;
+    memmove(tok + start, tok + start + n, rest * sizeof *tok);
+    memmove(pos + start, pos + start + n, rest * sizeof *pos);
+    c->kv_len[seq] = len - n;
+    return SPC_OK;
+}
+
+const int32_t *spc_kv_positions(const struct spc_ctx *c, int seq) {
+    return c && seq >= 0 && seq < c->p.n_seq ? c->kv_pos + (size_t)seq * c->p.n_ctx : NULL;
 }
 
 const int32_t *spc_kv_tokens(const struct spc_ctx *c, int seq) {
@@ -330,9 +357,19 @@ static void att_task_fn(void *va, int ith, int nth) {
         int seq = t->seq ? t->seq[i] : 0;
         /* key slots: committed prefix, then batch ancestors root-first, then the position itself */
         int prefix = c->kv_len[seq], nk = 0;       /* kv_len moves only after the pass */
-        /* sliding-window layers see only keys less than n_swa positions back (prefix slot s sits at
-           position s; ancestors are always closer than the query's own prefix) */
-        int first = swa && c->pos[i] - hp_n_swa(c) + 1 > 0 ? c->pos[i] - hp_n_swa(c) + 1 : 0;
+        /* sliding-window layers see only keys less than n_swa positions back (slot positions increase;
+           ancestors are always closer than the query's own prefix) */
+        int first = 0;
+        if (swa && c->pos[i] - hp_n_swa(c) + 1 > 0) {
+            const int32_t *kp = c->kv_pos + (size_t)seq * c->p.n_ctx;
+            int lo = 0, hi = prefix, lim = c->pos[i] - hp_n_swa(c) + 1;
+            while (lo < hi) {
+                int mid = (lo + hi) / 2;
+                if (kp[mid] < lim) lo = mid + 1;
+                else hi = mid;
+            }
+            first = lo;
+        }
         for (int s = first; s < prefix; s++) keys[nk++] = s;
         int chain = c->depth[i] + 1;
         for (int j = i, d = chain - 1; d >= 0; d--, j = c->par[j]) keys[nk + d] = c->slot[j];
@@ -394,7 +431,8 @@ static int check_batch(struct spc_ctx *c, const struct spc_batch *b) {
         c->par[i] = par;
         c->depth[i] = par < 0 ? 0 : c->depth[par] + 1;
         c->slot[i] = c->kv_len[seq] + c->seq_off[seq]++;
-        c->pos[i] = c->kv_len[seq] + c->depth[i];
+        int len = c->kv_len[seq];       /* positions go on after the last kept one */
+        c->pos[i] = (len ? c->kv_pos[(size_t)seq * c->p.n_ctx + len - 1] + 1 : 0) + c->depth[i];
         if (c->slot[i] >= c->p.n_ctx)
             return spc__err(SPC_ERR_CONTEXT, "forward: sequence %d would exceed the context of %d", seq, c->p.n_ctx);
         bool want = b->logits ? b->logits[i] != 0 : i == b->n - 1;
@@ -510,6 +548,7 @@ int spc_forward(struct spc_ctx *c, const struct spc_batch *b) {
     for (int i = 0; i < n; i++) {
         int seq = b->seq ? b->seq[i] : 0;
         c->kv_tok[(size_t)seq * c->p.n_ctx + c->slot[i]] = b->token[i];
+        c->kv_pos[(size_t)seq * c->p.n_ctx + c->slot[i]] = c->pos[i];
         c->kv_len[seq]++;
     }
     c->last_n = n;

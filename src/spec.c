@@ -95,6 +95,9 @@ struct spc_gen_params spc_gen_default_params(void) {
     p.memory_max = 200000;
     p.memory_sources = 7;
     p.draft_tree = 1;
+    p.draft_kv = SPC_DRAFT_KV_FULL;
+    p.draft_sinks = 4;
+    p.draft_window = 1024;
     return p;
 }
 
@@ -161,6 +164,11 @@ int spc_gen_new(struct spc_gen **out, const struct spc_model *m, const struct sp
         return spc__err(SPC_ERR_INVALID, "gen: draft_max must be 1..%d (got %d)", SPC_SPEC_KMAX, p->draft_max);
     if (p->draft_min < 0 || p->draft_min > p->draft_max)
         return spc__err(SPC_ERR_INVALID, "gen: draft_min must be 0..draft_max (got %d)", p->draft_min);
+    if (p->draft_kv < SPC_DRAFT_KV_FULL || p->draft_kv > SPC_DRAFT_KV_WINDOW)
+        return spc__err(SPC_ERR_INVALID, "gen: unknown drafter KV policy %d", p->draft_kv);
+    if (p->draft_kv == SPC_DRAFT_KV_WINDOW && (p->draft_sinks < 0 || p->draft_window < 64))
+        return spc__err(SPC_ERR_INVALID, "gen: the drafter's window needs sinks >= 0 and a window >= 64 (got %d, %d)",
+                        p->draft_sinks, p->draft_window);
     if (p->method == SPC_SPEC_DRAFT && !p->draft_model)
         return spc__err(SPC_ERR_INVALID, "gen: method 'draft' needs a draft model");
     struct spc_gen *g = spc__calloc(1, sizeof *g);
@@ -535,8 +543,8 @@ int spc_gen_run(struct spc_gen *g, const struct spc_gen_request *rq, spc_piece_f
     /* prompt caching: the KV of the longest common prefix with what the cache holds is kept (after
        the drafter's reset: the selfspec search runs on the target's context) */
     int keep = 0, kv = spc_kv_len(g->ctx, 0);
-    const int32_t *cached = spc_kv_tokens(g->ctx, 0);
-    while (keep < kv && keep < rq->n_prompt - 1 && cached[keep] == rq->prompt[keep]) keep++;
+    const int32_t *cached = spc_kv_tokens(g->ctx, 0), *cpos = spc_kv_positions(g->ctx, 0);
+    while (keep < kv && keep < rq->n_prompt - 1 && cached[keep] == rq->prompt[keep] && cpos[keep] == keep) keep++;
     if ((st = spc_kv_truncate(g->ctx, 0, keep))) return st;
     if (g->dr) {                /* one-time drafter setup (the selfspec search) is not request time */
         g->st.t_setup = g->dr->t_extra;

@@ -6,7 +6,8 @@
  *     agrees wherever llama.cpp's top two are not a near tie;
  *   - bit-identity: a position's logits are the same bits alone, in a prompt batch, in chains of
  *     any length, in a token tree and in a multi-sequence batch;
- *   - KV rollback (truncate) and compaction give the same bits as a fresh prefill.
+ *   - KV rollback (truncate) and compaction give the same bits as a fresh prefill; eviction keeps
+ *     positions (RoPE) consistent.
  * Tolerance: llama.cpp and specula make the same quantization choices (q8 activations, f16 KV, f16
  * q and attention weights) but sum in different orders; through 18-30 layers that moves logits by a
  * few tenths. The bound is set by what a legitimate precision change does to specula itself:
@@ -21,6 +22,7 @@
 
 #include <ctype.h>
 #include <stdint.h>
+#include "model.h"
 
 #define MAX_TOK 4096
 
@@ -342,6 +344,56 @@ TEST(tree_and_compaction) {
     CHECK(spc_forward(g_c, &bb) == SPC_ERR_INVALID);
 }
 
+/* Eviction (a drafter's sliding window): kept slots keep their K/V and positions, new tokens go on
+   after the last kept position. Layer 0's K of a token depends only on the token and its position
+   (RoPE of its projection), so after eviction it must equal the K of a full context at the same
+   position, byte for byte; truncation after eviction keeps the positions too. */
+TEST(evict_keeps_positions) {
+    if (!setup_small()) SKIP("model smollm2-135m not cached");
+    enum { N = 40 };
+    int32_t t[N];
+    for (int i = 0; i < N; i++) t[i] = 100 + (i * 37) % 5000;
+    struct spc_ctx_params cp = spc_ctx_default_params();
+    cp.n_ctx = 64;
+    cp.kv_type = SPC_KV_F32;
+    struct spc_ctx *full, *win;
+    CHECK_OK(spc_ctx_new(&full, g_m, &cp));
+    CHECK_OK(spc_ctx_new(&win, g_m, &cp));
+    struct spc_batch b = { .n = N, .token = t };
+    CHECK_OK(spc_forward(full, &b));
+    struct spc_batch b1 = { .n = 24, .token = t };
+    CHECK_OK(spc_forward(win, &b1));
+    CHECK(spc_kv_evict(win, 0, 20, 5) == SPC_ERR_INVALID);   /* past the end */
+    CHECK(spc_kv_evict(win, 0, -1, 2) == SPC_ERR_INVALID);
+    CHECK_OK(spc_kv_evict(win, 0, 4, 12));                   /* sinks 0-3, window 16-23 */
+    CHECK(spc_kv_len(win, 0) == 12);
+    struct spc_batch b2 = { .n = 16, .token = t + 24 };
+    CHECK_OK(spc_forward(win, &b2));
+    CHECK(spc_kv_len(win, 0) == 28);
+    const int32_t *pos = spc_kv_positions(win, 0), *tok = spc_kv_tokens(win, 0);
+    long bad = 0;
+    for (int s = 0; s < 28; s++) {
+        int want = s < 4 ? s : s + 12;
+        bad += pos[s] != want || tok[s] != t[want];
+        size_t n1, n2;
+        const void *r1 = spc__ctx_kv_row(win, 0, 0, 0, s, &n1), *r2 = spc__ctx_kv_row(full, 0, 0, 0, want, &n2);
+        bad += !r1 || !r2 || n1 != n2 || memcmp(r1, r2, n1);
+    }
+    CHECK_MSG(bad == 0, "%ld slots with the wrong position, token or layer-0 K", bad);
+    /* roll back into the window and go on: positions continue from the last kept slot */
+    CHECK_OK(spc_kv_truncate(win, 0, 20));
+    CHECK_OK(spc_forward(win, &(struct spc_batch){ .n = 8, .token = t + 32 }));
+    bad = 0;
+    for (int s = 20; s < 28; s++) {
+        size_t n1, n2;
+        const void *r1 = spc__ctx_kv_row(win, 0, 0, 0, s, &n1), *r2 = spc__ctx_kv_row(full, 0, 0, 0, s + 12, &n2);
+        bad += pos[s] != s + 12 || !r1 || !r2 || memcmp(r1, r2, n1);
+    }
+    CHECK_MSG(bad == 0, "%ld slots wrong after truncation", bad);
+    spc_ctx_free(win);
+    spc_ctx_free(full);
+}
+
 TEST(multi_sequence_batch) {
     if (!setup_small()) SKIP("model smollm2-135m not cached");
     int nv = spc_model_n_vocab(g_m);
@@ -459,6 +511,7 @@ int main(int argc, char **argv) {
     RUN(bit_identity_chains);
     RUN(kv_rollback_equals_fresh);
     RUN(tree_and_compaction);
+    RUN(evict_keeps_positions);
     RUN(multi_sequence_batch);
     RUN(context_overflow_is_an_error);
     RUN(no_allocation_in_decode_loop);

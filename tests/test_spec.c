@@ -72,6 +72,7 @@ static int g_policy = SPC_POLICY_FIXED;
 static int g_tree = 1;
 static long g_tree_steps;       /* tree verifications seen by check_lossless / check_distribution */
 static unsigned g_sources = 7;
+static int g_draft_kv = SPC_DRAFT_KV_FULL;
 static const char *g_memfile, *g_corpus;
 
 static struct spc_gen_params params(int method, int k) {
@@ -82,6 +83,8 @@ static struct spc_gen_params params(int method, int k) {
     gp.ctx.n_ctx = 1024;
     gp.draft_policy = g_policy;
     gp.draft_tree = g_tree;
+    gp.draft_kv = g_draft_kv;
+    gp.draft_window = 64;
     gp.memory_sources = g_sources;
     gp.memory_file = g_memfile;
     gp.memory_corpus = g_corpus;
@@ -292,6 +295,36 @@ TEST(memory_file_round_trip_and_corruption) {
 TEST(lossless_selfspec) {
     if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
     check_lossless(g_small, NULL, SPC_SPEC_SELFSPEC, "4,9-14,20", P_CODE, 40);
+}
+
+/* The drafter's KV window (sinks + recent positions, the middle evicted, positions kept): with a
+   prompt several times the window, greedy output still equals plain decoding at every K. */
+TEST(lossless_draft_kv_window) {
+    if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
+    char prompt[4096];
+    int o = 0;
+    for (int i = 0; i < 24; i++) o += snprintf(prompt + o, sizeof prompt - (size_t)o, "def f%d(x):\n    return x * %d + %d\n\n", i, i, i * i);
+    snprintf(prompt + o, sizeof prompt - (size_t)o, "def f24(x):\n");
+    int32_t pt[512];
+    int np = tokenize(g_small, prompt, pt, 512);
+    CHECK_MSG(np > 3 * (64 + 4), "prompt of %d tokens: too short to evict", np);
+    g_draft_kv = SPC_DRAFT_KV_WINDOW;
+    check_lossless(g_small, NULL, SPC_SPEC_SELFSPEC, "4,9-14,20", prompt, 40);
+    /* the drafter's cache stayed small: it evicted the middle */
+    struct spc_gen_params gp = params(SPC_SPEC_SELFSPEC, 4);
+    gp.skip_layers = "4,9-14,20";
+    struct spc_gen *g;
+    CHECK_OK(spc_gen_new(&g, g_small, &gp));
+    struct spc_gen_request rq = { pt, np, 16, NULL, 0 };
+    struct spc_gen_result res;
+    CHECK_OK(spc_gen_run(g, &rq, NULL, NULL, &res));
+    const char *info = spc_gen_drafter_info(g), *ev = strstr(info, "positions, ");
+    int cache = 0, evicted = 0;
+    const char *c = strstr(info, "cache of ");
+    CHECK_MSG(c && ev && sscanf(c, "cache of %d", &cache) == 1 && sscanf(ev, "positions, %d evicted", &evicted) == 1, "info: %s", info);
+    CHECK_MSG(cache < np && evicted >= np - (4 + 64 + 64), "cache %d, evicted %d of a %d-token prompt", cache, evicted, np);
+    spc_gen_free(g);
+    g_draft_kv = SPC_DRAFT_KV_FULL;
 }
 
 TEST(lossless_draft_model) {
@@ -723,6 +756,7 @@ int main(int argc, char **argv) {
     RUN(memory_trie_matches_brute_force);
     RUN(memory_file_round_trip_and_corruption);
     RUN(lossless_selfspec);
+    RUN(lossless_draft_kv_window);
     RUN(lossless_draft_model);
     RUN(selfspec_search_reports_layers);
     RUN(sampling_distribution_selfspec);
