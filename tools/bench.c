@@ -549,7 +549,7 @@ static void fill_labels(struct bench_result *r) {
 
 int cmd_bench(int argc, char **argv) {
     for (int i = 2; i < argc; i++)
-        if (!strcmp(argv[i], "--prompts")) return cmd_bench_prompts(argc, argv);
+        if (!strcmp(argv[i], "--prompts") || !strcmp(argv[i], "--long")) return cmd_bench_prompts(argc, argv);
     struct bench_opts o;
     int rc = parse_bench(argc, argv, &o);
     if (rc) return rc;

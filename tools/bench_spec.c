@@ -6,6 +6,11 @@
  * Prompt sets (../shared/bench): Spec-Bench (`turns`, first turn, `category`), HumanEval
  * (`prompt`, category "humaneval", completed raw), GSM8K (`question`, category "gsm8k"). Chat
  * prompts go through the model's chat template (--raw turns that off, --chat forces it).
+ * Long contexts (--long DIR, ../shared/bench/long): for each L of --lengths, documents (L-Eval
+ * `input` with its first instruction as the task; Project Gutenberg books without their header
+ * and licence, task: continue the story) cut to their first L tokens (cut on a token boundary
+ * and decoded back), then the task; the category is "L=<L>", --limit documents per L taken in
+ * turn from each source, documents shorter than L skipped. The context grows to fit.
  *
  * Per method and category: generated tokens/s (generation only: the prompt is the same work for
  * every method), speedup over `none` on the same prompts, alpha, tau, `lossless` (greedy outputs
@@ -40,7 +45,7 @@ struct agg {                    /* one method in one category (or all: cat index
 };
 
 struct bopts {
-    const char *model, *draft, *prompts, *json, *cats;
+    const char *model, *draft, *prompts, *json, *cats, *long_dir, *lengths;
     int limit, n_gen, n_ctx, n_threads, force_chat;   /* force_chat: -1 raw, 0 auto, 1 chat */
     int methods[MAX_METHODS], n_methods;
     int policy[MAX_METHODS];            /* memory variants: -1 = the --draft-policy option */
@@ -48,12 +53,15 @@ struct bopts {
     int hybrid[MAX_METHODS];            /* memory variants: a model drafter beside the memory */
     int kmax[MAX_METHODS];              /* memory variants: their own K (kN; 0 = --draft-max) */
     bool chain[MAX_METHODS];            /* memory variants: chains only (no token trees) */
+    int draft_kv[MAX_METHODS];          /* draft/selfspec/memory variants: ":window" or ":full" (-1: --draft-kv) */
     char label[MAX_METHODS][48];        /* the name as given ("memory:fixed") */
     struct spc_gen_params gp;
 };
 
 static int usage(void) {
     fprintf(stderr, "usage: specula bench --prompts FILE.jsonl -m MODEL [--category C[,C...]] [--limit N] [-n N]\n"
+                    "       specula bench --long DIR [--lengths 2048,4096,...] -m MODEL ... (long contexts)\n"
+                    "                     [--methods ...,draft:window,selfspec:full,...]\n"
                     "                     [--methods none,draft,pld,ngram,selfspec,memory[:POLICY][:SRC+SRC]]\n"
                     "                     [-md DRAFT] [--draft-max K]\n"
                     "                     [--draft-min K] [-c CTX] [-t THREADS] [--chat | --raw] [--json OUT]\n"
@@ -78,6 +86,8 @@ static int parse(int argc, char **argv, struct bopts *o) {
         }
         bool ok = true, takes = true;
         if (!strcmp(a, "--prompts")) o->prompts = v;
+        else if (!strcmp(a, "--long")) o->long_dir = v;
+        else if (!strcmp(a, "--lengths")) o->lengths = v;
         else if (!strcmp(a, "-m")) o->model = v;
         else if (!strcmp(a, "--category")) o->cats = v;
         else if (!strcmp(a, "--limit")) ok = v && parse_int(v, 1, 1 << 20, &o->limit);
@@ -102,8 +112,8 @@ static int parse(int argc, char **argv, struct bopts *o) {
         }
         if (takes) i++;
     }
-    if (!o->prompts || !o->model) {
-        fprintf(stderr, "specula bench: --prompts needs -m MODEL\n");
+    if ((!o->prompts && !o->long_dir) || !o->model) {
+        fprintf(stderr, "specula bench: --prompts (or --long) needs -m MODEL\n");
         return usage();
     }
     /* methods: `none` always first (the baseline), each once; memory may come in variants,
@@ -115,6 +125,7 @@ static int parse(int argc, char **argv, struct bopts *o) {
     o->kmax[o->n_methods] = 0;
     o->sources[o->n_methods] = 0;
     o->chain[o->n_methods] = false;
+    o->draft_kv[o->n_methods] = -1;
     snprintf(o->label[o->n_methods++], sizeof o->label[0], "none");
     char buf[512];
     snprintf(buf, sizeof buf, "%s", methods);
@@ -125,6 +136,16 @@ static int parse(int argc, char **argv, struct bopts *o) {
         if (var) *var++ = 0;
         int mth = spc_spec_method_from_name(name), pol = -1;
         unsigned src = 0;
+        int dkv = -1;
+        if (var && (mth == SPC_SPEC_DRAFT || mth == SPC_SPEC_SELFSPEC || mth == SPC_SPEC_MEMORY)) {
+            /* a drafter KV policy suffix: draft:window, selfspec:full, memory:draft:window */
+            char *last = strrchr(var, ':') ? strrchr(var, ':') + 1 : var;
+            if (!strcmp(last, "window") || !strcmp(last, "full")) {
+                dkv = !strcmp(last, "window") ? SPC_DRAFT_KV_WINDOW : SPC_DRAFT_KV_FULL;
+                if (last == var) var = NULL;
+                else last[-1] = 0;
+            }
+        }
         if (mth < 0 || (var && mth != SPC_SPEC_MEMORY)) {
             fprintf(stderr, "specula bench: unknown method '%s' (none, draft, pld, ngram, selfspec, memory[:POLICY][:SOURCES])\n", tok);
             return 2;
@@ -161,6 +182,7 @@ static int parse(int argc, char **argv, struct bopts *o) {
             o->hybrid[o->n_methods] = hyb;
             o->kmax[o->n_methods] = kk;
             o->chain[o->n_methods] = chain;
+            o->draft_kv[o->n_methods] = dkv;
             snprintf(o->label[o->n_methods++], sizeof o->label[0], "%s", tok);
         }
         if (mth == SPC_SPEC_DRAFT && !o->draft) {
@@ -317,13 +339,189 @@ static int tokenize_prompt(struct spc_model *m, const struct prompt *p, int forc
     return n > 0 ? n : -1;      /* an empty prompt is as unusable as a failed one */
 }
 
+/* ---- long contexts ---- */
+
+struct ldoc { char *text, *task, *src; };
+
+static char *read_file_text(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n + 65536 + 1 > cap) {
+            cap = (n + 65536 + 1) * 2;
+            char *nb = realloc(buf, cap);
+            if (!nb) { free(buf); fclose(f); return NULL; }
+            buf = nb;
+        }
+        size_t r = fread(buf + n, 1, 65536, f);
+        n += r;
+        if (r < 65536) break;
+    }
+    fclose(f);
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+/* A Project Gutenberg text without its header and licence: the lines between the START and END
+   markers ("*** START OF ..." or "***START OF ..."); the whole text when there are none. */
+static char *strip_gutenberg(char *t) {
+    char *a = strstr(t, "START OF THE PROJECT GUTENBERG"), *b;
+    if (!a) a = strstr(t, "START OF THIS PROJECT GUTENBERG");
+    if (a && (b = strchr(a, '\n'))) t = b + 1;
+    char *e = strstr(t, "*** END OF");
+    if (!e) e = strstr(t, "***END OF");
+    if (e) *e = 0;
+    return t;
+}
+
+/* Documents of dir: its L-Eval .jsonl files (one document per line) and the books (.txt), each
+   source a list; returned interleaved source by source. */
+static int load_long_docs(const char *dir, struct ldoc **out, int *n_out) {
+    static const char *const leval[] = { "leval_gov_report_summ.jsonl", "leval_meeting_summ.jsonl",
+                                         "leval_natural_question.jsonl" };
+    static const char *const books[] = { "books/pg3261_news_from_nowhere.txt", "books/pg16215_jack_sheppard.txt",
+                                         "books/pg9198_complete_angler.txt", "books/pg972_devils_dictionary.txt" };
+    struct ldoc *per[4][64];
+    int cnt[4] = { 0 };
+    char path[4096];
+    for (int s = 0; s < 3; s++) {
+        snprintf(path, sizeof path, "%s/%s", dir, leval[s]);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        char *line = NULL;
+        size_t cap = 0;
+        while (getline(&line, &cap, f) > 0 && cnt[s] < 64) {
+            char *text = NULL, *task = NULL;
+            if (json_object_get_str(line, "input", -1, &text) == 1 && json_object_get_str(line, "instructions", 0, &task) == 1) {
+                struct ldoc *d = malloc(sizeof *d);
+                if (d) {
+                    *d = (struct ldoc){ text, task, (char *)leval[s] };
+                    per[s][cnt[s]++] = d;
+                    continue;
+                }
+            }
+            free(text);
+            free(task);
+        }
+        free(line);
+        fclose(f);
+    }
+    for (int b = 0; b < 4; b++) {
+        snprintf(path, sizeof path, "%s/%s", dir, books[b]);
+        size_t len;
+        char *raw = read_file_text(path, &len);
+        if (!raw) continue;
+        char *body = strdup(strip_gutenberg(raw));
+        free(raw);
+        struct ldoc *d = body ? malloc(sizeof *d) : NULL;
+        if (!d) { free(body); continue; }
+        *d = (struct ldoc){ body, strdup("Continue the text above in the same style."), (char *)books[b] };
+        per[3][cnt[3]++] = d;
+    }
+    int total = cnt[0] + cnt[1] + cnt[2] + cnt[3], n = 0;
+    if (!total) {
+        fprintf(stderr, "specula bench: no documents in '%s' (L-Eval *.jsonl or books/*.txt)\n", dir);
+        return 1;
+    }
+    struct ldoc *all = malloc(sizeof *all * (size_t)total);
+    if (!all) return 1;
+    for (int i = 0; n < total; i++)                  /* in turn from each source: books first */
+        for (int s = 3; s >= 0; s--)
+            if (i < cnt[s]) {
+                all[n++] = *per[s][i];
+                free(per[s][i]);
+            }
+    *out = all;
+    *n_out = n;
+    return 0;
+}
+
+/* Prompts "L=<L>": each document's first L tokens (decoded back to text) + "\n\n" + its task. */
+static int build_long_prompts(struct bopts *o, const struct spc_model *m, struct prompt **out, int *n_out) {
+    struct ldoc *docs;
+    int nd;
+    if (load_long_docs(o->long_dir, &docs, &nd)) return 1;
+    int lens[16], nl = 0;
+    const char *ls = o->lengths ? o->lengths : "2048,4096,8192,16384,32768";
+    for (const char *p = ls; *p && nl < 16;) {
+        char *e;
+        long v = strtol(p, &e, 10);
+        if (e == p || v < 16 || v > (1 << 22)) {
+            fprintf(stderr, "specula bench: bad --lengths '%s'\n", ls);
+            return 2;
+        }
+        lens[nl++] = (int)v;
+        p = *e == ',' ? e + 1 : e;
+    }
+    const struct spc_vocab *v = spc_model_vocab(m);
+    int train = spc_model_n_ctx_train(m), n = 0, max_ctx = 0;
+    struct prompt *ps = calloc((size_t)nl * (size_t)o->limit + 1, sizeof *ps);
+    int32_t *toks = NULL;
+    int rc = ps ? 0 : 1;
+    for (int li = 0; !rc && li < nl; li++) {
+        int L = lens[li];
+        if (L + o->n_gen + 256 > train) {
+            fprintf(stderr, "specula bench: L=%d skipped: with -n %d it exceeds the model's context of %d\n", L, o->n_gen, train);
+            continue;
+        }
+        int taken = 0;
+        for (int d = 0; d < nd && taken < o->limit; d++) {
+            /* enough text for L tokens (English: ~4 bytes per token; 12 is ample) */
+            size_t len = strlen(docs[d].text), cut = (size_t)L * 12 < len ? (size_t)L * 12 : len;
+            while (cut < len && ((unsigned char)docs[d].text[cut] & 0xC0) == 0x80) cut++;   /* whole UTF-8 */
+            int nt = spc_tokenize(v, docs[d].text, cut, 0, 0, NULL, 0);
+            if (nt < L) continue;
+            int32_t *t2 = realloc(toks, sizeof *toks * (size_t)nt);
+            if (!t2) { rc = 1; break; }
+            toks = t2;
+            spc_tokenize(v, docs[d].text, cut, 0, 0, toks, nt);
+            size_t cap = (size_t)L * 64 + strlen(docs[d].task) + 16, at = 0;
+            char *text = malloc(cap);
+            if (!text) { rc = 1; break; }
+            struct spc_detok dt;
+            spc_detok_init(&dt, v, 0);
+            for (int i = 0; i < L; i++) {
+                int k = spc_detok_push(&dt, toks[i], text + at, (int)(cap - at - 1));
+                if (k > 0) at += (size_t)k;
+            }
+            int k = spc_detok_flush(&dt, text + at, (int)(cap - at - 1));
+            if (k > 0) at += (size_t)k;
+            snprintf(text + at, cap - at, "\n\n%s", docs[d].task);
+            char cat[32];
+            snprintf(cat, sizeof cat, "L=%d", L);
+            ps[n++] = (struct prompt){ text, strdup(cat), true };
+            taken++;
+        }
+        if (taken && L + o->n_gen + 256 > max_ctx) max_ctx = L + o->n_gen + 256;
+        if (taken < o->limit)
+            fprintf(stderr, "specula bench: L=%d: %d of %d documents are long enough\n", L, taken, o->limit);
+    }
+    free(toks);
+    for (int d = 0; d < nd; d++) {
+        free(docs[d].text);
+        free(docs[d].task);
+    }
+    free(docs);
+    if (!rc && !n) {
+        fprintf(stderr, "specula bench: no long prompts\n");
+        rc = 1;
+    }
+    if (max_ctx > o->n_ctx) o->n_ctx = max_ctx;
+    *out = ps;
+    *n_out = n;
+    return rc;
+}
+
 int cmd_bench_prompts(int argc, char **argv) {
     struct bopts o = { 0 };
     int rc = parse(argc, argv, &o);
     if (rc) return rc;
     struct prompt *ps = NULL;
     int np = 0;
-    if (load_prompts(&o, &ps, &np)) return 1;
+    if (!o.long_dir && load_prompts(&o, &ps, &np)) return 1;
     FILE *jf = NULL;
     if (o.json && !(jf = fopen(o.json, "w"))) {
         fprintf(stderr, "specula bench: cannot write '%s': %s\n", o.json, strerror(errno));
@@ -341,6 +539,7 @@ int cmd_bench_prompts(int argc, char **argv) {
     if (!ag || !ref) goto done;
     if (load_model(o.model, &m)) goto done;
     if (o.draft && load_model(o.draft, &dm)) goto done;
+    if (o.long_dir && build_long_prompts(&o, m, &ps, &np)) goto done;
     for (int i = 0; i < np; i++) {
         int c = 0;
         while (c < n_cats && strcmp(cats[c], ps[i].cat)) c++;
@@ -372,6 +571,7 @@ int cmd_bench_prompts(int argc, char **argv) {
         if (o.hybrid[j]) gp.memory_model = o.hybrid[j];
         if (o.kmax[j]) gp.draft_max = o.kmax[j];
         if (o.chain[j]) gp.draft_tree = 0;
+        if (o.draft_kv[j] >= 0) gp.draft_kv = o.draft_kv[j];
         gp.ctx.n_ctx = o.n_ctx;
         gp.ctx.n_threads = o.n_threads;
         gp.target_ctx = tctx;
