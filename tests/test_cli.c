@@ -117,6 +117,30 @@ TEST(spec_run_and_bench_prompts) {
     remove("/tmp/spc_cli_prompts.json");
 }
 
+/* bench --long: documents of ../shared/bench/long cut to L tokens, one row per L, the drafter's KV
+   policy as a method suffix, JSON written; a length no document reaches is reported. */
+TEST(bench_long_contexts) {
+    if (!test_model_path("smollm2-135m")) SKIP("model smollm2-135m not cached");
+    FILE *d = fopen("../shared/bench/long/leval_gov_report_summ.jsonl", "r");
+    if (!d) SKIP("../shared/bench/long not present");
+    fclose(d);
+    CHECK_MSG(run("bench --long ../shared/bench/long --lengths 300,600 --limit 1 -m smollm2-135m -n 6 "
+                  "--methods pld,selfspec:window --skip-layers 4,9-14 --draft-window 64 --json /tmp/spc_cli_long.json") == 0,
+              "%s", g_out);
+    CHECK_MSG(strstr(g_out, "| selfspec:window | L=300 | 1 |") && strstr(g_out, "| pld | L=600 | 1 |"), "%s", g_out);
+    FILE *f = fopen("/tmp/spc_cli_long.json", "r");
+    CHECK(f);
+    if (f) {
+        char buf[16384];
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = 0;
+        fclose(f);
+        CHECK_MSG(strstr(buf, "\"long\": true") && strstr(buf, "\"method\": \"selfspec:window\""), "%s", buf);
+    }
+    remove("/tmp/spc_cli_long.json");
+    CHECK(run("bench --long /nonexistent -m smollm2-135m") == 1 && strstr(g_out, "no documents"));
+}
+
 int main(int argc, char **argv) {
     test_init(argc, argv);
     RUN(run_json);
@@ -124,5 +148,6 @@ int main(int argc, char **argv) {
     RUN(errors_are_clear);
     RUN(bench_json);
     RUN(spec_run_and_bench_prompts);
+    RUN(bench_long_contexts);
     return test_done();
 }

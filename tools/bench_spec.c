@@ -7,9 +7,9 @@
  * (`prompt`, category "humaneval", completed raw), GSM8K (`question`, category "gsm8k"). Chat
  * prompts go through the model's chat template (--raw turns that off, --chat forces it).
  * Long contexts (--long DIR, ../shared/bench/long): for each L of --lengths, documents (L-Eval
- * `input` with its first instruction as the task; Project Gutenberg books without their header
- * and licence, task: continue the story) cut to their first L tokens (cut on a token boundary
- * and decoded back), then the task; the category is "L=<L>", --limit documents per L taken in
+ * `input` with its first instruction as the task, through the chat template; Project Gutenberg
+ * books without their header and licence, continued as raw text) cut to their first L tokens (cut
+ * on a token boundary and decoded back), then the task; the category is "L=<L>", --limit documents per L taken in
  * turn from each source, documents shorter than L skipped. The context grows to fit.
  *
  * Per method and category: generated tokens/s (generation only: the prompt is the same work for
@@ -418,7 +418,7 @@ static int load_long_docs(const char *dir, struct ldoc **out, int *n_out) {
         free(raw);
         struct ldoc *d = body ? malloc(sizeof *d) : NULL;
         if (!d) { free(body); continue; }
-        *d = (struct ldoc){ body, strdup("Continue the text above in the same style."), (char *)books[b] };
+        *d = (struct ldoc){ body, NULL, (char *)books[b] };         /* continuation: the text alone */
         per[3][cnt[3]++] = d;
     }
     int total = cnt[0] + cnt[1] + cnt[2] + cnt[3], n = 0;
@@ -478,7 +478,7 @@ static int build_long_prompts(struct bopts *o, const struct spc_model *m, struct
             if (!t2) { rc = 1; break; }
             toks = t2;
             spc_tokenize(v, docs[d].text, cut, 0, 0, toks, nt);
-            size_t cap = (size_t)L * 64 + strlen(docs[d].task) + 16, at = 0;
+            size_t cap = (size_t)L * 64 + (docs[d].task ? strlen(docs[d].task) : 0) + 16, at = 0;
             char *text = malloc(cap);
             if (!text) { rc = 1; break; }
             struct spc_detok dt;
@@ -489,10 +489,11 @@ static int build_long_prompts(struct bopts *o, const struct spc_model *m, struct
             }
             int k = spc_detok_flush(&dt, text + at, (int)(cap - at - 1));
             if (k > 0) at += (size_t)k;
-            snprintf(text + at, cap - at, "\n\n%s", docs[d].task);
+            text[at] = 0;
+            if (docs[d].task) snprintf(text + at, cap - at, "\n\n%s", docs[d].task);
             char cat[32];
             snprintf(cat, sizeof cat, "L=%d", L);
-            ps[n++] = (struct prompt){ text, strdup(cat), true };
+            ps[n++] = (struct prompt){ text, strdup(cat), docs[d].task != NULL };   /* books: raw completion */
             taken++;
         }
         if (taken && L + o->n_gen + 256 > max_ctx) max_ctx = L + o->n_gen + 256;
@@ -679,7 +680,13 @@ int cmd_bench_prompts(int argc, char **argv) {
            n_skipped ? " (some prompts skipped: too long for -c)" : "");
     if (jf) {
         fprintf(jf, "{\n  \"prompts_file\": ");
-        json_str(jf, o.prompts, strlen(o.prompts));
+        const char *src = o.prompts ? o.prompts : o.long_dir;
+        json_str(jf, src, strlen(src));
+        if (o.long_dir) {
+            const char *ls = o.lengths ? o.lengths : "2048,4096,8192,16384,32768";
+            fprintf(jf, ",\n  \"long\": true, \"lengths\": ");
+            json_str(jf, ls, strlen(ls));
+        }
         fprintf(jf, ",\n  \"model\": ");
         json_str(jf, o.model, strlen(o.model));
         fprintf(jf, ",\n  \"draft_model\": ");
