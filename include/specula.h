@@ -215,6 +215,8 @@ struct spc_gen;
 int spc_ctx_new(struct spc_ctx **out, const struct spc_model *m, const struct spc_ctx_params *p);
 void spc_ctx_free(struct spc_ctx *ctx);
 int spc_ctx_n_ctx(const struct spc_ctx *ctx);
+/* Bytes of the context's KV cache (K and V, every sequence), allocated at creation. */
+size_t spc_ctx_kv_bytes(const struct spc_ctx *ctx);
 
 /*
  * A batch of positions, possibly of several sequences, with an explicit attention structure.

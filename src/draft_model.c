@@ -334,9 +334,15 @@ static int md_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int
 
 static const char *md_describe(struct spc__drafter *d) {
     struct mdraft *md = (struct mdraft *)d;
-    if (md->kv_policy != SPC_DRAFT_KV_WINDOW) return md->info;
-    snprintf(md->desc, sizeof md->desc, "%s; KV window: %d sinks + %d recent, cache of %d positions, %d evicted this request",
-             md->info, md->sinks, md->window, spc_ctx_n_ctx(md->ctx), md->n_evict);
+    if (md->kv_policy != SPC_DRAFT_KV_WINDOW) {
+        snprintf(md->desc, sizeof md->desc, "%s; KV cache of %d positions (%.1f MiB)", md->info, spc_ctx_n_ctx(md->ctx),
+                 (double)spc_ctx_kv_bytes(md->ctx) / (1 << 20));
+        return md->desc;
+    }
+    snprintf(md->desc, sizeof md->desc,
+             "%s; KV window: %d sinks + %d recent, cache of %d positions (%.1f MiB), %d evicted this request",
+             md->info, md->sinks, md->window, spc_ctx_n_ctx(md->ctx), (double)spc_ctx_kv_bytes(md->ctx) / (1 << 20),
+             md->n_evict);
     return md->desc;
 }
 

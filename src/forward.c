@@ -178,6 +178,10 @@ int spc_ctx_set_layer_skip(struct spc_ctx *c, const uint8_t *skip, int n_layer) 
     return SPC_OK;
 }
 
+size_t spc_ctx_kv_bytes(const struct spc_ctx *c) {
+    return c ? 2 * (size_t)c->p.n_seq * c->m->hp.n_layer * (size_t)c->p.n_ctx * kv_dim(c->m) * c->kv_elt : 0;
+}
+
 int spc_kv_len(const struct spc_ctx *c, int seq) {
     if (seq < 0 || seq >= c->p.n_seq) return spc__err(SPC_ERR_INVALID, "kv: no sequence %d", seq);
     return c->kv_len[seq];

@@ -125,7 +125,7 @@ TEST(bench_long_contexts) {
     if (!d) SKIP("../shared/bench/long not present");
     fclose(d);
     CHECK_MSG(run("bench --long ../shared/bench/long --lengths 300,600 --limit 1 -m smollm2-135m -n 6 "
-                  "--methods pld,selfspec:window --skip-layers 4,9-14 --draft-window 64 --json /tmp/spc_cli_long.json") == 0,
+                  "--methods pld,selfspec:window --skip-layers 4,9-14 --draft-window 64 --json /tmp/spc_cli_long.json --plot /tmp/spc_cli_long.svg") == 0,
               "%s", g_out);
     CHECK_MSG(strstr(g_out, "| selfspec:window | L=300 | 1 |") && strstr(g_out, "| pld | L=600 | 1 |"), "%s", g_out);
     FILE *f = fopen("/tmp/spc_cli_long.json", "r");
@@ -137,6 +137,16 @@ TEST(bench_long_contexts) {
         fclose(f);
         CHECK_MSG(strstr(buf, "\"long\": true") && strstr(buf, "\"method\": \"selfspec:window\""), "%s", buf);
     }
+    f = fopen("/tmp/spc_cli_long.svg", "r");
+    CHECK(f);
+    if (f) {
+        char buf[8192];
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = 0;
+        fclose(f);
+        CHECK_MSG(strstr(buf, "<svg") && strstr(buf, "selfspec:window") && strstr(buf, "</svg>"), "%s", buf);
+    }
+    remove("/tmp/spc_cli_long.svg");
     remove("/tmp/spc_cli_long.json");
     CHECK(run("bench --long /nonexistent -m smollm2-135m") == 1 && strstr(g_out, "no documents"));
 }

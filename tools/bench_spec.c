@@ -45,7 +45,7 @@ struct agg {                    /* one method in one category (or all: cat index
 };
 
 struct bopts {
-    const char *model, *draft, *prompts, *json, *cats, *long_dir, *lengths;
+    const char *model, *draft, *prompts, *json, *cats, *long_dir, *lengths, *plot;
     int limit, n_gen, n_ctx, n_threads, force_chat;   /* force_chat: -1 raw, 0 auto, 1 chat */
     int methods[MAX_METHODS], n_methods;
     int policy[MAX_METHODS];            /* memory variants: -1 = the --draft-policy option */
@@ -60,7 +60,7 @@ struct bopts {
 
 static int usage(void) {
     fprintf(stderr, "usage: specula bench --prompts FILE.jsonl -m MODEL [--category C[,C...]] [--limit N] [-n N]\n"
-                    "       specula bench --long DIR [--lengths 2048,4096,...] -m MODEL ... (long contexts)\n"
+                    "       specula bench --long DIR [--lengths 2048,4096,...] [--plot OUT.svg] -m MODEL ... (long contexts)\n"
                     "                     [--methods ...,draft:window,selfspec:full,...]\n"
                     "                     [--methods none,draft,pld,ngram,selfspec,memory[:POLICY][:SRC+SRC]]\n"
                     "                     [-md DRAFT] [--draft-max K]\n"
@@ -88,6 +88,7 @@ static int parse(int argc, char **argv, struct bopts *o) {
         if (!strcmp(a, "--prompts")) o->prompts = v;
         else if (!strcmp(a, "--long")) o->long_dir = v;
         else if (!strcmp(a, "--lengths")) o->lengths = v;
+        else if (!strcmp(a, "--plot")) o->plot = v;
         else if (!strcmp(a, "-m")) o->model = v;
         else if (!strcmp(a, "--category")) o->cats = v;
         else if (!strcmp(a, "--limit")) ok = v && parse_int(v, 1, 1 << 20, &o->limit);
@@ -111,6 +112,10 @@ static int parse(int argc, char **argv, struct bopts *o) {
             return 2;
         }
         if (takes) i++;
+    }
+    if (o->plot && !o->long_dir) {
+        fprintf(stderr, "specula bench: --plot draws the --long rows (speedup and acceptance against L)\n");
+        return 2;
     }
     if ((!o->prompts && !o->long_dir) || !o->model) {
         fprintf(stderr, "specula bench: --prompts (or --long) needs -m MODEL\n");
@@ -516,6 +521,63 @@ static int build_long_prompts(struct bopts *o, const struct spc_model *m, struct
     return rc;
 }
 
+/* --plot FILE (long contexts): an SVG of speedup over plain decoding and acceptance (alpha,
+   accepted / drafted) against L, one line per method; x is log2(L). y[m][c] for methods 1..nm-1. */
+static int write_plot(const char *path, const char *const *labels, int nm, const char *const *cats, int nc,
+                      double (*sp)[MAX_CATS], double (*al)[MAX_CATS]) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "specula bench: cannot write '%s': %s\n", path, strerror(errno));
+        return 1;
+    }
+    static const char *const col[] = { "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2" };
+    double lx[MAX_CATS], x0 = 1e9, x1 = -1e9, smax = 1.2;
+    for (int c = 0; c < nc; c++) {
+        lx[c] = log2(atof(cats[c] + 2));
+        if (lx[c] < x0) x0 = lx[c];
+        if (lx[c] > x1) x1 = lx[c];
+        for (int m = 1; m < nm; m++)
+            if (sp[m][c] > smax) smax = sp[m][c];
+    }
+    if (x1 <= x0) x1 = x0 + 1;
+    smax = ceil(smax * 5) / 5;
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"900\" height=\"380\" font-family=\"sans-serif\" font-size=\"12\">\n"
+               "<rect width=\"900\" height=\"380\" fill=\"white\"/>\n");
+    for (int panel = 0; panel < 2; panel++) {
+        double ox = 60 + panel * 430, oy = 40, w = 360, h = 260, ymax = panel ? 1.0 : smax;
+        fprintf(f, "<text x=\"%.0f\" y=\"25\" font-size=\"14\">%s</text>\n", ox,
+                panel ? "acceptance (accepted / drafted)" : "speedup over plain decoding");
+        fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" stroke=\"#444\"/>\n", ox, oy, w, h);
+        for (int t = 0; t <= 4; t++) {
+            double yv = ymax * t / 4, yy = oy + h - h * t / 4;
+            fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"end\">%.2f</text>\n", ox - 5, yy + 4, yv);
+            fprintf(f, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.0f\" y2=\"%.0f\" stroke=\"#ddd\"/>\n", ox, ox + w, yy, yy);
+        }
+        if (!panel) {           /* plain decoding */
+            double yy = oy + h - h * 1.0 / ymax;
+            fprintf(f, "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#888\" stroke-dasharray=\"4 3\"/>\n",
+                    ox, ox + w, yy, yy);
+        }
+        for (int c = 0; c < nc; c++)
+            fprintf(f, "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%s</text>\n", ox + w * (lx[c] - x0) / (x1 - x0),
+                    oy + h + 16, cats[c] + 2);
+        fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">context length L (tokens)</text>\n", ox + w / 2, oy + h + 34);
+        for (int m = 1; m < nm; m++) {
+            fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", col[(m - 1) % 7]);
+            for (int c = 0; c < nc; c++) {
+                double v = panel ? al[m][c] : sp[m][c];
+                fprintf(f, "%.1f,%.1f ", ox + w * (lx[c] - x0) / (x1 - x0), oy + h - h * (v > ymax ? ymax : v) / ymax);
+            }
+            fprintf(f, "\"/>\n");
+            if (panel)
+                fprintf(f, "<text x=\"%.0f\" y=\"%d\" fill=\"%s\">%s</text>\n", ox + 10, (int)oy + 16 + 15 * (m - 1),
+                        col[(m - 1) % 7], labels[m]);
+        }
+    }
+    fprintf(f, "</svg>\n");
+    return fclose(f) ? 1 : 0;
+}
+
 int cmd_bench_prompts(int argc, char **argv) {
     struct bopts o = { 0 };
     int rc = parse(argc, argv, &o);
@@ -590,6 +652,8 @@ int cmd_bench_prompts(int argc, char **argv) {
         fprintf(stderr, "specula bench: %s%s%s\n", o.label[j], *info ? ": " : "", info);
     }
     free(calib);
+    fprintf(stderr, "specula bench: target KV cache of %d positions (%.1f MiB)\n", spc_ctx_n_ctx(tctx),
+            (double)spc_ctx_kv_bytes(tctx) / (1 << 20));
     int K = o.gp.draft_max;
     for (int i = 0; i < np; i++) {
         int32_t *toks = NULL;
@@ -674,6 +738,21 @@ int cmd_bench_prompts(int argc, char **argv) {
             }
         mean_sp[j] = k ? sum / k : 0;
     }
+    if (o.plot) {
+        double (*sp)[MAX_CATS] = calloc(MAX_METHODS, sizeof *sp), (*al)[MAX_CATS] = calloc(MAX_METHODS, sizeof *al);
+        const char *labels[MAX_METHODS];
+        for (int j = 0; j < o.n_methods; j++) {
+            labels[j] = o.label[j];
+            for (int c = 0; sp && al && c < n_cats; c++) {
+                struct derived dd = derive(&ag[j][c], &ag[0][c], K);
+                sp[j][c] = dd.speedup;
+                al[j][c] = dd.alpha;
+            }
+        }
+        if (!sp || !al || write_plot(o.plot, labels, o.n_methods, cats, n_cats, sp, al)) fprintf(stderr, "specula bench: no plot\n");
+        free(sp);
+        free(al);
+    }
     printf("\nmean over categories of the per-category speedup:");
     for (int j = 1; j < o.n_methods; j++) printf(" %s %.3f", o.label[j], mean_sp[j]);
     printf("\n%d prompts, K = %d, -n %d, %s%s\n", np - n_skipped, K, o.n_gen, greedy ? "greedy" : "sampling",
@@ -693,8 +772,9 @@ int cmd_bench_prompts(int argc, char **argv) {
         if (o.draft) json_str(jf, o.draft, strlen(o.draft));
         else fprintf(jf, "null");
         fprintf(jf, ",\n  \"draft_max\": %d, \"n_predict\": %d, \"threads\": %d, \"greedy\": %s, \"n_prompts\": %d, "
-                    "\"n_skipped\": %d,\n  \"methods\": [\n",
-                K, o.n_gen, o.n_threads, greedy ? "true" : "false", np - n_skipped, n_skipped);
+                    "\"n_skipped\": %d, \"target_kv_positions\": %d, \"target_kv_bytes\": %zu,\n  \"methods\": [\n",
+                K, o.n_gen, o.n_threads, greedy ? "true" : "false", np - n_skipped, n_skipped, spc_ctx_n_ctx(tctx),
+                spc_ctx_kv_bytes(tctx));
         for (int j = 0; j < o.n_methods; j++) {
             const char *info = spc_gen_drafter_info(gens[j]);
             fprintf(jf, "    {\"method\": \"%s\", \"drafter\": ", o.label[j]);
