@@ -153,7 +153,9 @@ TEST(lossless_memory) {
     CHECK(g_tree_steps == 0);
     g_tree = 1;
     g_policy = SPC_POLICY_FIXED;
-    const char *mf = "/tmp/spc_test_memory_lossless.bin", *cf = "/tmp/spc_test_memory_corpus.txt";
+    char mf[64], cf[64];            /* per process: concurrent test runs must not share files */
+    snprintf(mf, sizeof mf, "/tmp/spc_test_memory_lossless.%d.bin", (int)getpid());
+    snprintf(cf, sizeof cf, "/tmp/spc_test_memory_corpus.%d.txt", (int)getpid());
     remove(mf);
     g_sources = 2;
     g_memfile = mf;
@@ -257,7 +259,8 @@ TEST(memory_trie_matches_brute_force) {
    corrupt or truncated file is a warning and an empty memory, never an error or a crash. */
 TEST(memory_file_round_trip_and_corruption) {
     if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
-    const char *path = "/tmp/spc_test_memory.bin";
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/spc_test_memory.%d.bin", (int)getpid());
     remove(path);
     g_memfile = path;
     g_sources = 2;              /* earlier requests only: what the file brings */
@@ -318,10 +321,10 @@ TEST(lossless_draft_kv_window) {
     struct spc_gen_request rq = { pt, np, 16, NULL, 0 };
     struct spc_gen_result res;
     CHECK_OK(spc_gen_run(g, &rq, NULL, NULL, &res));
-    const char *info = spc_gen_drafter_info(g), *ev = strstr(info, "positions, ");
+    const char *info = spc_gen_drafter_info(g), *ev = strstr(info, "MiB), ");
     int cache = 0, evicted = 0;
     const char *c = strstr(info, "cache of ");
-    CHECK_MSG(c && ev && sscanf(c, "cache of %d", &cache) == 1 && sscanf(ev, "positions, %d evicted", &evicted) == 1, "info: %s", info);
+    CHECK_MSG(c && ev && sscanf(c, "cache of %d", &cache) == 1 && sscanf(ev, "MiB), %d evicted", &evicted) == 1, "info: %s", info);
     CHECK_MSG(cache < np && evicted >= np - (4 + 64 + 64), "cache %d, evicted %d of a %d-token prompt", cache, evicted, np);
     spc_gen_free(g);
     g_draft_kv = SPC_DRAFT_KV_FULL;
@@ -690,7 +693,8 @@ TEST(bad_requests_leave_generator_usable) {
 
 TEST(ngram_cache_persists_and_rejects_garbage) {
     if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
-    const char *path = "/tmp/spc_test_ngram.bin";
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/spc_test_ngram.%d.bin", (int)getpid());
     remove(path);
     struct spc_gen_params gp = params(SPC_SPEC_NGRAM, 6);
     gp.ngram_cache = path;
