@@ -6,6 +6,7 @@
 #include "test.h"
 
 #include <sys/wait.h>
+#include <stdbool.h>
 
 static char g_out[1 << 16];
 
@@ -20,6 +21,16 @@ static int run(const char *args) {
     g_out[n] = 0;
     int st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The file's text (at most cap - 1 bytes) in buf; false if it cannot be read. */
+static bool slurp(const char *path, char *buf, size_t cap) {
+    FILE *f = fopen(path, "r");
+    if (!f) return false;
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return true;
 }
 
 TEST(run_json) {
@@ -99,15 +110,9 @@ TEST(spec_run_and_bench_prompts) {
     CHECK_MSG(run("bench --prompts /tmp/spc_cli_prompts.jsonl -m smollm2-135m -n 8 --methods pld,ngram "
                   "--json /tmp/spc_cli_prompts.json") == 0, "%s", g_out);
     CHECK_MSG(strstr(g_out, "| pld | **all** | 2 |") && strstr(g_out, "yes 2/2"), "%s", g_out);
-    f = fopen("/tmp/spc_cli_prompts.json", "r");
-    CHECK(f);
-    if (f) {
-        char buf[16384];
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        buf[n] = 0;
-        fclose(f);
-        CHECK_MSG(strstr(buf, "\"method\": \"ngram\"") && strstr(buf, "\"speedup\":") && strstr(buf, "\"lossless\": true"), "%s", buf);
-    }
+    static char buf[16384];
+    CHECK(slurp("/tmp/spc_cli_prompts.json", buf, sizeof buf));
+    CHECK_MSG(strstr(buf, "\"method\": \"ngram\"") && strstr(buf, "\"speedup\":") && strstr(buf, "\"lossless\": true"), "%s", buf);
     f = fopen("/tmp/spc_cli_prompts.jsonl", "w");
     fputs("{\"turns\": [\"fine\"]}\n{\"turns\": [\"broken\"\n", f);
     fclose(f);
@@ -128,24 +133,11 @@ TEST(bench_long_contexts) {
                   "--methods pld,selfspec:window --skip-layers 4,9-14 --draft-window 64 --json /tmp/spc_cli_long.json --plot /tmp/spc_cli_long.svg") == 0,
               "%s", g_out);
     CHECK_MSG(strstr(g_out, "| selfspec:window | L=300 | 1 |") && strstr(g_out, "| pld | L=600 | 1 |"), "%s", g_out);
-    FILE *f = fopen("/tmp/spc_cli_long.json", "r");
-    CHECK(f);
-    if (f) {
-        char buf[16384];
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        buf[n] = 0;
-        fclose(f);
-        CHECK_MSG(strstr(buf, "\"long\": true") && strstr(buf, "\"method\": \"selfspec:window\""), "%s", buf);
-    }
-    f = fopen("/tmp/spc_cli_long.svg", "r");
-    CHECK(f);
-    if (f) {
-        char buf[8192];
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        buf[n] = 0;
-        fclose(f);
-        CHECK_MSG(strstr(buf, "<svg") && strstr(buf, "selfspec:window") && strstr(buf, "</svg>"), "%s", buf);
-    }
+    static char buf[16384];
+    CHECK(slurp("/tmp/spc_cli_long.json", buf, sizeof buf));
+    CHECK_MSG(strstr(buf, "\"long\": true") && strstr(buf, "\"method\": \"selfspec:window\""), "%s", buf);
+    CHECK(slurp("/tmp/spc_cli_long.svg", buf, sizeof buf));
+    CHECK_MSG(strstr(buf, "<svg") && strstr(buf, "selfspec:window") && strstr(buf, "</svg>"), "%s", buf);
     remove("/tmp/spc_cli_long.svg");
     remove("/tmp/spc_cli_long.json");
     CHECK(run("bench --long /nonexistent -m smollm2-135m") == 1 && strstr(g_out, "no documents"));
