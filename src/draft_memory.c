@@ -272,11 +272,6 @@ struct memory {
     int n_pend;
     double prop_s;              /* time in propose, per proposed token (the drafting cost c) */
     long prop_n;
-    /* this step's merged tree (adaptive, tree mode): nodes of every source's tree, by path */
-    int32_t mtok[MEM_NSRC * SPC_SPEC_KMAX];
-    int16_t mpar[MEM_NSRC * SPC_SPEC_KMAX];
-    float mval[MEM_NSRC * SPC_SPEC_KMAX];
-    uint8_t msrc[MEM_NSRC * SPC_SPEC_KMAX];
     long n_steps, src_used[MEM_NSRC], tree_steps;
     struct spc__drafter *model;     /* hybrid: the model drafter (NULL: none) */
     struct stat mst[SPC_SPEC_KMAX]; /* its acceptance at draft position i, given i - 1 accepted */
@@ -309,42 +304,40 @@ static double rate(const struct memory *mm, int s, int b, float p) {
     return (x->acc + 2.0 * p) / (x->n + 2.0);
 }
 
-/* Replays pending proposals against the committed history; `all` resolves what can be known. A
-   tree node is judged when verification would have reached it (its parent was accepted). */
+/* Judges tree t, proposed at history length pos, against hist[0..n_hist): a node is reached when
+   its parent was accepted (the root's children always are) and accepted when it equals the token
+   committed at its depth. Each judged node is counted into st (when given). Returns false when a
+   reached node lies beyond the history: the outcome is not known yet. */
+static bool judge_tree(const struct ptree *t, int pos, const int32_t *hist, int n_hist, struct stat *st) {
+    bool ok[SPC_SPEC_KMAX], known = true;
+    for (int i = 0; i < t->n; i++) {
+        ok[i] = false;
+        if (t->par[i] >= 0 && !ok[t->par[i]]) continue;
+        if (pos + t->dep[i] >= n_hist) {
+            known = false;
+            continue;
+        }
+        ok[i] = t->tok[i] == hist[pos + t->dep[i]];
+        if (st) {
+            st[t->bucket[i]].n += 1;
+            st[t->bucket[i]].acc += ok[i];
+        }
+    }
+    return known;
+}
+
+/* Replays pending proposals against the committed history; `all` resolves what can be known. */
 static void replay(struct memory *mm, const int32_t *hist, int n_hist, bool all) {
     int keep = 0;
     for (int e = 0; e < mm->n_pend; e++) {
         struct pending *pe = &mm->pend[e];
         bool known = true;
-        for (int s = 0; s < MEM_NSRC && known; s++) {
-            const struct ptree *t = &pe->t[s];
-            bool ok[SPC_SPEC_KMAX];
-            for (int i = 0; i < t->n; i++) {
-                ok[i] = false;
-                if (t->par[i] >= 0 && !ok[t->par[i]]) continue;
-                if (pe->pos + t->dep[i] >= n_hist) {
-                    known = false;
-                    break;
-                }
-                ok[i] = t->tok[i] == hist[pe->pos + t->dep[i]];
-            }
-        }
+        for (int s = 0; s < MEM_NSRC; s++) known &= judge_tree(&pe->t[s], pe->pos, hist, n_hist, NULL);
         if (!known && !all) {
             mm->pend[keep++] = *pe;
             continue;
         }
-        for (int s = 0; s < MEM_NSRC; s++) {
-            const struct ptree *t = &pe->t[s];
-            bool ok[SPC_SPEC_KMAX];
-            for (int i = 0; i < t->n; i++) {
-                ok[i] = false;
-                if ((t->par[i] >= 0 && !ok[t->par[i]]) || pe->pos + t->dep[i] >= n_hist) continue;
-                ok[i] = t->tok[i] == hist[pe->pos + t->dep[i]];
-                struct stat *x = &mm->st[s][t->bucket[i]];
-                x->n += 1;
-                x->acc += ok[i];
-            }
-        }
+        for (int s = 0; s < MEM_NSRC; s++) judge_tree(&pe->t[s], pe->pos, hist, n_hist, mm->st[s]);
     }
     mm->n_pend = keep;
 }
@@ -420,24 +413,28 @@ static void src_tree(const struct memory *mm, int s, int32_t node, int k, int wi
 /* Tree mode: merges the sources' trees (a path proposed by several keeps its best value) and takes
    the best-first order of the union into out/parent; returns the number of nodes ordered (<= k),
    with their values in val and the source behind the first in *src. */
-static int merge_trees(struct memory *mm, const struct pending *pe, int k, int32_t *out, int32_t *parent, float *val,
-                       int *src) {
+static int merge_trees(const struct pending *pe, int k, int32_t *out, int32_t *parent, float *val, int *src) {
+    enum { NM = MEM_NSRC * SPC_SPEC_KMAX };
+    int32_t mtok[NM];           /* the union of the sources' nodes, by path */
+    int16_t mpar[NM];
+    float mval[NM];
+    uint8_t msrc[NM];
     int nm = 0;
     for (int s = 0; s < MEM_NSRC; s++) {
         const struct ptree *t = &pe->t[s];
         int16_t map[SPC_SPEC_KMAX];
         for (int i = 0; i < t->n; i++) {
             int par = t->par[i] < 0 ? -1 : map[t->par[i]], j = 0;
-            while (j < nm && !(mm->mpar[j] == par && mm->mtok[j] == t->tok[i])) j++;
+            while (j < nm && !(mpar[j] == par && mtok[j] == t->tok[i])) j++;
             if (j == nm) {
-                mm->mtok[nm] = t->tok[i];
-                mm->mpar[nm] = (int16_t)par;
-                mm->mval[nm] = -1;
+                mtok[nm] = t->tok[i];
+                mpar[nm] = (int16_t)par;
+                mval[nm] = -1;
                 nm++;
             }
-            if (t->val[i] > mm->mval[j]) {
-                mm->mval[j] = t->val[i];
-                mm->msrc[j] = (uint8_t)s;
+            if (t->val[i] > mval[j]) {
+                mval[j] = t->val[i];
+                msrc[j] = (uint8_t)s;
             }
             map[i] = (int16_t)j;
         }
@@ -448,14 +445,14 @@ static int merge_trees(struct memory *mm, const struct pending *pe, int k, int32
     while (n < k) {
         int best = -1;
         for (int j = 0; j < nm; j++)
-            if (pos[j] < 0 && (mm->mpar[j] < 0 || pos[mm->mpar[j]] >= 0) && (best < 0 || mm->mval[j] > mm->mval[best]))
+            if (pos[j] < 0 && (mpar[j] < 0 || pos[mpar[j]] >= 0) && (best < 0 || mval[j] > mval[best]))
                 best = j;
         if (best < 0) break;
         pos[best] = (int16_t)n;
-        out[n] = mm->mtok[best];
-        parent[n] = mm->mpar[best] < 0 ? -1 : pos[mm->mpar[best]];
-        val[n] = mm->mval[best];
-        if (n == 0) *src = mm->msrc[best];
+        out[n] = mtok[best];
+        parent[n] = mpar[best] < 0 ? -1 : pos[mpar[best]];
+        val[n] = mval[best];
+        if (n == 0) *src = msrc[best];
         n++;
     }
     return n;
@@ -498,7 +495,7 @@ static int memory_propose(struct spc__drafter *d, const int32_t *hist, int n_his
     for (int s = 0; s < (tree ? 1 : MEM_NSRC); s++) {
         int n, src = s;
         if (tree) {
-            n = merge_trees(mm, pe, K, out, parent, val, &src);
+            n = merge_trees(pe, K, out, parent, val, &src);
         } else {
             n = pe->t[s].n;
             memcpy(val, pe->t[s].val, sizeof *val * (size_t)n);
@@ -516,7 +513,7 @@ static int memory_propose(struct spc__drafter *d, const int32_t *hist, int n_his
                     best_k = k;
                 }
             }
-        } else if (best_s < 0 || val[0] > (tree ? 0 : pe->t[best_s].val[0])) {
+        } else if (best_s < 0 || val[0] > pe->t[best_s].val[0]) {
             /* fixed: every node (chains: the source whose first proposal is likeliest); threshold:
                the nodes whose path is accepted with estimated probability >= the threshold */
             best_s = src;

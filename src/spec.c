@@ -119,7 +119,7 @@ struct spc_gen {
     struct spc__qdist q[SPC_SPEC_KMAX];
     int32_t parent[SPC_SPEC_KMAX];      /* the drafter's tree (-1: child of the pending token) */
     int32_t bparent[SPC_SPEC_KMAX + 1]; /* the same as batch indices */
-    int32_t path[SPC_SPEC_KMAX + 1];    /* accepted tree nodes; as batch indices for compaction */
+    int32_t path[SPC_SPEC_KMAX + 1];    /* batch indices of the root and the accepted tree nodes */
     uint8_t depth[SPC_SPEC_KMAX];
     float *pdense;              /* n_vocab: p for the residual distribution */
     int32_t commit[SPC_SPEC_KMAX + 1];
@@ -324,10 +324,12 @@ static int verify(struct spc_gen *g, int k, int32_t *bonus) {
 
 /* Verifies the token tree draft/parent[0..k) against the last pass (batch index i + 1 is draft i):
  * from the root, the child equal to the target's token is taken (argmax, or a sample of p; tree
- * drafts are one-hot). Returns the path length m with the draft indices in g->path[0..m), and the
- * target's token after the path in *bonus. *reached: whether the last node had children. */
+ * drafts are one-hot). Returns the path length m with the path's batch indices, root included, in
+ * g->path[0..m] (what spc_kv_compact keeps), and the target's token after the path in *bonus.
+ * *reached: whether the last node had children. */
 static int verify_tree(struct spc_gen *g, int k, int32_t *bonus, bool *reached) {
     int m = 0, cur = -1;
+    g->path[0] = 0;
     for (;;) {
         const float *lg = spc_ctx_logits(g->ctx, cur + 1);
         int32_t a = g->p.sampling.temp <= 0 ? spc_argmax(lg, g->n_vocab) : spc_sampler_sample(g->smp, lg);
@@ -345,7 +347,7 @@ static int verify_tree(struct spc_gen *g, int k, int32_t *bonus, bool *reached) 
             *bonus = a;
             return m;
         }
-        g->path[m++] = next;
+        g->path[++m] = next + 1;
         cur = next;
     }
 }
@@ -442,9 +444,7 @@ static int gen_step(struct spc_gen *g, int budget) {
     bool reached = false;
     if (tree) {
         m = verify_tree(g, k, &bonus, &reached);
-        for (int i = 0; i < m; i++) g->commit[i] = g->draft[g->path[i]];
-        for (int i = m; i > 0; i--) g->path[i] = g->path[i - 1] + 1;     /* batch indices */
-        g->path[0] = 0;
+        for (int i = 0; i < m; i++) g->commit[i] = g->draft[g->path[i + 1] - 1];
         st = spc_kv_compact(g->ctx, 0, kv, g->path, m + 1);
     } else {
         m = verify(g, k, &bonus);

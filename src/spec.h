@@ -35,8 +35,8 @@ struct spc__drafter_vt {
     int (*propose)(struct spc__drafter *d, const int32_t *hist, int n_hist, int k_max, int32_t *out,
                    struct spc__qdist *q, int32_t *parent);
     /* The last proposal's n_drafted tokens (tree nodes) were verified, n_accepted of them kept (the
-     * accepted path); hist[0..n_hist)
-     * is the new committed history (the accepted drafts and the target's bonus token appended). */
+     * accepted path); hist[0..n_hist) is the new committed history (the accepted drafts and the
+     * target's bonus token appended). */
     void (*observe)(struct spc__drafter *d, const int32_t *hist, int n_hist, int n_drafted, int n_accepted);
     /* A new request begins with hist[0..n_hist) (the prompt); capacity for n_max history tokens. */
     int (*reset)(struct spc__drafter *d, const int32_t *hist, int n_hist, int n_max);
@@ -81,11 +81,11 @@ int spc__drafter_model_new(struct spc__drafter **out, const struct spc__draft_cf
 int spc__drafter_pld_new(struct spc__drafter **out, const struct spc__draft_cfg *cfg);
 int spc__drafter_ngram_new(struct spc__drafter **out, const struct spc__draft_cfg *cfg);
 int spc__drafter_memory_new(struct spc__drafter **out, const struct spc__draft_cfg *cfg);
-/* A corpus file (ngram, memory) as tokens: a token file ("SPCTOK01", u64 n, n int32 ids) or text.
-   *toks is allocated; errors name `who` and the path. */
 /* Writes path through path.tmp and a rename, so a failed write never leaves a half file; write()
    returns false on a short write. Errors name `who`. */
 int spc__save_file(const char *path, const char *who, bool (*write)(FILE *f, const void *ud), const void *ud);
+/* A corpus file (ngram, memory) as tokens: a token file ("SPCTOK01", u64 n, n int32 ids) or text.
+   *toks is allocated; errors name `who` and the path. */
 int spc__read_corpus(const struct spc_vocab *v, int n_vocab, const char *path, const char *who, int32_t **toks, int *n);
 
 /* The memory drafter's depth-bounded suffix trie (draft_memory.c), exposed for its property test:

@@ -348,28 +348,6 @@ static int tokenize_prompt(struct spc_model *m, const struct prompt *p, int forc
 
 struct ldoc { char *text, *task, *src; };
 
-static char *read_file_text(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n + 65536 + 1 > cap) {
-            cap = (n + 65536 + 1) * 2;
-            char *nb = realloc(buf, cap);
-            if (!nb) { free(buf); fclose(f); return NULL; }
-            buf = nb;
-        }
-        size_t r = fread(buf + n, 1, 65536, f);
-        n += r;
-        if (r < 65536) break;
-    }
-    fclose(f);
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
-
 /* A Project Gutenberg text without its header and licence: the lines between the START and END
    markers ("*** START OF ..." or "***START OF ..."); the whole text when there are none. */
 static char *strip_gutenberg(char *t) {
@@ -417,7 +395,7 @@ static int load_long_docs(const char *dir, struct ldoc **out, int *n_out) {
     for (int b = 0; b < 4; b++) {
         snprintf(path, sizeof path, "%s/%s", dir, books[b]);
         size_t len;
-        char *raw = read_file_text(path, &len);
+        char *raw = read_file(path, &len);
         if (!raw) continue;
         char *body = strdup(strip_gutenberg(raw));
         free(raw);

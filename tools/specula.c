@@ -84,7 +84,7 @@ int load_model(const char *arg, struct spc_model **m) {
 
 /* ---- small helpers ---- */
 
-static char *read_file(const char *path, size_t *len) {
+char *read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "specula: cannot open '%s': %s\n", path, strerror(errno));

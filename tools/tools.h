@@ -28,6 +28,8 @@ int load_model(const char *arg, struct spc_model **m);
  * model wants, special tokens parsed: the count with *out malloc'd (NULL when 0), or a negative
  * status. */
 int prompt_tokens(const struct spc_model *m, const char *text, size_t len, bool chat, int32_t **out);
+/* The whole file, NUL-terminated, malloc'd, its size in *len; NULL with the reason printed. */
+char *read_file(const char *path, size_t *len);
 /* Parses a decimal integer in [lo, hi]. */
 bool parse_int(const char *s, long lo, long hi, int *out);
 /* Writes n bytes of s as a JSON string literal. */
