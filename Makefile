@@ -81,5 +81,6 @@ dev: $(BUILD)/libspecula.a
 	@mkdir -p $(BUILD)/dev
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) dev/dot_lab.c $(BUILD)/libspecula.a $(LDLIBS) -o $(BUILD)/dev/dot_lab
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) dev/mm_lab.c $(BUILD)/libspecula.a $(LDLIBS) -o $(BUILD)/dev/mm_lab
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) dev/att_lab.c $(BUILD)/libspecula.a $(LDLIBS) -o $(BUILD)/dev/att_lab
 
 .PHONY: dev

@@ -40,6 +40,8 @@ struct spc_ctx {
     int32_t *pos, *slot, *depth, *par, *seq_off;
     float *scores;                  /* per thread: n_ctx floats */
     int32_t *keys;                  /* per thread: n_ctx key slots */
+    int32_t *blk;                   /* attention blocks: n_batch + 1 starts */
+    int att_rows;                   /* most query rows of one attention job */
     float *logits;                  /* n_logits rows of n_vocab */
     float *rope_cs;                 /* n_rot floats: cos/sin pairs of one position */
     int32_t *logit_row;             /* per batch position: row in logits or -1 */
@@ -52,6 +54,8 @@ struct spc_ctx_params spc_ctx_default_params(void) {
     return (struct spc_ctx_params){ .n_ctx = 4096, .n_seq = 1, .n_batch = 512, .n_logits = 64,
                                     .n_threads = 2, .kv_type = SPC_KV_F16 };
 }
+
+static int att_block(const struct spc_hparams *hp);
 
 static size_t kv_dim(const struct spc_model *m) { return (size_t)m->hp.n_head_kv * m->hp.head_dim; }
 
@@ -119,14 +123,16 @@ int spc__ctx_new_sharing(struct spc_ctx **out, const struct spc_model *m, const 
     c->par = spc__calloc(nb, 4);
     c->seq_off = spc__calloc((size_t)p.n_seq, 4);
     size_t group = (size_t)(hp->n_head / hp->n_head_kv);
-    c->scores = spc__calloc(nt * group * ((size_t)p.n_ctx + (size_t)hp->head_dim), 4);
+    c->att_rows = (int)group * att_block(hp);
+    c->scores = spc__calloc(nt * (size_t)c->att_rows * ((size_t)p.n_ctx + 2 * (size_t)hp->head_dim), 4);
+    c->blk = spc__calloc(nb + 1, 4);
     c->keys = spc__calloc(nt * (size_t)p.n_ctx, 4);
     c->logits = spc__calloc((size_t)p.n_logits * hp->n_vocab, 4);
     c->logit_row = spc__calloc(nb, 4);
     c->rope_cs = spc__calloc((size_t)hp->n_rot, 4);
     if (!c->kv_k || !c->kv_v || !c->kv_len || !c->kv_tok || !c->kv_pos || !c->x || !c->xb || !c->q || !c->k || !c->v || !c->att ||
         !c->hb || !c->hb2 || !c->xl || !c->mm_scratch || !c->pos || !c->slot || !c->depth || !c->par ||
-        !c->seq_off || !c->scores || !c->keys || !c->logits || !c->logit_row || !c->rope_cs) {
+        !c->seq_off || !c->scores || !c->keys || !c->blk || !c->logits || !c->logit_row || !c->rope_cs) {
         st = spc__err(SPC_ERR_NOMEM, "ctx: out of memory (KV cache %zu MiB)", 2 * kv_bytes >> 20);
         goto fail;
     }
@@ -143,7 +149,7 @@ void spc_ctx_free(struct spc_ctx *c) {
     spc__free(c->skip);
     void *bufs[] = { c->kv_k, c->kv_v, c->kv_len, c->kv_tok, c->kv_pos, c->x, c->xb, c->q, c->k, c->v, c->att, c->hb,
                      c->hb2, c->xl, c->mm_scratch, c->pos, c->slot, c->depth, c->par, c->seq_off, c->scores,
-                     c->keys, c->logits, c->logit_row, c->rope_cs };
+                     c->keys, c->blk, c->logits, c->logit_row, c->rope_cs };
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) spc__free(bufs[i]);
     spc__free(c);
 }
@@ -324,49 +330,90 @@ static void act_task_fn(void *va, int ith, int nth) {
 
 /* ---- attention ---- */
 
+/* Positions of one sequence that share their committed prefix are attended together: a block of
+   up to att_block() positions reads each prefix key and value row once for all its queries (the
+   heads of one KV head times the block's positions), then each position adds its own batch
+   ancestors. Every score and every output lane is still computed by the same arithmetic in the
+   same key order as for a lone position, so the bits do not depend on the blocking. */
 struct att_task {
     struct spc_ctx *c;
     const int32_t *seq;
     int n, il;
+    int n_blk;                      /* blocks: positions blk[b] .. blk[b+1]-1 */
 };
 
 static inline int hp_n_swa(const struct spc_ctx *c) { return c->m->hp.n_swa; }
 
-/* Jobs are (position, KV head, slice of its query heads): the heads that share a KV head read
-   each key and value row once. A slice is the whole group unless there are too few jobs to keep
-   every thread busy (one position, few KV heads). */
+/* Most positions per block: the block's query rows (positions x group) stay <= 64 so the scratch
+   and the rows' working set stay small. */
+static int att_block(const struct spc_hparams *hp) {
+    int group = hp->n_head / hp->n_head_kv;
+    return group >= 64 ? 1 : 64 / group;
+}
+
+/* Splits the batch into blocks: runs of positions of one sequence, cut into near-equal blocks of
+   at most att_block() positions, more of them when too few jobs (blocks x KV heads) would leave
+   threads idle. Sliding-window layers attend position by position (each has its own window). */
+static int att_blocks(struct spc_ctx *c, const int32_t *seq, int n, bool swa, int nth) {
+    const struct spc_hparams *hp = &c->m->hp;
+    int pb = swa ? 1 : att_block(hp), nb = 0;
+    for (int i0 = 0; i0 < n;) {
+        int s = seq ? seq[i0] : 0, i1 = i0 + 1;
+        while (i1 < n && (seq ? seq[i1] : 0) == s) i1++;
+        int len = i1 - i0, k = (len + pb - 1) / pb;
+        while (k < len && (hp->n_head_kv * k) % nth && hp->n_head_kv * k < 4 * nth) k++;
+        for (int b = 0; b < k; b++) c->blk[nb++] = i0 + (int)((int64_t)len * b / k);
+        i0 = i1;
+    }
+    c->blk[nb] = n;
+    return nb;
+}
+
+/* The key slots position i attends to besides its sequence's prefix [first, prefix): its batch
+   ancestors root-first, then itself (sliding-window layers drop the oldest beyond the window). */
+static int att_chain(const struct spc_ctx *c, int i, bool swa, int32_t *keys) {
+    int chain = c->depth[i] + 1;
+    for (int j = i, d = chain - 1; d >= 0; d--, j = c->par[j]) keys[d] = c->slot[j];
+    int drop = swa && chain > hp_n_swa(c) ? chain - hp_n_swa(c) : 0;
+    if (drop) memmove(keys, keys + drop, sizeof *keys * (size_t)(chain - drop));
+    return chain - drop;
+}
+
+/* Jobs are (block, KV head, slice of its query heads). A slice is the whole group unless there
+   are too few jobs to keep every thread busy (one position, few KV heads). */
 static void att_task_fn(void *va, int ith, int nth) {
     struct att_task *t = va;
     struct spc_ctx *c = t->c;
     const struct spc_hparams *hp = &c->m->hp;
     int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
     int split = 1;
-    while (split < group && t->n * hp->n_head_kv * split < 2 * nth) split++;
+    while (split < group && t->n_blk * hp->n_head_kv * split < 2 * nth) split++;
     int per = (group + split - 1) / split;
     size_t ss = (size_t)c->p.n_ctx;         /* score row stride */
-    float *scores = c->scores + (size_t)ith * group * (ss + (size_t)hd);
-    float *qr = scores + (size_t)group * ss; /* group x hd rounded queries */
+    size_t rows_max = (size_t)c->att_rows;
+    float *scores = c->scores + (size_t)ith * rows_max * (ss + 2 * (size_t)hd);
+    float *qr = scores + rows_max * ss;      /* rows x hd rounded queries */
+    float *ob = qr + rows_max * hd;          /* rows x hd outputs */
     int32_t *keys = c->keys + (size_t)ith * c->p.n_ctx;
     const float scale = hp->q_scale != 1 ? 1.0f : 1.0f / sqrtf((float)hd);   /* gemma3 scales q itself */
     const bool swa = c->m->layers[t->il].swa;
     const struct spc_ops *ops = spc__ops();
     bool f16 = c->kv_elt == 2;
     size_t row = kv_dim(c->m) * c->kv_elt;
-    int total = t->n * hp->n_head_kv * split;
+    int total = t->n_blk * hp->n_head_kv * split;
     for (int job = ith; job < total; job += nth) {
-        int i = job / (hp->n_head_kv * split), rest = job % (hp->n_head_kv * split);
+        int b = job / (hp->n_head_kv * split), rest = job % (hp->n_head_kv * split);
         int kvh = rest / split, h0 = kvh * group + (rest % split) * per, nq = per;
         if (h0 + nq > (kvh + 1) * group) nq = (kvh + 1) * group - h0;
         if (nq <= 0) continue;
-        int seq = t->seq ? t->seq[i] : 0;
-        /* key slots: committed prefix, then batch ancestors root-first, then the position itself */
-        int prefix = c->kv_len[seq], nk = 0;       /* kv_len moves only after the pass */
-        /* sliding-window layers see only keys less than n_swa positions back (slot positions increase;
-           ancestors are always closer than the query's own prefix) */
-        int first = 0;
-        if (swa && c->pos[i] - hp_n_swa(c) + 1 > 0) {
+        int i0 = c->blk[b], np = c->blk[b + 1] - i0, rows = np * nq;
+        int seq = t->seq ? t->seq[i0] : 0;
+        int prefix = c->kv_len[seq], first = 0;   /* kv_len moves only after the pass */
+        /* sliding-window layers (one position per block) see only keys less than n_swa positions
+           back (slot positions increase; ancestors are always closer than the query's own prefix) */
+        if (swa && c->pos[i0] - hp_n_swa(c) + 1 > 0) {
             const int32_t *kp = c->kv_pos + (size_t)seq * c->p.n_ctx;
-            int lo = 0, hi = prefix, lim = c->pos[i] - hp_n_swa(c) + 1;
+            int lo = 0, hi = prefix, lim = c->pos[i0] - hp_n_swa(c) + 1;
             while (lo < hi) {
                 int mid = (lo + hi) / 2;
                 if (kp[mid] < lim) lo = mid + 1;
@@ -374,39 +421,62 @@ static void att_task_fn(void *va, int ith, int nth) {
             }
             first = lo;
         }
-        for (int s = first; s < prefix; s++) keys[nk++] = s;
-        int chain = c->depth[i] + 1;
-        for (int j = i, d = chain - 1; d >= 0; d--, j = c->par[j]) keys[nk + d] = c->slot[j];
-        int drop = swa && chain > hp_n_swa(c) ? chain - hp_n_swa(c) : 0;   /* the oldest ancestors */
-        if (drop) memmove(keys + nk, keys + nk + drop, sizeof *keys * (size_t)(chain - drop));
-        nk += chain - drop;
+        int npre = prefix - first;
+        for (int s = 0; s < npre; s++) keys[s] = first + s;
         /* with an f16 cache, q and the probabilities are rounded to f16 before their products, as
            ggml does (its f16 matmul converts the f32 operand); this keeps us close to llama.cpp */
-        const float *q = c->q + ((size_t)i * hp->n_head + h0) * hd;
-        if (f16) ops->round_f16(qr, q, nq * hd, 1.0f);
-        else memcpy(qr, q, sizeof *qr * (size_t)nq * hd);
+        for (int p = 0; p < np; p++) {
+            const float *q = c->q + ((size_t)(i0 + p) * hp->n_head + h0) * hd;
+            if (f16) ops->round_f16(qr + (size_t)p * nq * hd, q, nq * hd, 1.0f);
+            else memcpy(qr + (size_t)p * nq * hd, q, sizeof *qr * (size_t)nq * hd);
+        }
         const uint8_t *kbase = kv_row(c, c->kv_k, seq, t->il, 0) + (size_t)kvh * hd * c->kv_elt;
         const uint8_t *vbase = kv_row(c, c->kv_v, seq, t->il, 0) + (size_t)kvh * hd * c->kv_elt;
-        if (f16) ops->att_dot_f16(qr, nq, hd, kbase, row, keys, nk, scores, ss);
+        /* scores: the shared prefix for all rows at once, then each position's own chain */
+        if (f16) ops->att_dot_f16(qr, rows, hd, kbase, row, keys, npre, scores, ss);
         else
-            for (int s = 0; s < nk; s++)
-                for (int j = 0; j < nq; j++)
+            for (int s = 0; s < npre; s++)
+                for (int j = 0; j < rows; j++)
                     scores[j * ss + s] = ops->dot_f32(qr + j * hd, (const float *)(kbase + (size_t)keys[s] * row), hd);
-        for (int j = 0; j < nq; j++) {
-            float *sc = scores + j * ss;
-            float max = ops->scale_max(sc, nk, scale);
-            float inv = 1.0f / ops->exp_sum(sc, nk, max);
-            if (f16) ops->round_f16(sc, sc, nk, inv);
+        for (int p = 0; p < np; p++) {
+            int32_t *ck = keys + npre;
+            int nc = att_chain(c, i0 + p, swa, ck);
+            const float *qp = qr + (size_t)p * nq * hd;
+            float *sp = scores + (size_t)p * nq * ss + npre;
+            if (f16) ops->att_dot_f16(qp, nq, hd, kbase, row, ck, nc, sp, ss);
             else
-                for (int s = 0; s < nk; s++) sc[s] *= inv;
+                for (int s = 0; s < nc; s++)
+                    for (int j = 0; j < nq; j++)
+                        sp[j * ss + s] = ops->dot_f32(qp + j * hd, (const float *)(kbase + (size_t)ck[s] * row), hd);
+            for (int j = 0; j < nq; j++) {
+                float *sc = scores + ((size_t)p * nq + j) * ss;
+                int nk = npre + nc;
+                float max = ops->scale_max(sc, nk, scale);
+                float inv = 1.0f / ops->exp_sum(sc, nk, max);
+                if (f16) ops->round_f16(sc, sc, nk, inv);
+                else
+                    for (int s = 0; s < nk; s++) sc[s] *= inv;
+            }
         }
-        float *out = c->att + ((size_t)i * hp->n_head + h0) * hd;
-        memset(out, 0, (size_t)nq * hd * 4);
-        if (f16) ops->att_axpy_f16(out, nq, hd, scores, ss, vbase, row, keys, nk);
+        /* outputs: the prefix's values for all rows, then each position's chain, in key order */
+        memset(ob, 0, (size_t)rows * hd * 4);
+        if (f16) ops->att_axpy_f16(ob, rows, hd, scores, ss, vbase, row, keys, npre);
         else
-            for (int s = 0; s < nk; s++)
-                for (int j = 0; j < nq; j++)
-                    ops->axpy_f32(out + j * hd, scores[j * ss + s], (const float *)(vbase + (size_t)keys[s] * row), hd);
+            for (int s = 0; s < npre; s++)
+                for (int j = 0; j < rows; j++)
+                    ops->axpy_f32(ob + j * hd, scores[j * ss + s], (const float *)(vbase + (size_t)keys[s] * row), hd);
+        for (int p = 0; p < np; p++) {
+            int32_t *ck = keys + npre;
+            int nc = att_chain(c, i0 + p, swa, ck);
+            float *op = ob + (size_t)p * nq * hd;
+            const float *sp = scores + (size_t)p * nq * ss + npre;
+            if (f16) ops->att_axpy_f16(op, nq, hd, sp, ss, vbase, row, ck, nc);
+            else
+                for (int s = 0; s < nc; s++)
+                    for (int j = 0; j < nq; j++)
+                        ops->axpy_f32(op + j * hd, sp[j * ss + s], (const float *)(vbase + (size_t)ck[s] * row), hd);
+            memcpy(c->att + ((size_t)(i0 + p) * hp->n_head + h0) * hd, op, (size_t)nq * hd * 4);
+        }
     }
 }
 
@@ -509,7 +579,8 @@ int spc_forward(struct spc_ctx *c, const struct spc_batch *b) {
                 for (int d = 0; d < qd; d++) q[d] *= hp->q_scale;
         }
         store_kv(c, b, il);
-        struct att_task at = { c, b->seq, n, il };
+        struct att_task at = { c, b->seq, n, il, 0 };
+        at.n_blk = att_blocks(c, b->seq, n, L->swa, spc__pool_size(c->pool));
         spc__pool_run(c->pool, att_task_fn, &at);
         spc__matmul(c->pool, &L->wo, c->att, n, c->xb, c->mm_scratch);
         if (L->post_attn_norm.data)

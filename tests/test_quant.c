@@ -288,26 +288,30 @@ TEST(attention_ops_match_reference) {
         if (y[i] > m2) m2 = y[i];
     }
     CHECK(m1 == m2);
-    /* grouped dot/axpy vs one query at a time */
-    enum { HD = 64, NK = 37, NQ = 6 };
-    static uint16_t kv[NK * 2 * HD];
-    static float q[NQ * HD], sc[NQ * 64], out[NQ * HD], ref[NQ * HD];
+    /* grouped dot/axpy vs one query at a time: every query count (the kernels take 1..4 queries
+       and 1..4 keys or lane chunks at a time), head sizes 64 and 128, key counts across tiles */
+    enum { HDM = 128, NK = 77, NQM = 7 };
+    static uint16_t kv[NK * 2 * HDM];
+    static float q[NQM * HDM], sc[NQM * 80], out[NQM * HDM], ref[NQM * HDM];
     int32_t keys[NK];
-    for (int i = 0; i < NK * 2 * HD; i++) kv[i] = spc__f32_to_f16(test_randf(&seed));
-    for (int i = 0; i < NQ * HD; i++) q[i] = test_randf(&seed);
+    for (int i = 0; i < NK * 2 * HDM; i++) kv[i] = spc__f32_to_f16(test_randf(&seed));
+    for (int i = 0; i < NQM * HDM; i++) q[i] = test_randf(&seed);
     for (int s = 0; s < NK; s++) keys[s] = (s * 7) % NK;
-    ops->att_dot_f16(q, NQ, HD, (const uint8_t *)kv, 2 * HD * 2, keys, NK, sc, 64);
-    for (int j = 0; j < NQ; j++)
-        for (int s = 0; s < NK; s++) {
-            float want = ops->dot_f16(q + j * HD, kv + (size_t)keys[s] * 2 * HD, HD);
-            bad += memcmp(&sc[j * 64 + s], &want, 4) != 0;
+    for (int HD = 64; HD <= HDM; HD += 64)
+        for (int NQ = 1; NQ <= NQM; NQ++) {
+            ops->att_dot_f16(q, NQ, HD, (const uint8_t *)kv, 2 * HD * 2, keys, NK, sc, 80);
+            for (int j = 0; j < NQ; j++)
+                for (int s = 0; s < NK; s++) {
+                    float want = ops->dot_f16(q + j * HD, kv + (size_t)keys[s] * 2 * HD, HD);
+                    bad += memcmp(&sc[j * 80 + s], &want, 4) != 0;
+                }
+            memset(out, 0, sizeof out);
+            memset(ref, 0, sizeof ref);
+            ops->att_axpy_f16(out, NQ, HD, sc, 80, (const uint8_t *)kv, 2 * HD * 2, keys, NK);
+            for (int s = 0; s < NK; s++)
+                for (int j = 0; j < NQ; j++) ops->axpy_f16(ref + j * HD, sc[j * 80 + s], kv + (size_t)keys[s] * 2 * HD, HD);
+            bad += memcmp(out, ref, sizeof out) != 0;
         }
-    memset(out, 0, sizeof out);
-    memset(ref, 0, sizeof ref);
-    ops->att_axpy_f16(out, NQ, HD, sc, 64, (const uint8_t *)kv, 2 * HD * 2, keys, NK);
-    for (int s = 0; s < NK; s++)
-        for (int j = 0; j < NQ; j++) ops->axpy_f16(ref + j * HD, sc[j * 64 + s], kv + (size_t)keys[s] * 2 * HD, HD);
-    bad += memcmp(out, ref, sizeof out) != 0;
     CHECK_MSG(bad == 0, "grouped attention differs from one query at a time (%ld)", bad);
 }
 
