@@ -307,8 +307,10 @@ int32_t spc_argmax(const float *logits, int n);
 enum spc_spec_method { SPC_SPEC_NONE = 0, SPC_SPEC_DRAFT = 1, SPC_SPEC_PLD = 2, SPC_SPEC_NGRAM = 3, SPC_SPEC_SELFSPEC = 4,
                        SPC_SPEC_MEMORY = 5 };
 #define SPC_SPEC_NMETHODS 6
-/* What a model drafter keeps in its KV cache (the target always keeps everything). */
-enum spc_draft_kv { SPC_DRAFT_KV_FULL = 0, SPC_DRAFT_KV_WINDOW = 1 };
+/* What a model drafter attends to (the target always keeps everything): full, the first sinks
+ * and the last window positions, or those plus the memory: the chunks of the evicted middle that
+ * the target attended to most (MASW, memory-augmented sliding window). */
+enum spc_draft_kv { SPC_DRAFT_KV_FULL = 0, SPC_DRAFT_KV_WINDOW = 1, SPC_DRAFT_KV_MASW = 2 };
 /* How the memory drafter decides the draft length of a step. */
 enum spc_draft_policy { SPC_POLICY_FIXED = 0, SPC_POLICY_THRESHOLD = 1, SPC_POLICY_ADAPTIVE = 2 };
 int spc_draft_policy_from_name(const char *name);     /* "fixed", "threshold", "adaptive"; -1 if unknown */
@@ -346,7 +348,8 @@ struct spc_gen_params {
     int draft_vocab;            /* draft, selfspec: the drafter's logits_vocab (0: every token) */
     int draft_kv;               /* draft, selfspec: enum spc_draft_kv (default full) */
     int draft_sinks;            /* window: first positions always kept (attention sinks; default 4) */
-    int draft_window;           /* window: most recent positions kept (default 1024, >= 64) */
+    int draft_window;           /* window, masw: most recent positions kept (default 1024, >= 64) */
+    int draft_memory;           /* masw: positions of evicted chunks brought back (default 512) */
     int draft_tree;             /* memory, adaptive policy: 1 (default) proposes a token tree where
                                    several continuations are plausible; 0: chains only */
     int memory_model;           /* memory: 0 alone; SPC_SPEC_DRAFT or SPC_SPEC_SELFSPEC: hybrid, the

@@ -45,6 +45,16 @@ struct mdraft {
     bool off;                       /* selfspec: no skipped set pays on the calibration text */
     int n_vocab, n_past, n_batch, n_layer;
     int kv_policy, sinks, window;   /* SPC_DRAFT_KV_*; window: positions kept at the start and end */
+    bool view;                      /* selfspec: drafts on a view of the target's cache */
+    int memory;                     /* masw: positions of retrieved chunks */
+    int n_chunk;                    /* masw: chunks of MEM_CHUNK history positions */
+    float *score;                   /* masw: per chunk, the target's decayed attention to it */
+    float *mass;                    /* masw: the last steps' attention per chunk (scratch) */
+    uint8_t *in_mem;                /* masw: per chunk, 1 if retrieved */
+    int n_sel;                      /* masw: chunks retrieved now */
+    long n_retrieved;               /* masw: chunk retrievals this request (selection changes) */
+    int32_t *vslots;                /* view: the target slots the drafter attends to */
+    int view_max;
     int n_evict;                    /* history tokens evicted: slots = n_past - n_evict */
     int chunk;                      /* prefill chunk (window: at most the window) */
     int32_t *qids;                  /* SPC_SPEC_KMAX x n_vocab, sampling only */
@@ -74,6 +84,56 @@ static int md_fit(struct mdraft *md) {
     return spc_kv_evict(md->ctx, 0, md->sinks, n);
 }
 
+/* MASW. The target verifies with its whole cache, so its attention says which stretches of the
+   context the next tokens draw on: while a masw drafter is active the target's context sums, per
+   chunk of MEM_CHUNK positions, the attention probability every verified position gives it (all
+   layers and heads; spc__ctx_att_collect). The drafter keeps a decayed score per chunk and, every
+   step, retrieves the best-scored chunks of the evicted middle (past the sinks, before the window)
+   into its memory budget; chunks the target never attends to never come back. */
+enum { MEM_CHUNK = 32 };
+#define MEM_DECAY 0.7f
+
+/* Folds the target's attention since the last call into the scores (decay first) and selects the
+   top chunks of the middle [sinks, n - window) within the memory budget. */
+static void mem_select(struct mdraft *md, int n) {
+    int got = spc__ctx_att_take(md->target_ctx, md->mass, md->n_chunk);
+    for (int b = 0; b < md->n_chunk; b++) md->score[b] = MEM_DECAY * md->score[b] + (b < got ? md->mass[b] : 0);
+    int lo = md->sinks / MEM_CHUNK, hi = (n - md->window) / MEM_CHUNK;    /* whole chunks before the window */
+    if (hi > md->n_chunk) hi = md->n_chunk;
+    int want = md->memory / MEM_CHUNK, nsel = 0;
+    for (int b = 0; b < md->n_chunk; b++) md->mass[b] = md->in_mem[b], md->in_mem[b] = 0;    /* mass: the last selection */
+    for (int r = 0; r < want; r++) {     /* want is small (budget / 32): selection by repeated max */
+        int best = -1;
+        for (int b = lo; b < hi; b++)
+            if (!md->in_mem[b] && md->score[b] > 0 && (best < 0 || md->score[b] > md->score[best])) best = b;
+        if (best < 0) break;
+        md->in_mem[best] = 1;
+        nsel++;
+        md->n_retrieved += md->mass[best] == 0;
+    }
+    md->n_sel = nsel;
+}
+
+/* The view of the target's cache (its first n committed positions) for the policy: everything,
+   or the sinks, the retrieved chunks and the window, ascending. */
+static int view_slots(struct mdraft *md, int n) {
+    int k = 0;
+    if (md->kv_policy == SPC_DRAFT_KV_FULL || n <= md->sinks + md->window) {
+        for (int i = 0; i < n; i++) md->vslots[k++] = i;
+        return k;
+    }
+    for (int i = 0; i < md->sinks; i++) md->vslots[k++] = i;
+    int w0 = n - md->window;
+    if (md->kv_policy == SPC_DRAFT_KV_MASW)
+        for (int b = md->sinks / MEM_CHUNK; b < md->n_chunk && b * MEM_CHUNK < w0; b++) {
+            if (!md->in_mem[b]) continue;
+            int a = b * MEM_CHUNK > md->sinks ? b * MEM_CHUNK : md->sinks, e = (b + 1) * MEM_CHUNK < w0 ? (b + 1) * MEM_CHUNK : w0;
+            for (int i = a; i < e; i++) md->vslots[k++] = i;
+        }
+    for (int i = w0; i < n; i++) md->vslots[k++] = i;
+    return k;
+}
+
 /* Forwards hist[from, to) (the cache holds hist[0, from) as its policy keeps it), in chunks that
    leave the windowed cache bounded; returns the last token's logits row or a negative status. */
 static int md_forward_hist(struct mdraft *md, const int32_t *hist, int from, int to) {
@@ -87,17 +147,37 @@ static int md_forward_hist(struct mdraft *md, const int32_t *hist, int from, int
     return li;
 }
 
+/* selfspec on a view of the target's cache: the target holds the history but its last token
+   (verification forwards that one with the drafts); the drafter's own cache holds only this step's
+   tokens, from the first the target does not hold. */
+static int view_catch_up(struct mdraft *md, const int32_t *hist, int n_hist) {
+    int tl = spc_kv_len(md->target_ctx, 0);
+    if (tl > n_hist - 1) tl = n_hist - 1;
+    if (n_hist - tl > SPC__CALIB_MAX)
+        return spc__err(SPC_ERR_INVALID, "selfspec: %d history tokens are not in the target's cache", n_hist - tl);
+    if (md->kv_policy == SPC_DRAFT_KV_MASW) {
+        mem_select(md, tl);
+        int st = spc__ctx_att_collect(md->target_ctx, MEM_CHUNK, md->sinks);  /* during the verification */
+        if (st) return st;
+    }
+    int nv = view_slots(md, tl);
+    int st = spc__ctx_set_view(md->ctx, md->target_ctx, 0, md->vslots, nv, tl);
+    if (!st) st = spc_kv_truncate(md->ctx, 0, 0);
+    if (st) return st;
+    return spc__forward_tokens(md->ctx, hist + tl, n_hist - tl, md->chunk);
+}
+
 static int md_propose(struct spc__drafter *d, const int32_t *hist, int n_hist, int k_max, int32_t *out,
                       struct spc__qdist *q, int32_t *parent) {
     (void)parent;           /* a chain */
     struct mdraft *md = (struct mdraft *)d;
     if (md->off) return 0;
     if (md->n_past > n_hist - 1) md->n_past = n_hist - 1;
-    int st = spc_kv_truncate(md->ctx, 0, md->n_past - md->n_evict);
+    int st = md->view ? SPC_OK : spc_kv_truncate(md->ctx, 0, md->n_past - md->n_evict);
     double t0 = spc__now();
-    int li = st ? st : md_forward_hist(md, hist, md->n_past, n_hist);
+    int li = st ? st : md->view ? view_catch_up(md, hist, n_hist) : md_forward_hist(md, hist, md->n_past, n_hist);
     if (li < 0) return li;
-    if (n_hist - md->n_past <= 2) {     /* a catch-up after a rest is not the cost of a draft token */
+    if (md->view || n_hist - md->n_past <= 2) {     /* a catch-up after a rest is not the cost of a draft token */
         d->fwd_s += spc__now() - t0;
         d->fwd_n++;
     } else {
@@ -154,6 +234,7 @@ static void md_observe(struct spc__drafter *d, const int32_t *hist, int n_hist, 
     (void)hist, (void)nd, (void)na;
     struct mdraft *md = (struct mdraft *)d;
     if (md->n_past > n_hist - 1) md->n_past = n_hist - 1;
+    if (md->view && md->kv_policy == SPC_DRAFT_KV_MASW) spc__ctx_att_collect(md->target_ctx, 0, 0);
 }
 
 /* ---- selfspec: the skipped set ---- */
@@ -311,19 +392,30 @@ static int md_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int
     const int32_t *cpos = spc_kv_positions(md->ctx, 0);
     while (md->n_past < kv && md->n_past < n_hist - 1 && cached[md->n_past] == hist[md->n_past] && cpos[md->n_past] == md->n_past)
         md->n_past++;
-    if (md->selfspec && !md->searched) md->n_past = 0;
+    if ((md->selfspec && !md->searched) || md->view) md->n_past = 0;
     int st = spc_kv_truncate(md->ctx, 0, md->n_past);     /* matched slots sit at their positions */
     md->n_evict = 0;
     if (st) return st;
-    if (md->selfspec && !md->searched) {
+    if (md->view) {         /* the target's cache is the history: nothing to prefill */
+        st = spc__ctx_set_view(md->ctx, NULL, 0, NULL, 0, 0);
+        if (md->kv_policy == SPC_DRAFT_KV_MASW) {
+            spc__ctx_att_take(md->target_ctx, md->mass, md->n_chunk);     /* another request's */
+            memset(md->score, 0, sizeof *md->score * (size_t)md->n_chunk);
+            memset(md->in_mem, 0, (size_t)md->n_chunk);
+            md->n_sel = 0;
+            md->n_retrieved = 0;
+        }
+    }
+    if (!st && md->selfspec && !md->searched) {
         const int32_t *cal = md->gp->calib ? md->gp->calib : hist;
         int nc = md->gp->calib ? md->gp->n_calib : n_hist;
         if ((st = search_layers(md, cal, nc))) return st;
         md->searched = true;
         spc__log(SPC_LOG_INFO, "selfspec: %s", md->info);
     }
+    if (st) return st;
     /* the prompt, but its last token, goes in now: prompt time, as the target's prefill */
-    if (!md->off && n_hist - 1 > md->n_past) {
+    if (!md->off && !md->view && n_hist - 1 > md->n_past) {
         if ((st = spc_kv_truncate(md->ctx, 0, md->n_past - md->n_evict))) return st;
         int li = md_forward_hist(md, hist, md->n_past, n_hist - 1);
         if (li < 0) return li;
@@ -334,6 +426,35 @@ static int md_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int
 
 static const char *md_describe(struct spc__drafter *d) {
     struct mdraft *md = (struct mdraft *)d;
+    if (md->view) {
+        static const char *pol[] = { "full", "window", "masw" };
+        int n = snprintf(md->desc, sizeof md->desc, "%s; drafts on a %s view of the target's cache", md->info,
+                         pol[md->kv_policy]);
+        if (md->kv_policy != SPC_DRAFT_KV_FULL && n > 0 && (size_t)n < sizeof md->desc)
+            n += snprintf(md->desc + n, sizeof md->desc - (size_t)n, " (%d sinks + %d recent", md->sinks, md->window);
+        if (md->kv_policy == SPC_DRAFT_KV_MASW && n > 0 && (size_t)n < sizeof md->desc) {
+            n += snprintf(md->desc + n, sizeof md->desc - (size_t)n, " + memory of %d in chunks of %d: %d held", md->memory,
+                          MEM_CHUNK, md->n_sel);
+            /* the positions held, as ranges (the first few) */
+            int shown = 0;
+            for (int b = 0; b < md->n_chunk && shown < 6 && n > 0 && (size_t)n < sizeof md->desc; b++) {
+                if (!md->in_mem[b] || (b && md->in_mem[b - 1])) continue;
+                int e = b;
+                while (e + 1 < md->n_chunk && md->in_mem[e + 1]) e++;
+                n += snprintf(md->desc + n, sizeof md->desc - (size_t)n, "%s%d-%d", shown ? "," : " at ", b * MEM_CHUNK,
+                              (e + 1) * MEM_CHUNK - 1);
+                shown++;
+            }
+            if (n > 0 && (size_t)n < sizeof md->desc)
+                n += snprintf(md->desc + n, sizeof md->desc - (size_t)n, ", %ld retrieved this request", md->n_retrieved);
+        }
+        if (md->kv_policy != SPC_DRAFT_KV_FULL && n > 0 && (size_t)n < sizeof md->desc)
+            n += snprintf(md->desc + n, sizeof md->desc - (size_t)n, ")");
+        if (n > 0 && (size_t)n < sizeof md->desc)
+            snprintf(md->desc + n, sizeof md->desc - (size_t)n, "; own cache of %d positions (%.1f MiB)",
+                     spc_ctx_n_ctx(md->ctx), (double)spc_ctx_kv_bytes(md->ctx) / (1 << 20));
+        return md->desc;
+    }
     if (md->kv_policy != SPC_DRAFT_KV_WINDOW) {
         snprintf(md->desc, sizeof md->desc, "%s; KV cache of %d positions (%.1f MiB)", md->info, spc_ctx_n_ctx(md->ctx),
                  (double)spc_ctx_kv_bytes(md->ctx) / (1 << 20));
@@ -353,6 +474,10 @@ static void md_free(struct spc__drafter *d) {
     spc__free(md->qids);
     spc__free(md->qprobs);
     spc__free(md->skip);
+    spc__free(md->score);
+    spc__free(md->mass);
+    spc__free(md->in_mem);
+    spc__free(md->vslots);
     spc__free(md);
 }
 
@@ -382,6 +507,8 @@ int spc__drafter_model_new(struct spc__drafter **out, const struct spc__draft_cf
     md->kv_policy = gp->draft_kv;
     md->sinks = gp->draft_sinks;
     md->window = gp->draft_window;
+    md->memory = gp->draft_memory;
+    md->view = selfspec;
     struct spc_ctx_params cp = gp->ctx;
     cp.n_ctx = cfg->n_ctx;
     if (cp.n_ctx > spc_model_n_ctx_train(m)) cp.n_ctx = spc_model_n_ctx_train(m);
@@ -397,8 +524,25 @@ int spc__drafter_model_new(struct spc__drafter **out, const struct spc__draft_cf
         int most = md->sinks + md->window + WIN_SLACK + md->chunk + SPC_SPEC_KMAX + 2;
         if (most < cp.n_ctx) cp.n_ctx = most;
     }
+    if (md->view) {
+        /* own cache: this step's tokens (or the search's calibration text); the view: the target's */
+        md->view_max = md->kv_policy == SPC_DRAFT_KV_FULL ? cfg->n_ctx : md->sinks + md->window + md->memory;
+        if (md->view_max > cfg->n_ctx) md->view_max = cfg->n_ctx;
+        cp.n_ctx = SPC__CALIB_MAX + SPC_SPEC_KMAX + 8;
+        md->chunk = cp.n_batch;
+    }
     md->n_batch = cp.n_batch;
-    int st = spc__ctx_new_sharing(&md->ctx, m, &cp, cfg->target_ctx);
+    md->n_chunk = cfg->n_ctx / MEM_CHUNK + 1;
+    int st = spc__ctx_new_view(&md->ctx, m, &cp, cfg->target_ctx, md->view_max);
+    if (!st && md->view) {
+        md->vslots = spc__calloc((size_t)md->view_max + 1, sizeof *md->vslots);
+        md->score = spc__calloc((size_t)md->n_chunk, sizeof *md->score);
+        md->mass = spc__calloc((size_t)md->n_chunk, sizeof *md->mass);
+        md->in_mem = spc__calloc((size_t)md->n_chunk, 1);
+        if (!md->vslots || !md->score || !md->mass || !md->in_mem) st = spc__err(SPC_ERR_NOMEM, "draft: out of memory");
+        if (!st && md->kv_policy == SPC_DRAFT_KV_MASW)     /* the target's sums are allocated now, not in the loop */
+            if (!(st = spc__ctx_att_collect(cfg->target_ctx, MEM_CHUNK, 0))) st = spc__ctx_att_collect(cfg->target_ctx, 0, 0);
+    }
     if (!st && md->sampling) {
         struct spc_sampler_params sp = gp->sampling;
         sp.seed = sp.seed * 6364136223846793005ull + 1442695040888963407ull;    /* its own stream */

@@ -48,6 +48,16 @@ struct spc_ctx {
     int last_n;
     bool own_pool;                  /* false: the pool belongs to another context */
     uint8_t *skip;                  /* per layer: skipped (self-speculation); NULL: none */
+
+    /* a view (spc__ctx_set_view): sequence 0 first attends to these slots of another context's
+       cache (same model), then to its own; its own positions start at view_pos */
+    const struct spc_ctx *view_src;
+    int view_seq, n_view, view_max, view_pos;
+    int32_t *view_slots;            /* view_max slots, ascending */
+    /* attention statistics (spc__ctx_att_collect): per thread, the attention probability mass that
+       sequence 0's prefix keys from slot stat_from on received, per chunk of stat_chunk slots */
+    int stat_chunk, stat_from, n_stat, stat_alloc;
+    float *stat;                    /* n_threads x n_stat */
 };
 
 struct spc_ctx_params spc_ctx_default_params(void) {
@@ -66,12 +76,18 @@ static inline uint8_t *kv_row(const struct spc_ctx *c, uint8_t *base, int seq, i
 }
 
 int spc_ctx_new(struct spc_ctx **out, const struct spc_model *m, const struct spc_ctx_params *pp) {
-    return spc__ctx_new_sharing(out, m, pp, NULL);
+    return spc__ctx_new_view(out, m, pp, NULL, 0);
 }
 
 int spc__ctx_new_sharing(struct spc_ctx **out, const struct spc_model *m, const struct spc_ctx_params *pp,
                          struct spc_ctx *pool_owner) {
+    return spc__ctx_new_view(out, m, pp, pool_owner, 0);
+}
+
+int spc__ctx_new_view(struct spc_ctx **out, const struct spc_model *m, const struct spc_ctx_params *pp,
+                      struct spc_ctx *pool_owner, int view_max) {
     if (!out || !m) return spc__err(SPC_ERR_INVALID, "ctx: NULL argument");
+    if (view_max < 0 || view_max > (1 << 24)) return spc__err(SPC_ERR_INVALID, "ctx: bad view size %d", view_max);
     *out = NULL;
     struct spc_ctx_params p = pp ? *pp : spc_ctx_default_params();
     if (p.n_ctx <= 0) p.n_ctx = m->hp.n_ctx_train;
@@ -124,15 +140,18 @@ int spc__ctx_new_sharing(struct spc_ctx **out, const struct spc_model *m, const 
     c->seq_off = spc__calloc((size_t)p.n_seq, 4);
     size_t group = (size_t)(hp->n_head / hp->n_head_kv);
     c->att_rows = (int)group * att_block(hp);
-    c->scores = spc__calloc(nt * (size_t)c->att_rows * ((size_t)p.n_ctx + 2 * (size_t)hp->head_dim), 4);
+    c->view_max = view_max;
+    size_t ss = (size_t)p.n_ctx + (size_t)view_max;
+    c->scores = spc__calloc(nt * (size_t)c->att_rows * (ss + 2 * (size_t)hp->head_dim), 4);
+    c->view_slots = spc__calloc((size_t)view_max + 1, 4);
     c->blk = spc__calloc(nb + 1, 4);
-    c->keys = spc__calloc(nt * (size_t)p.n_ctx, 4);
+    c->keys = spc__calloc(nt * ss, 4);
     c->logits = spc__calloc((size_t)p.n_logits * hp->n_vocab, 4);
     c->logit_row = spc__calloc(nb, 4);
     c->rope_cs = spc__calloc((size_t)hp->n_rot, 4);
     if (!c->kv_k || !c->kv_v || !c->kv_len || !c->kv_tok || !c->kv_pos || !c->x || !c->xb || !c->q || !c->k || !c->v || !c->att ||
         !c->hb || !c->hb2 || !c->xl || !c->mm_scratch || !c->pos || !c->slot || !c->depth || !c->par ||
-        !c->seq_off || !c->scores || !c->keys || !c->blk || !c->logits || !c->logit_row || !c->rope_cs) {
+        !c->seq_off || !c->scores || !c->keys || !c->blk || !c->view_slots || !c->logits || !c->logit_row || !c->rope_cs) {
         st = spc__err(SPC_ERR_NOMEM, "ctx: out of memory (KV cache %zu MiB)", 2 * kv_bytes >> 20);
         goto fail;
     }
@@ -149,7 +168,7 @@ void spc_ctx_free(struct spc_ctx *c) {
     spc__free(c->skip);
     void *bufs[] = { c->kv_k, c->kv_v, c->kv_len, c->kv_tok, c->kv_pos, c->x, c->xb, c->q, c->k, c->v, c->att, c->hb,
                      c->hb2, c->xl, c->mm_scratch, c->pos, c->slot, c->depth, c->par, c->seq_off, c->scores,
-                     c->keys, c->blk, c->logits, c->logit_row, c->rope_cs };
+                     c->keys, c->blk, c->logits, c->logit_row, c->rope_cs, c->view_slots, c->stat };
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) spc__free(bufs[i]);
     spc__free(c);
 }
@@ -200,6 +219,60 @@ int spc_kv_truncate(struct spc_ctx *c, int seq, int n) {
                         c->kv_len[seq], n);
     c->kv_len[seq] = n;
     return SPC_OK;
+}
+
+int spc__ctx_set_view(struct spc_ctx *c, const struct spc_ctx *src, int seq, const int32_t *slots, int n, int pos) {
+    if (!src) {
+        c->view_src = NULL;
+        c->n_view = 0;
+        return SPC_OK;
+    }
+    if (src->m != c->m || src->kv_elt != c->kv_elt)
+        return spc__err(SPC_ERR_INVALID, "kv view: the source context has another model or KV type");
+    if (seq < 0 || seq >= src->p.n_seq) return spc__err(SPC_ERR_INVALID, "kv view: no sequence %d", seq);
+    if (n < 0 || n > c->view_max)
+        return spc__err(SPC_ERR_INVALID, "kv view: %d slots exceed the context's view of %d", n, c->view_max);
+    for (int i = 0; i < n; i++)
+        if (slots[i] < 0 || slots[i] >= src->kv_len[seq] || (i && slots[i] <= slots[i - 1]))
+            return spc__err(SPC_ERR_INVALID, "kv view: slot %d is not ascending within the source's %d", slots[i],
+                            src->kv_len[seq]);
+    if (pos < 0) return spc__err(SPC_ERR_INVALID, "kv view: negative position");
+    memcpy(c->view_slots, slots, sizeof *slots * (size_t)n);
+    c->view_src = src;
+    c->view_seq = seq;
+    c->n_view = n;
+    c->view_pos = pos;
+    return SPC_OK;
+}
+
+int spc__ctx_att_collect(struct spc_ctx *c, int chunk, int from) {
+    if (chunk <= 0) {
+        c->stat_chunk = 0;
+        return SPC_OK;
+    }
+    if (!c->stat) {         /* once: the sums are kept for the context's life */
+        c->n_stat = c->p.n_ctx / chunk + 1;
+        c->stat = spc__calloc((size_t)c->p.n_threads * (size_t)c->n_stat, sizeof *c->stat);
+        if (!c->stat) return spc__err(SPC_ERR_NOMEM, "ctx: out of memory");
+        c->stat_alloc = chunk;
+    } else if (chunk != c->stat_alloc) {
+        return spc__err(SPC_ERR_INVALID, "ctx: attention statistics already use chunks of %d", c->stat_alloc);
+    }
+    c->stat_chunk = chunk;
+    c->stat_from = from < 0 ? 0 : from;
+    return SPC_OK;
+}
+
+int spc__ctx_att_take(struct spc_ctx *c, float *out, int n) {
+    if (!c->stat) return 0;
+    int m = n < c->n_stat ? n : c->n_stat;
+    for (int i = 0; i < m; i++) out[i] = 0;
+    for (int t = 0; t < c->p.n_threads; t++) {
+        float *s = c->stat + (size_t)t * c->n_stat;
+        for (int i = 0; i < m; i++) out[i] += s[i];
+        memset(s, 0, sizeof *s * (size_t)c->n_stat);
+    }
+    return m;
 }
 
 int spc_kv_compact(struct spc_ctx *c, int seq, int start, const int32_t *keep, int n_keep) {
@@ -379,6 +452,49 @@ static int att_chain(const struct spc_ctx *c, int i, bool swa, int32_t *keys) {
     return chain - drop;
 }
 
+/* scores[j][s] = q_j . k(keys[s]) for rows j < nq (f16 or f32 cache) */
+static void att_dot(const struct spc_ops *ops, bool f16, const float *q, int nq, int hd, const uint8_t *kbase, size_t row,
+                    const int32_t *keys, int nk, float *sc, size_t ss) {
+    if (nk <= 0) return;
+    if (f16) {
+        ops->att_dot_f16(q, nq, hd, kbase, row, keys, nk, sc, ss);
+        return;
+    }
+    for (int s = 0; s < nk; s++)
+        for (int j = 0; j < nq; j++)
+            sc[j * ss + s] = ops->dot_f32(q + j * hd, (const float *)(kbase + (size_t)keys[s] * row), hd);
+}
+
+/* out_j += sum_s p[j][s] v(keys[s]), keys in order */
+static void att_axpy(const struct spc_ops *ops, bool f16, float *out, int nq, int hd, const float *p, size_t ss,
+                     const uint8_t *vbase, size_t row, const int32_t *keys, int nk) {
+    if (nk <= 0) return;
+    if (f16) {
+        ops->att_axpy_f16(out, nq, hd, p, ss, vbase, row, keys, nk);
+        return;
+    }
+    for (int s = 0; s < nk; s++)
+        for (int j = 0; j < nq; j++)
+            ops->axpy_f32(out + j * hd, p[j * ss + s], (const float *)(vbase + (size_t)keys[s] * row), hd);
+}
+
+/* Adds the rows' probabilities of prefix slots first.. (n of them) from stat_from on to this
+   thread's per-chunk sums. */
+static void att_stat(struct spc_ctx *c, int ith, const float *p, size_t ss, int rows, int first, int n) {
+    float *st = c->stat + (size_t)ith * c->n_stat;
+    int ch = c->stat_chunk, s0 = c->stat_from > first ? c->stat_from - first : 0;
+    for (int j = 0; j < rows; j++) {
+        const float *pj = p + (size_t)j * ss;
+        for (int s = s0; s < n;) {
+            int slot = first + s, b = slot / ch, end = (b + 1) * ch - first;
+            if (end > n) end = n;
+            float sum = 0;
+            for (; s < end; s++) sum += pj[s];
+            st[b] += sum;
+        }
+    }
+}
+
 /* Jobs are (block, KV head, slice of its query heads). A slice is the whole group unless there
    are too few jobs to keep every thread busy (one position, few KV heads). */
 static void att_task_fn(void *va, int ith, int nth) {
@@ -389,12 +505,12 @@ static void att_task_fn(void *va, int ith, int nth) {
     int split = 1;
     while (split < group && t->n_blk * hp->n_head_kv * split < 2 * nth) split++;
     int per = (group + split - 1) / split;
-    size_t ss = (size_t)c->p.n_ctx;         /* score row stride */
+    size_t ss = (size_t)c->p.n_ctx + (size_t)c->view_max;   /* score row stride */
     size_t rows_max = (size_t)c->att_rows;
     float *scores = c->scores + (size_t)ith * rows_max * (ss + 2 * (size_t)hd);
     float *qr = scores + rows_max * ss;      /* rows x hd rounded queries */
     float *ob = qr + rows_max * hd;          /* rows x hd outputs */
-    int32_t *keys = c->keys + (size_t)ith * c->p.n_ctx;
+    int32_t *keys = c->keys + (size_t)ith * ss;
     const float scale = hp->q_scale != 1 ? 1.0f : 1.0f / sqrtf((float)hd);   /* gemma3 scales q itself */
     const bool swa = c->m->layers[t->il].swa;
     const struct spc_ops *ops = spc__ops();
@@ -423,6 +539,29 @@ static void att_task_fn(void *va, int ith, int nth) {
         }
         int npre = prefix - first;
         for (int s = 0; s < npre; s++) keys[s] = first + s;
+        /* a view: another context's slots come before the own prefix (sliding-window layers keep
+           those within the window) */
+        const int32_t *vk = NULL;
+        int nv = 0;
+        const uint8_t *kview = NULL, *vview = NULL;
+        if (seq == 0 && c->view_src) {
+            const struct spc_ctx *vs = c->view_src;
+            vk = c->view_slots;
+            nv = c->n_view;
+            if (swa) {
+                const int32_t *kp = vs->kv_pos + (size_t)c->view_seq * vs->p.n_ctx;
+                int lim = c->pos[i0] - hp_n_swa(c) + 1, lo = 0, hi = nv;
+                while (lo < hi) {
+                    int mid = (lo + hi) / 2;
+                    if (kp[vk[mid]] < lim) lo = mid + 1;
+                    else hi = mid;
+                }
+                vk += lo;
+                nv -= lo;
+            }
+            kview = kv_row(vs, vs->kv_k, c->view_seq, t->il, 0) + (size_t)kvh * hd * c->kv_elt;
+            vview = kv_row(vs, vs->kv_v, c->view_seq, t->il, 0) + (size_t)kvh * hd * c->kv_elt;
+        }
         /* with an f16 cache, q and the probabilities are rounded to f16 before their products, as
            ggml does (its f16 matmul converts the f32 operand); this keeps us close to llama.cpp */
         for (int p = 0; p < np; p++) {
@@ -432,25 +571,18 @@ static void att_task_fn(void *va, int ith, int nth) {
         }
         const uint8_t *kbase = kv_row(c, c->kv_k, seq, t->il, 0) + (size_t)kvh * hd * c->kv_elt;
         const uint8_t *vbase = kv_row(c, c->kv_v, seq, t->il, 0) + (size_t)kvh * hd * c->kv_elt;
-        /* scores: the shared prefix for all rows at once, then each position's own chain */
-        if (f16) ops->att_dot_f16(qr, rows, hd, kbase, row, keys, npre, scores, ss);
-        else
-            for (int s = 0; s < npre; s++)
-                for (int j = 0; j < rows; j++)
-                    scores[j * ss + s] = ops->dot_f32(qr + j * hd, (const float *)(kbase + (size_t)keys[s] * row), hd);
+        /* scores: the view and the shared prefix for all rows at once, then each position's own chain */
+        att_dot(ops, f16, qr, rows, hd, kview, row, vk, nv, scores, ss);
+        att_dot(ops, f16, qr, rows, hd, kbase, row, keys, npre, scores + nv, ss);
+        int npv = nv + npre;
         for (int p = 0; p < np; p++) {
             int32_t *ck = keys + npre;
             int nc = att_chain(c, i0 + p, swa, ck);
             const float *qp = qr + (size_t)p * nq * hd;
-            float *sp = scores + (size_t)p * nq * ss + npre;
-            if (f16) ops->att_dot_f16(qp, nq, hd, kbase, row, ck, nc, sp, ss);
-            else
-                for (int s = 0; s < nc; s++)
-                    for (int j = 0; j < nq; j++)
-                        sp[j * ss + s] = ops->dot_f32(qp + j * hd, (const float *)(kbase + (size_t)ck[s] * row), hd);
+            att_dot(ops, f16, qp, nq, hd, kbase, row, ck, nc, scores + (size_t)p * nq * ss + npv, ss);
             for (int j = 0; j < nq; j++) {
                 float *sc = scores + ((size_t)p * nq + j) * ss;
-                int nk = npre + nc;
+                int nk = npv + nc;
                 float max = ops->scale_max(sc, nk, scale);
                 float inv = 1.0f / ops->exp_sum(sc, nk, max);
                 if (f16) ops->round_f16(sc, sc, nk, inv);
@@ -458,23 +590,17 @@ static void att_task_fn(void *va, int ith, int nth) {
                     for (int s = 0; s < nk; s++) sc[s] *= inv;
             }
         }
-        /* outputs: the prefix's values for all rows, then each position's chain, in key order */
+        if (c->stat_chunk && seq == 0) att_stat(c, ith, scores + nv, ss, rows, first, npre);
+        /* outputs: the view's and the prefix's values for all rows, then each position's chain, in
+           key order */
         memset(ob, 0, (size_t)rows * hd * 4);
-        if (f16) ops->att_axpy_f16(ob, rows, hd, scores, ss, vbase, row, keys, npre);
-        else
-            for (int s = 0; s < npre; s++)
-                for (int j = 0; j < rows; j++)
-                    ops->axpy_f32(ob + j * hd, scores[j * ss + s], (const float *)(vbase + (size_t)keys[s] * row), hd);
+        att_axpy(ops, f16, ob, rows, hd, scores, ss, vview, row, vk, nv);
+        att_axpy(ops, f16, ob, rows, hd, scores + nv, ss, vbase, row, keys, npre);
         for (int p = 0; p < np; p++) {
             int32_t *ck = keys + npre;
             int nc = att_chain(c, i0 + p, swa, ck);
             float *op = ob + (size_t)p * nq * hd;
-            const float *sp = scores + (size_t)p * nq * ss + npre;
-            if (f16) ops->att_axpy_f16(op, nq, hd, sp, ss, vbase, row, ck, nc);
-            else
-                for (int s = 0; s < nc; s++)
-                    for (int j = 0; j < nq; j++)
-                        ops->axpy_f32(op + j * hd, sp[j * ss + s], (const float *)(vbase + (size_t)ck[s] * row), hd);
+            att_axpy(ops, f16, op, nq, hd, scores + (size_t)p * nq * ss + npv, ss, vbase, row, ck, nc);
             memcpy(c->att + ((size_t)(i0 + p) * hp->n_head + h0) * hd, op, (size_t)nq * hd * 4);
         }
     }
@@ -506,7 +632,8 @@ static int check_batch(struct spc_ctx *c, const struct spc_batch *b) {
         c->depth[i] = par < 0 ? 0 : c->depth[par] + 1;
         c->slot[i] = c->kv_len[seq] + c->seq_off[seq]++;
         int len = c->kv_len[seq];       /* positions go on after the last kept one */
-        c->pos[i] = (len ? c->kv_pos[(size_t)seq * c->p.n_ctx + len - 1] + 1 : 0) + c->depth[i];
+        int base = len ? c->kv_pos[(size_t)seq * c->p.n_ctx + len - 1] + 1 : seq == 0 && c->view_src ? c->view_pos : 0;
+        c->pos[i] = base + c->depth[i];
         if (c->slot[i] >= c->p.n_ctx)
             return spc__err(SPC_ERR_CONTEXT, "forward: sequence %d would exceed the context of %d", seq, c->p.n_ctx);
         bool want = b->logits ? b->logits[i] != 0 : i == b->n - 1;

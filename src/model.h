@@ -62,6 +62,20 @@ int spc__vocab_load(struct spc_vocab **out, const struct spc_gguf *g);
  * that runs on the same thread as its target, so two pools never spin against each other. */
 int spc__ctx_new_sharing(struct spc_ctx **out, const struct spc_model *m, const struct spc_ctx_params *p,
                          struct spc_ctx *pool_owner);
+/* spc__ctx_new_sharing with room for a view of up to view_max slots of another context. */
+int spc__ctx_new_view(struct spc_ctx **out, const struct spc_model *m, const struct spc_ctx_params *p,
+                      struct spc_ctx *pool_owner, int view_max);
+/* Sequence 0 of c attends first to slots[0..n) (ascending) of sequence seq of src, a context of the
+ * same model and KV type (read at each forward: src must not change meanwhile), then to its own
+ * cache; its own positions start at pos. src NULL: no view. Self-speculation drafts this way on
+ * the target's cache (a full, windowed or retrieved view of it). */
+int spc__ctx_set_view(struct spc_ctx *c, const struct spc_ctx *src, int seq, const int32_t *slots, int n, int pos);
+/* Attention statistics: while chunk > 0, every forward adds the attention probability that sequence
+ * 0's cached keys from slot `from` on receive (all layers, heads and positions of the batch) to a
+ * sum per chunk of slots; spc__ctx_att_take copies up to n chunk sums into out, clears them and
+ * returns how many. chunk 0 stops collecting. */
+int spc__ctx_att_collect(struct spc_ctx *c, int chunk, int from);
+int spc__ctx_att_take(struct spc_ctx *c, float *out, int n);
 int spc__ctx_n_logits(const struct spc_ctx *c);
 int spc__ctx_n_batch(const struct spc_ctx *c);
 /* The K (kv = 0) or V (kv = 1) row of (seq, layer, slot) and its size; NULL past the sequence's

@@ -98,6 +98,7 @@ struct spc_gen_params spc_gen_default_params(void) {
     p.draft_kv = SPC_DRAFT_KV_FULL;
     p.draft_sinks = 4;
     p.draft_window = 1024;
+    p.draft_memory = 512;
     return p;
 }
 
@@ -164,9 +165,11 @@ int spc_gen_new(struct spc_gen **out, const struct spc_model *m, const struct sp
         return spc__err(SPC_ERR_INVALID, "gen: draft_max must be 1..%d (got %d)", SPC_SPEC_KMAX, p->draft_max);
     if (p->draft_min < 0 || p->draft_min > p->draft_max)
         return spc__err(SPC_ERR_INVALID, "gen: draft_min must be 0..draft_max (got %d)", p->draft_min);
-    if (p->draft_kv < SPC_DRAFT_KV_FULL || p->draft_kv > SPC_DRAFT_KV_WINDOW)
+    if (p->draft_kv < SPC_DRAFT_KV_FULL || p->draft_kv > SPC_DRAFT_KV_MASW)
         return spc__err(SPC_ERR_INVALID, "gen: unknown drafter KV policy %d", p->draft_kv);
-    if (p->draft_kv == SPC_DRAFT_KV_WINDOW && (p->draft_sinks < 0 || p->draft_window < 64))
+    if (p->draft_kv == SPC_DRAFT_KV_MASW && (p->draft_memory < 0 || p->draft_memory > (1 << 24)))
+        return spc__err(SPC_ERR_INVALID, "gen: bad drafter memory %d (want 0..%d)", p->draft_memory, 1 << 24);
+    if (p->draft_kv != SPC_DRAFT_KV_FULL && (p->draft_sinks < 0 || p->draft_window < 64))
         return spc__err(SPC_ERR_INVALID, "gen: the drafter's window needs sinks >= 0 and a window >= 64 (got %d, %d)",
                         p->draft_sinks, p->draft_window);
     if (p->method == SPC_SPEC_DRAFT && !p->draft_model)

@@ -312,10 +312,10 @@ TEST(lossless_draft_kv_window) {
     int np = tokenize(g_small, prompt, pt, 512);
     CHECK_MSG(np > 3 * (64 + 4), "prompt of %d tokens: too short to evict", np);
     g_draft_kv = SPC_DRAFT_KV_WINDOW;
-    check_lossless(g_small, NULL, SPC_SPEC_SELFSPEC, "4,9-14,20", prompt, 40);
+    check_lossless(g_small, g_small, SPC_SPEC_DRAFT, NULL, prompt, 40);
     /* the drafter's cache stayed small: it evicted the middle */
-    struct spc_gen_params gp = params(SPC_SPEC_SELFSPEC, 4);
-    gp.skip_layers = "4,9-14,20";
+    struct spc_gen_params gp = params(SPC_SPEC_DRAFT, 4);
+    gp.draft_model = g_small;
     struct spc_gen *g;
     CHECK_OK(spc_gen_new(&g, g_small, &gp));
     struct spc_gen_request rq = { pt, np, 16, NULL, 0 };
@@ -328,6 +328,80 @@ TEST(lossless_draft_kv_window) {
     CHECK_MSG(cache < np && evicted >= np - (4 + 64 + 64), "cache %d, evicted %d of a %d-token prompt", cache, evicted, np);
     spc_gen_free(g);
     g_draft_kv = SPC_DRAFT_KV_FULL;
+}
+
+/* selfspec drafts on a view of the target's cache: full, window and masw are lossless on a prompt
+   longer than the window */
+TEST(lossless_selfspec_views) {
+    if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
+    char prompt[4096];
+    int o = 0;
+    for (int i = 0; i < 24; i++) o += snprintf(prompt + o, sizeof prompt - (size_t)o, "def f%d(x):\n    return x * %d + %d\n\n", i, i, i * i);
+    snprintf(prompt + o, sizeof prompt - (size_t)o, "def f24(x):\n");
+    const int pol[] = { SPC_DRAFT_KV_FULL, SPC_DRAFT_KV_WINDOW, SPC_DRAFT_KV_MASW };
+    for (int i = 0; i < 3; i++) {
+        g_draft_kv = pol[i];
+        check_lossless(g_small, NULL, SPC_SPEC_SELFSPEC, "4,9-14,20", prompt, 40);
+    }
+    g_draft_kv = SPC_DRAFT_KV_FULL;
+}
+
+/* MASW retrieval on a case where the relevant chunk is known: a code is stated early, a long
+   filler pushes it out of the drafter's window, and the prompt ends by asking for the code again.
+   The target copies it, attending to where it was stated; masw must bring those positions back
+   into its memory and draft the copy better than the window alone. */
+TEST(masw_retrieves_the_relevant_chunk) {
+    if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
+    static const char *words[] = { "amber", "falcon", "orbit", "cedar", "lantern", "pixel", "harbor", "violet",
+                                   "summit", "copper", "meadow", "quartz", "ember", "glacier", "saffron", "tundra" };
+    char prompt[16384], code[512];
+    int o = 0, oc = 0, head4 = 0;
+    unsigned r = 12345;
+    for (int i = 0; i < 24; i++) {
+        r = r * 1103515245u + 12345u;
+        oc += snprintf(code + oc, sizeof code - (size_t)oc, "%s%s", i ? " " : "", words[(r >> 16) % 16]);
+        if (i == 3) head4 = oc;
+    }
+    o += snprintf(prompt + o, sizeof prompt - (size_t)o, "Remember this code: %s.\n\n", code);
+    for (int i = 0; i < 24 && o < (int)sizeof prompt - 256; i++)
+        o += snprintf(prompt + o, sizeof prompt - (size_t)o,
+                      "Note %d: the train leaves at %d o'clock and the shop sells %d apples.\n", i, 3 + i % 9, 10 + 7 * i);
+    snprintf(prompt + o, sizeof prompt - (size_t)o, "\nRemember this code: %.*s", head4, code);
+    static int32_t pt[4096];
+    int np = tokenize(g_small, prompt, pt, 4096);
+    CHECK_MSG(np > 0 && np <= 4096, "prompt of %d tokens", np);
+    int32_t ct[64];
+    char head[64];
+    snprintf(head, sizeof head, "Remember this code:");
+    int nh = tokenize(g_small, head, ct, 64);
+    CHECK_MSG(np > 4 + 64 + 3 * 32 + nh + 32, "prompt of %d tokens: the code must be outside the window", np);
+    double alpha[2];
+    char info[2][640];
+    const int pol[] = { SPC_DRAFT_KV_WINDOW, SPC_DRAFT_KV_MASW };
+    for (int i = 0; i < 2; i++) {
+        struct spc_gen_params gp = params(SPC_SPEC_SELFSPEC, 4);
+        gp.skip_layers = "4,9-14,20";
+        gp.draft_kv = pol[i];
+        gp.draft_memory = 64;
+        gp.draft_p_min = 0;
+        struct spc_gen *g;
+        CHECK_OK(spc_gen_new(&g, g_small, &gp));
+        struct spc_gen_request rq = { pt, np, 24, NULL, 0 };
+        struct spc_gen_result res;
+        CHECK_OK(spc_gen_run(g, &rq, NULL, NULL, &res));
+        struct spc_gen_stats st;
+        spc_gen_stats(g, &st);
+        alpha[i] = st.n_drafted ? (double)st.n_accepted / st.n_drafted : 0;
+        snprintf(info[i], sizeof info[i], "%s", spc_gen_drafter_info(g));
+        spc_gen_free(g);
+    }
+    /* the code sits at positions [1, 1 + ~50): masw holds a chunk that overlaps it */
+    const char *at = strstr(info[1], " held at ");
+    int a = -1, b = -1;
+    CHECK_MSG(at && sscanf(at, " held at %d-%d", &a, &b) == 2, "info: %s", info[1]);
+    CHECK_MSG(a < nh + 40 && b >= nh, "held %d-%d, the code starts at %d: %s", a, b, nh, info[1]);
+    CHECK_MSG(alpha[1] > alpha[0], "masw acceptance %.3f not above the window's %.3f", alpha[1], alpha[0]);
+    printf("    window alpha %.3f, masw alpha %.3f; %s\n", alpha[0], alpha[1], info[1]);
 }
 
 TEST(lossless_draft_model) {
@@ -761,6 +835,8 @@ int main(int argc, char **argv) {
     RUN(memory_file_round_trip_and_corruption);
     RUN(lossless_selfspec);
     RUN(lossless_draft_kv_window);
+    RUN(lossless_selfspec_views);
+    RUN(masw_retrieves_the_relevant_chunk);
     RUN(lossless_draft_model);
     RUN(selfspec_search_reports_layers);
     RUN(sampling_distribution_selfspec);

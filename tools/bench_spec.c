@@ -61,7 +61,7 @@ struct bopts {
 static int usage(void) {
     fprintf(stderr, "usage: specula bench --prompts FILE.jsonl -m MODEL [--category C[,C...]] [--limit N] [-n N]\n"
                     "       specula bench --long DIR [--lengths 2048,4096,...] [--plot OUT.svg] -m MODEL ... (long contexts)\n"
-                    "                     [--methods ...,draft:window,selfspec:full,...]\n"
+                    "                     [--methods ...,draft:window,selfspec:masw,...]\n"
                     "                     [--methods none,draft,pld,ngram,selfspec,memory[:POLICY][:SRC+SRC]]\n"
                     "                     [-md DRAFT] [--draft-max K]\n"
                     "                     [--draft-min K] [-c CTX] [-t THREADS] [--chat | --raw] [--json OUT]\n"
@@ -145,8 +145,8 @@ static int parse(int argc, char **argv, struct bopts *o) {
         if (var && (mth == SPC_SPEC_DRAFT || mth == SPC_SPEC_SELFSPEC || mth == SPC_SPEC_MEMORY)) {
             /* a drafter KV policy suffix: draft:window, selfspec:full, memory:draft:window */
             char *last = strrchr(var, ':') ? strrchr(var, ':') + 1 : var;
-            if (!strcmp(last, "window") || !strcmp(last, "full")) {
-                dkv = !strcmp(last, "window") ? SPC_DRAFT_KV_WINDOW : SPC_DRAFT_KV_FULL;
+            if (!strcmp(last, "window") || !strcmp(last, "full") || !strcmp(last, "masw")) {
+                dkv = !strcmp(last, "window") ? SPC_DRAFT_KV_WINDOW : !strcmp(last, "masw") ? SPC_DRAFT_KV_MASW : SPC_DRAFT_KV_FULL;
                 if (last == var) var = NULL;
                 else last[-1] = 0;
             }
