@@ -28,6 +28,7 @@
  * Depends on: base, model, sampler, spec.h.
  */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -54,6 +55,8 @@ struct mdraft {
     int n_sel;                      /* masw: chunks retrieved now */
     long n_retrieved;               /* masw: chunk retrievals this request (selection changes) */
     int32_t *vslots;                /* view: the target slots the drafter attends to */
+    uint8_t *have;                  /* masw, own cache: per history position, 1 if cached (scratch) */
+    long n_reforward;               /* masw, own cache: positions re-inserted this request */
     int view_max;
     int n_evict;                    /* history tokens evicted: slots = n_past - n_evict */
     int chunk;                      /* prefill chunk (window: at most the window) */
@@ -74,15 +77,6 @@ static float softmax_prob(const float *l, int n, int32_t x) {
 }
 
 enum { WIN_SLACK = 64 };     /* evict in steps of at least this many positions (one memmove per step) */
-
-/* window policy: evicts the middle when the cache holds more than sinks + window + WIN_SLACK. */
-static int md_fit(struct mdraft *md) {
-    int slots = spc_kv_len(md->ctx, 0);
-    if (md->kv_policy != SPC_DRAFT_KV_WINDOW || slots <= md->sinks + md->window + WIN_SLACK) return SPC_OK;
-    int n = slots - md->sinks - md->window;
-    md->n_evict += n;
-    return spc_kv_evict(md->ctx, 0, md->sinks, n);
-}
 
 /* MASW. The target verifies with its whole cache, so its attention says which stretches of the
    context the next tokens draw on: while a masw drafter is active the target's context sums, per
@@ -134,13 +128,79 @@ static int view_slots(struct mdraft *md, int n) {
     return k;
 }
 
+/* Keeps the drafter's own cache bounded while it holds history [0, at): window evicts the middle
+   when the cache holds more than sinks + window + WIN_SLACK; masw evicts, when the cache holds more
+   than sinks + window + memory + WIN_SLACK (or always, with force), every position of the middle
+   whose chunk is not retrieved. Slots are in insertion order (re-inserted chunks come after the
+   window's older part), so masw evicts runs of slots, last first. */
+static int md_fit(struct mdraft *md, int at, bool force) {
+    int slots = spc_kv_len(md->ctx, 0);
+    if (md->kv_policy == SPC_DRAFT_KV_WINDOW) {
+        if (slots <= md->sinks + md->window + WIN_SLACK) return SPC_OK;
+        int n = slots - md->sinks - md->window;
+        md->n_evict += n;
+        return spc_kv_evict(md->ctx, 0, md->sinks, n);
+    }
+    if (md->kv_policy != SPC_DRAFT_KV_MASW || (!force && slots <= md->sinks + md->window + md->memory + WIN_SLACK))
+        return SPC_OK;
+    const int32_t *kp = spc_kv_positions(md->ctx, 0);
+    int w0 = at - md->window;
+#define EVICTABLE(p) ((p) >= md->sinks && (p) < w0 && !md->in_mem[(p) / MEM_CHUNK])
+    for (int s = slots - 1; s >= 0; s--) {
+        if (!EVICTABLE(kp[s])) continue;
+        int e = s;
+        while (s > 0 && EVICTABLE(kp[s - 1])) s--;
+        int st = spc_kv_evict(md->ctx, 0, s, e - s + 1);
+        if (st) return st;
+        md->n_evict += e - s + 1;
+    }
+#undef EVICTABLE
+    return SPC_OK;
+}
+
+/* masw with the drafter's own cache (a standalone draft model, which cannot read the target's):
+   selects the chunks as above, evicts the ones dropped and re-forwards the missing positions of
+   the ones retrieved, each stretch at its own positions and attending only to cached positions
+   before it (spc__ctx_set_next_pos), so RoPE and causality hold. The cache holds history [0, n). */
+static int mem_refresh(struct mdraft *md, const int32_t *hist, int n) {
+    mem_select(md, n);
+    int st = md_fit(md, n, true);
+    if (st) return st;
+    const int32_t *kp = spc_kv_positions(md->ctx, 0);
+    int slots = spc_kv_len(md->ctx, 0);
+    memset(md->have, 0, (size_t)n);
+    for (int s = 0; s < slots; s++)
+        if (kp[s] < n) md->have[kp[s]] = 1;
+    int w0 = n - md->window;
+    for (int b = md->sinks / MEM_CHUNK; b < md->n_chunk && b * MEM_CHUNK < w0; b++) {
+        if (!md->in_mem[b]) continue;
+        int a = b * MEM_CHUNK > md->sinks ? b * MEM_CHUNK : md->sinks, e = (b + 1) * MEM_CHUNK < w0 ? (b + 1) * MEM_CHUNK : w0;
+        for (int x = a; x < e;) {
+            if (md->have[x]) {
+                x++;
+                continue;
+            }
+            int y = x;
+            while (y < e && !md->have[y]) y++;
+            spc__ctx_set_next_pos(md->ctx, x, true);
+            int li = spc__forward_tokens(md->ctx, hist + x, y - x, md->chunk);
+            if (li < 0) return li;
+            md->n_evict -= y - x;
+            md->n_reforward += y - x;
+            x = y;
+        }
+    }
+    return SPC_OK;
+}
+
 /* Forwards hist[from, to) (the cache holds hist[0, from) as its policy keeps it), in chunks that
    leave the windowed cache bounded; returns the last token's logits row or a negative status. */
 static int md_forward_hist(struct mdraft *md, const int32_t *hist, int from, int to) {
     int li = 0;
     for (int at = from; at < to; at += md->chunk) {
-        int st = md_fit(md);
+        int st = md_fit(md, at, false);
         if (st) return st;
+        spc__ctx_set_next_pos(md->ctx, at, false);      /* history index = position, whatever the slots */
         li = spc__forward_tokens(md->ctx, hist + at, to - at < md->chunk ? to - at : md->chunk, md->chunk);
         if (li < 0) return li;
     }
@@ -174,6 +234,15 @@ static int md_propose(struct spc__drafter *d, const int32_t *hist, int n_hist, i
     if (md->off) return 0;
     if (md->n_past > n_hist - 1) md->n_past = n_hist - 1;
     int st = md->view ? SPC_OK : spc_kv_truncate(md->ctx, 0, md->n_past - md->n_evict);
+    if (!st && !md->view && md->kv_policy == SPC_DRAFT_KV_MASW) {
+        double tr = spc__now();
+        long before = md->n_reforward;
+        if ((st = mem_refresh(md, hist, md->n_past))) return st;
+        if (!(st = spc__ctx_att_collect(md->target_ctx, MEM_CHUNK, md->sinks))) {   /* during the verification */
+            d->lag_s += spc__now() - tr;        /* retrieval is drafting overhead, like a catch-up */
+            d->lag_n += md->n_reforward - before;
+        }
+    }
     double t0 = spc__now();
     int li = st ? st : md->view ? view_catch_up(md, hist, n_hist) : md_forward_hist(md, hist, md->n_past, n_hist);
     if (li < 0) return li;
@@ -221,6 +290,7 @@ static int md_propose(struct spc__drafter *d, const int32_t *hist, int n_hist, i
         out[k++] = x;
         if (k == k_max) break;
         struct spc_batch b = { .n = 1, .token = &x };
+        spc__ctx_set_next_pos(md->ctx, md->n_past, false);
         double t1 = spc__now();
         if ((st = spc_forward(md->ctx, &b))) return st;
         d->fwd_s += spc__now() - t1;
@@ -234,7 +304,7 @@ static void md_observe(struct spc__drafter *d, const int32_t *hist, int n_hist, 
     (void)hist, (void)nd, (void)na;
     struct mdraft *md = (struct mdraft *)d;
     if (md->n_past > n_hist - 1) md->n_past = n_hist - 1;
-    if (md->view && md->kv_policy == SPC_DRAFT_KV_MASW) spc__ctx_att_collect(md->target_ctx, 0, 0);
+    if (md->kv_policy == SPC_DRAFT_KV_MASW) spc__ctx_att_collect(md->target_ctx, 0, 0);
 }
 
 /* ---- selfspec: the skipped set ---- */
@@ -396,15 +466,14 @@ static int md_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int
     int st = spc_kv_truncate(md->ctx, 0, md->n_past);     /* matched slots sit at their positions */
     md->n_evict = 0;
     if (st) return st;
-    if (md->view) {         /* the target's cache is the history: nothing to prefill */
-        st = spc__ctx_set_view(md->ctx, NULL, 0, NULL, 0, 0);
-        if (md->kv_policy == SPC_DRAFT_KV_MASW) {
-            spc__ctx_att_take(md->target_ctx, md->mass, md->n_chunk);     /* another request's */
-            memset(md->score, 0, sizeof *md->score * (size_t)md->n_chunk);
-            memset(md->in_mem, 0, (size_t)md->n_chunk);
-            md->n_sel = 0;
-            md->n_retrieved = 0;
-        }
+    if (md->view) st = spc__ctx_set_view(md->ctx, NULL, 0, NULL, 0, 0);   /* the target's cache is the history */
+    if (md->kv_policy == SPC_DRAFT_KV_MASW) {
+        spc__ctx_att_take(md->target_ctx, md->mass, md->n_chunk);     /* another request's */
+        memset(md->score, 0, sizeof *md->score * (size_t)md->n_chunk);
+        memset(md->in_mem, 0, (size_t)md->n_chunk);
+        md->n_sel = 0;
+        md->n_retrieved = 0;
+        md->n_reforward = 0;
     }
     if (!st && md->selfspec && !md->searched) {
         const int32_t *cal = md->gp->calib ? md->gp->calib : hist;
@@ -424,46 +493,39 @@ static int md_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int
     return SPC_OK;
 }
 
+/* snprintf at the end of md->desc (truncating quietly) */
+static void desc_add(struct mdraft *md, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void desc_add(struct mdraft *md, const char *fmt, ...) {
+    size_t n = strlen(md->desc);
+    if (n + 1 >= sizeof md->desc) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(md->desc + n, sizeof md->desc - n, fmt, ap);
+    va_end(ap);
+}
+
 static const char *md_describe(struct spc__drafter *d) {
     struct mdraft *md = (struct mdraft *)d;
-    if (md->view) {
-        static const char *pol[] = { "full", "window", "masw" };
-        int n = snprintf(md->desc, sizeof md->desc, "%s; drafts on a %s view of the target's cache", md->info,
-                         pol[md->kv_policy]);
-        if (md->kv_policy != SPC_DRAFT_KV_FULL && n > 0 && (size_t)n < sizeof md->desc)
-            n += snprintf(md->desc + n, sizeof md->desc - (size_t)n, " (%d sinks + %d recent", md->sinks, md->window);
-        if (md->kv_policy == SPC_DRAFT_KV_MASW && n > 0 && (size_t)n < sizeof md->desc) {
-            n += snprintf(md->desc + n, sizeof md->desc - (size_t)n, " + memory of %d in chunks of %d: %d held", md->memory,
-                          MEM_CHUNK, md->n_sel);
-            /* the positions held, as ranges (the first few) */
-            int shown = 0;
-            for (int b = 0; b < md->n_chunk && shown < 6 && n > 0 && (size_t)n < sizeof md->desc; b++) {
-                if (!md->in_mem[b] || (b && md->in_mem[b - 1])) continue;
-                int e = b;
-                while (e + 1 < md->n_chunk && md->in_mem[e + 1]) e++;
-                n += snprintf(md->desc + n, sizeof md->desc - (size_t)n, "%s%d-%d", shown ? "," : " at ", b * MEM_CHUNK,
-                              (e + 1) * MEM_CHUNK - 1);
-                shown++;
-            }
-            if (n > 0 && (size_t)n < sizeof md->desc)
-                n += snprintf(md->desc + n, sizeof md->desc - (size_t)n, ", %ld retrieved this request", md->n_retrieved);
+    static const char *pol[] = { "full", "window", "masw" };
+    md->desc[0] = 0;
+    if (md->view) desc_add(md, "%s; drafts on a %s view of the target's cache", md->info, pol[md->kv_policy]);
+    else desc_add(md, "%s; KV %s", md->info, pol[md->kv_policy]);
+    if (md->kv_policy != SPC_DRAFT_KV_FULL) desc_add(md, ": %d sinks + %d recent", md->sinks, md->window);
+    if (md->kv_policy == SPC_DRAFT_KV_MASW) {
+        desc_add(md, " + memory of %d in chunks of %d: %d held", md->memory, MEM_CHUNK, md->n_sel);
+        int shown = 0;          /* the positions held, as ranges (the first few) */
+        for (int b = 0; b < md->n_chunk && shown < 6; b++) {
+            if (!md->in_mem[b] || (b && md->in_mem[b - 1])) continue;
+            int e = b;
+            while (e + 1 < md->n_chunk && md->in_mem[e + 1]) e++;
+            desc_add(md, "%s%d-%d", shown++ ? "," : " at ", b * MEM_CHUNK, (e + 1) * MEM_CHUNK - 1);
         }
-        if (md->kv_policy != SPC_DRAFT_KV_FULL && n > 0 && (size_t)n < sizeof md->desc)
-            n += snprintf(md->desc + n, sizeof md->desc - (size_t)n, ")");
-        if (n > 0 && (size_t)n < sizeof md->desc)
-            snprintf(md->desc + n, sizeof md->desc - (size_t)n, "; own cache of %d positions (%.1f MiB)",
-                     spc_ctx_n_ctx(md->ctx), (double)spc_ctx_kv_bytes(md->ctx) / (1 << 20));
-        return md->desc;
+        desc_add(md, ", %ld retrieved this request", md->n_retrieved);
+        if (!md->view) desc_add(md, " (%ld positions re-forwarded)", md->n_reforward);
     }
-    if (md->kv_policy != SPC_DRAFT_KV_WINDOW) {
-        snprintf(md->desc, sizeof md->desc, "%s; KV cache of %d positions (%.1f MiB)", md->info, spc_ctx_n_ctx(md->ctx),
-                 (double)spc_ctx_kv_bytes(md->ctx) / (1 << 20));
-        return md->desc;
-    }
-    snprintf(md->desc, sizeof md->desc,
-             "%s; KV window: %d sinks + %d recent, cache of %d positions (%.1f MiB), %d evicted this request",
-             md->info, md->sinks, md->window, spc_ctx_n_ctx(md->ctx), (double)spc_ctx_kv_bytes(md->ctx) / (1 << 20),
-             md->n_evict);
+    desc_add(md, "; %scache of %d positions (%.1f MiB)", md->view ? "own " : "", spc_ctx_n_ctx(md->ctx),
+             (double)spc_ctx_kv_bytes(md->ctx) / (1 << 20));
+    if (!md->view && md->kv_policy != SPC_DRAFT_KV_FULL) desc_add(md, ", %d evicted this request", md->n_evict);
     return md->desc;
 }
 
@@ -478,6 +540,7 @@ static void md_free(struct spc__drafter *d) {
     spc__free(md->mass);
     spc__free(md->in_mem);
     spc__free(md->vslots);
+    spc__free(md->have);
     spc__free(md);
 }
 
@@ -517,11 +580,12 @@ int spc__drafter_model_new(struct spc__drafter **out, const struct spc__draft_cf
     cp.logits_vocab = gp->draft_vocab;
     if (cp.n_batch < SPC__CALIB_MAX) cp.n_batch = SPC__CALIB_MAX;
     md->chunk = cp.n_batch;
-    if (md->kv_policy == SPC_DRAFT_KV_WINDOW) {
-        /* the cache never holds more than sinks + window + slack + one prefill chunk (at most the
-           window) + the drafts */
+    if (md->kv_policy != SPC_DRAFT_KV_FULL) {
+        /* the cache never holds more than sinks + window (+ memory and a partial chunk at each of its
+           ends) + slack + one prefill chunk (at most the window) + the drafts */
         if (md->chunk > md->window) md->chunk = md->window;
-        int most = md->sinks + md->window + WIN_SLACK + md->chunk + SPC_SPEC_KMAX + 2;
+        int mem = md->kv_policy == SPC_DRAFT_KV_MASW ? md->memory + 2 * MEM_CHUNK : 0;
+        int most = md->sinks + md->window + mem + WIN_SLACK + md->chunk + SPC_SPEC_KMAX + 2;
         if (most < cp.n_ctx) cp.n_ctx = most;
     }
     if (md->view) {
@@ -534,14 +598,18 @@ int spc__drafter_model_new(struct spc__drafter **out, const struct spc__draft_cf
     md->n_batch = cp.n_batch;
     md->n_chunk = cfg->n_ctx / MEM_CHUNK + 1;
     int st = spc__ctx_new_view(&md->ctx, m, &cp, cfg->target_ctx, md->view_max);
-    if (!st && md->view) {
-        md->vslots = spc__calloc((size_t)md->view_max + 1, sizeof *md->vslots);
+    if (!st && md->view && !(md->vslots = spc__calloc((size_t)md->view_max + 1, sizeof *md->vslots)))
+        st = spc__err(SPC_ERR_NOMEM, "draft: out of memory");
+    if (!st && md->kv_policy == SPC_DRAFT_KV_MASW) {
+        if (!cfg->target_ctx) st = spc__err(SPC_ERR_INVALID, "draft: masw needs the target's context");
         md->score = spc__calloc((size_t)md->n_chunk, sizeof *md->score);
         md->mass = spc__calloc((size_t)md->n_chunk, sizeof *md->mass);
         md->in_mem = spc__calloc((size_t)md->n_chunk, 1);
-        if (!md->vslots || !md->score || !md->mass || !md->in_mem) st = spc__err(SPC_ERR_NOMEM, "draft: out of memory");
-        if (!st && md->kv_policy == SPC_DRAFT_KV_MASW)     /* the target's sums are allocated now, not in the loop */
-            if (!(st = spc__ctx_att_collect(cfg->target_ctx, MEM_CHUNK, 0))) st = spc__ctx_att_collect(cfg->target_ctx, 0, 0);
+        md->have = md->view ? NULL : spc__calloc((size_t)cfg->n_ctx + 1, 1);
+        if (!st && (!md->score || !md->mass || !md->in_mem || (!md->view && !md->have)))
+            st = spc__err(SPC_ERR_NOMEM, "draft: out of memory");
+        if (!st && !(st = spc__ctx_att_collect(cfg->target_ctx, MEM_CHUNK, 0)))    /* the target's sums: now, not in the loop */
+            st = spc__ctx_att_collect(cfg->target_ctx, 0, 0);
     }
     if (!st && md->sampling) {
         struct spc_sampler_params sp = gp->sampling;

@@ -58,6 +58,10 @@ struct spc_ctx {
        sequence 0's prefix keys from slot stat_from on received, per chunk of stat_chunk slots */
     int stat_chunk, stat_from, n_stat, stat_alloc;
     float *stat;                    /* n_threads x n_stat */
+    /* the next forward only (spc__ctx_set_next_pos): sequence 0's positions start at next_pos (-1:
+       after the last slot's), and with pos_causal its cached keys are those of earlier positions */
+    int next_pos;
+    bool pos_causal, cur_causal;
 };
 
 struct spc_ctx_params spc_ctx_default_params(void) {
@@ -106,6 +110,7 @@ int spc__ctx_new_view(struct spc_ctx **out, const struct spc_model *m, const str
     c->m = m;
     c->p = p;
     c->kv_elt = p.kv_type == SPC_KV_F16 ? 2 : 4;
+    c->next_pos = -1;
     const struct spc_hparams *hp = &m->hp;
     size_t nb = (size_t)p.n_batch, e = (size_t)hp->n_embd, qd = (size_t)hp->n_head * hp->head_dim;
     size_t kvd = kv_dim(m), nt = (size_t)p.n_threads;
@@ -243,6 +248,11 @@ int spc__ctx_set_view(struct spc_ctx *c, const struct spc_ctx *src, int seq, con
     c->n_view = n;
     c->view_pos = pos;
     return SPC_OK;
+}
+
+void spc__ctx_set_next_pos(struct spc_ctx *c, int pos, bool causal) {
+    c->next_pos = pos;
+    c->pos_causal = causal;
 }
 
 int spc__ctx_att_collect(struct spc_ctx *c, int chunk, int from) {
@@ -539,6 +549,13 @@ static void att_task_fn(void *va, int ith, int nth) {
         }
         int npre = prefix - first;
         for (int s = 0; s < npre; s++) keys[s] = first + s;
+        if (c->cur_causal && seq == 0) {    /* only keys of earlier positions (a re-inserted stretch) */
+            const int32_t *kp = c->kv_pos + (size_t)seq * c->p.n_ctx;
+            int k = 0;
+            for (int s = 0; s < npre; s++)
+                if (kp[first + s] < c->pos[i0]) keys[k++] = first + s;
+            npre = k;
+        }
         /* a view: another context's slots come before the own prefix (sliding-window layers keep
            those within the window) */
         const int32_t *vk = NULL;
@@ -590,7 +607,7 @@ static void att_task_fn(void *va, int ith, int nth) {
                     for (int s = 0; s < nk; s++) sc[s] *= inv;
             }
         }
-        if (c->stat_chunk && seq == 0) att_stat(c, ith, scores + nv, ss, rows, first, npre);
+        if (c->stat_chunk && seq == 0 && !c->cur_causal) att_stat(c, ith, scores + nv, ss, rows, first, npre);
         /* outputs: the view's and the prefix's values for all rows, then each position's chain, in
            key order */
         memset(ob, 0, (size_t)rows * hd * 4);
@@ -632,7 +649,8 @@ static int check_batch(struct spc_ctx *c, const struct spc_batch *b) {
         c->depth[i] = par < 0 ? 0 : c->depth[par] + 1;
         c->slot[i] = c->kv_len[seq] + c->seq_off[seq]++;
         int len = c->kv_len[seq];       /* positions go on after the last kept one */
-        int base = len ? c->kv_pos[(size_t)seq * c->p.n_ctx + len - 1] + 1 : seq == 0 && c->view_src ? c->view_pos : 0;
+        int base = seq == 0 && c->next_pos >= 0 ? c->next_pos
+                   : len ? c->kv_pos[(size_t)seq * c->p.n_ctx + len - 1] + 1 : seq == 0 && c->view_src ? c->view_pos : 0;
         c->pos[i] = base + c->depth[i];
         if (c->slot[i] >= c->p.n_ctx)
             return spc__err(SPC_ERR_CONTEXT, "forward: sequence %d would exceed the context of %d", seq, c->p.n_ctx);
@@ -670,6 +688,9 @@ static void add_bias(float *x, const struct spc_w *b, int n_pos) {
 int spc_forward(struct spc_ctx *c, const struct spc_batch *b) {
     c->last_n = 0;
     int st = check_batch(c, b);
+    c->cur_causal = c->pos_causal && c->next_pos >= 0;
+    c->next_pos = -1;           /* one forward only */
+    c->pos_causal = false;
     if (st) return st;
     const struct spc_model *m = c->m;
     const struct spc_hparams *hp = &m->hp;

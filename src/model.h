@@ -75,6 +75,11 @@ int spc__ctx_set_view(struct spc_ctx *c, const struct spc_ctx *src, int seq, con
  * sum per chunk of slots; spc__ctx_att_take copies up to n chunk sums into out, clears them and
  * returns how many. chunk 0 stops collecting. */
 int spc__ctx_att_collect(struct spc_ctx *c, int chunk, int from);
+/* For the next forward only: sequence 0's first position is pos (instead of one after the last
+ * slot's), and with causal its cached keys are only those of earlier positions. A drafter that
+ * re-inserts an evicted stretch of its history uses both; later forwards then pass the true
+ * position again. */
+void spc__ctx_set_next_pos(struct spc_ctx *c, int pos, bool causal);
 int spc__ctx_att_take(struct spc_ctx *c, float *out, int n);
 int spc__ctx_n_logits(const struct spc_ctx *c);
 int spc__ctx_n_batch(const struct spc_ctx *c);

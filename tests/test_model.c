@@ -390,6 +390,35 @@ TEST(evict_keeps_positions) {
         bad += pos[s] != s + 12 || !r1 || !r2 || memcmp(r1, r2, n1);
     }
     CHECK_MSG(bad == 0, "%ld slots wrong after truncation", bad);
+    /* MASW re-inserts an evicted stretch (positions 8-15) at its own positions, attending only to
+       earlier ones (so its K/V match a context that holds just the sinks before it, at every layer),
+       then goes on at the true next position */
+    struct spc_ctx *ref;
+    CHECK_OK(spc_ctx_new(&ref, g_m, &cp));
+    int32_t rt[12] = { t[0], t[1], t[2], t[3] };
+    memcpy(rt + 4, t + 8, sizeof *t * 8);
+    CHECK_OK(spc_forward(ref, &(struct spc_batch){ .n = 4, .token = rt }));
+    spc__ctx_set_next_pos(ref, 8, false);
+    CHECK_OK(spc_forward(ref, &(struct spc_batch){ .n = 8, .token = rt + 4 }));
+    spc__ctx_set_next_pos(win, 8, true);
+    CHECK_OK(spc_forward(win, &(struct spc_batch){ .n = 8, .token = t + 8 }));
+    CHECK(spc_kv_len(win, 0) == 36);
+    bad = 0;
+    int nl = spc_model_n_layer(g_m);
+    for (int s = 28; s < 36; s++) {
+        bad += pos[s] != s - 20 || tok[s] != t[s - 20];
+        for (int il = 0; il < nl; il++) {
+            size_t n1, n2;
+            const void *r1 = spc__ctx_kv_row(win, 0, 0, il, s, &n1), *r2 = spc__ctx_kv_row(ref, 0, 0, il, s - 24, &n2);
+            bad += !r1 || !r2 || memcmp(r1, r2, n1);
+            if (il == 0) bad += memcmp(r1, spc__ctx_kv_row(full, 0, 0, 0, s - 20, &n2), n1) != 0;
+        }
+    }
+    CHECK_MSG(bad == 0, "%ld re-inserted slots wrong (position, token, K)", bad);
+    spc__ctx_set_next_pos(win, 40, false);
+    CHECK_OK(spc_forward(win, &(struct spc_batch){ .n = 1, .token = t + 39 }));
+    CHECK(pos[36] == 40);
+    spc_ctx_free(ref);
     spc_ctx_free(win);
     spc_ctx_free(full);
 }

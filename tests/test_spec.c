@@ -85,6 +85,7 @@ static struct spc_gen_params params(int method, int k) {
     gp.draft_tree = g_tree;
     gp.draft_kv = g_draft_kv;
     gp.draft_window = 64;
+    gp.draft_memory = 64;
     gp.memory_sources = g_sources;
     gp.memory_file = g_memfile;
     gp.memory_corpus = g_corpus;
@@ -311,6 +312,8 @@ TEST(lossless_draft_kv_window) {
     int32_t pt[512];
     int np = tokenize(g_small, prompt, pt, 512);
     CHECK_MSG(np > 3 * (64 + 4), "prompt of %d tokens: too short to evict", np);
+    g_draft_kv = SPC_DRAFT_KV_MASW;        /* re-inserted chunks: their own positions, causal */
+    check_lossless(g_small, g_small, SPC_SPEC_DRAFT, NULL, prompt, 40);
     g_draft_kv = SPC_DRAFT_KV_WINDOW;
     check_lossless(g_small, g_small, SPC_SPEC_DRAFT, NULL, prompt, 40);
     /* the drafter's cache stayed small: it evicted the middle */
@@ -375,33 +378,39 @@ TEST(masw_retrieves_the_relevant_chunk) {
     snprintf(head, sizeof head, "Remember this code:");
     int nh = tokenize(g_small, head, ct, 64);
     CHECK_MSG(np > 4 + 64 + 3 * 32 + nh + 32, "prompt of %d tokens: the code must be outside the window", np);
-    double alpha[2];
-    char info[2][640];
-    const int pol[] = { SPC_DRAFT_KV_WINDOW, SPC_DRAFT_KV_MASW };
-    for (int i = 0; i < 2; i++) {
-        struct spc_gen_params gp = params(SPC_SPEC_SELFSPEC, 4);
-        gp.skip_layers = "4,9-14,20";
-        gp.draft_kv = pol[i];
-        gp.draft_memory = 64;
-        gp.draft_p_min = 0;
-        struct spc_gen *g;
-        CHECK_OK(spc_gen_new(&g, g_small, &gp));
-        struct spc_gen_request rq = { pt, np, 24, NULL, 0 };
-        struct spc_gen_result res;
-        CHECK_OK(spc_gen_run(g, &rq, NULL, NULL, &res));
-        struct spc_gen_stats st;
-        spc_gen_stats(g, &st);
-        alpha[i] = st.n_drafted ? (double)st.n_accepted / st.n_drafted : 0;
-        snprintf(info[i], sizeof info[i], "%s", spc_gen_drafter_info(g));
-        spc_gen_free(g);
+    /* selfspec reads the chunks from the target's cache; a draft model (here the model itself)
+       re-forwards them into its own */
+    for (int mth = 0; mth < 2; mth++) {
+        double alpha[2];
+        char info[2][640];
+        const int pol[] = { SPC_DRAFT_KV_WINDOW, SPC_DRAFT_KV_MASW };
+        for (int i = 0; i < 2; i++) {
+            struct spc_gen_params gp = params(mth ? SPC_SPEC_DRAFT : SPC_SPEC_SELFSPEC, 4);
+            if (mth) gp.draft_model = g_small;
+            else gp.skip_layers = "4,9-14,20";
+            gp.draft_kv = pol[i];
+            gp.draft_memory = 64;
+            gp.draft_p_min = 0;
+            struct spc_gen *g;
+            CHECK_OK(spc_gen_new(&g, g_small, &gp));
+            struct spc_gen_request rq = { pt, np, 24, NULL, 0 };
+            struct spc_gen_result res;
+            CHECK_OK(spc_gen_run(g, &rq, NULL, NULL, &res));
+            struct spc_gen_stats st;
+            spc_gen_stats(g, &st);
+            alpha[i] = st.n_drafted ? (double)st.n_accepted / st.n_drafted : 0;
+            snprintf(info[i], sizeof info[i], "%s", spc_gen_drafter_info(g));
+            spc_gen_free(g);
+        }
+        /* the code sits at positions [nh, nh + ~50): masw holds a chunk that overlaps it */
+        const char *at = strstr(info[1], " held at ");
+        int a = -1, b = -1;
+        CHECK_MSG(at && sscanf(at, " held at %d-%d", &a, &b) == 2, "info: %s", info[1]);
+        CHECK_MSG(a < nh + 40 && b >= nh, "held %d-%d, the code starts at %d: %s", a, b, nh, info[1]);
+        CHECK_MSG(alpha[1] > alpha[0], "%s: masw acceptance %.3f not above the window's %.3f", mth ? "draft" : "selfspec",
+                  alpha[1], alpha[0]);
+        printf("    %s: window alpha %.3f, masw alpha %.3f; %s\n", mth ? "draft" : "selfspec", alpha[0], alpha[1], info[1]);
     }
-    /* the code sits at positions [1, 1 + ~50): masw holds a chunk that overlaps it */
-    const char *at = strstr(info[1], " held at ");
-    int a = -1, b = -1;
-    CHECK_MSG(at && sscanf(at, " held at %d-%d", &a, &b) == 2, "info: %s", info[1]);
-    CHECK_MSG(a < nh + 40 && b >= nh, "held %d-%d, the code starts at %d: %s", a, b, nh, info[1]);
-    CHECK_MSG(alpha[1] > alpha[0], "masw acceptance %.3f not above the window's %.3f", alpha[1], alpha[0]);
-    printf("    window alpha %.3f, masw alpha %.3f; %s\n", alpha[0], alpha[1], info[1]);
 }
 
 TEST(lossless_draft_model) {
