@@ -57,6 +57,7 @@ struct mdraft {
     int32_t *vslots;                /* view: the target slots the drafter attends to */
     uint8_t *have;                  /* masw, own cache: per history position, 1 if cached (scratch) */
     long n_reforward;               /* masw, own cache: positions re-inserted this request */
+    int credit;                     /* masw, own cache: positions it may re-forward now */
     int view_max;
     int n_evict;                    /* history tokens evicted: slots = n_past - n_evict */
     int chunk;                      /* prefill chunk (window: at most the window) */
@@ -84,27 +85,52 @@ enum { WIN_SLACK = 64 };     /* evict in steps of at least this many positions (
    layers and heads; spc__ctx_att_collect). The drafter keeps a decayed score per chunk and, every
    step, retrieves the best-scored chunks of the evicted middle (past the sinks, before the window)
    into its memory budget; chunks the target never attends to never come back. */
-enum { MEM_CHUNK = 32 };
+enum { MEM_CHUNK = 32, MEM_CREDIT = 4 };
 #define MEM_DECAY 0.7f
+#define MEM_STICKY 1.25f
 
-/* Folds the target's attention since the last call into the scores (decay first) and selects the
-   top chunks of the middle [sinks, n - window) within the memory budget. */
-static void mem_select(struct mdraft *md, int n) {
+/* Folds the target's attention since the last call into the scores (decay first) and selects, best
+   score first, chunks of the middle [sinks, n - window) into the memory budget. A chunk held already
+   ranks as if MEM_STICKY times better (no churn between near-equal chunks). With the drafter's own
+   cache (have: per position, cached or not) a chunk that is not cached costs its re-forward: it is
+   taken only while the credit (2 chunks at the start of a request, then MEM_CREDIT positions per
+   step) pays for it, so retrieval stays a small share of drafting; the view of the target's cache
+   costs nothing. */
+static void mem_select(struct mdraft *md, int n, const uint8_t *have) {
     int got = spc__ctx_att_take(md->target_ctx, md->mass, md->n_chunk);
     for (int b = 0; b < md->n_chunk; b++) md->score[b] = MEM_DECAY * md->score[b] + (b < got ? md->mass[b] : 0);
     int lo = md->sinks / MEM_CHUNK, hi = (n - md->window) / MEM_CHUNK;    /* whole chunks before the window */
     if (hi > md->n_chunk) hi = md->n_chunk;
     int want = md->memory / MEM_CHUNK, nsel = 0;
+    md->credit += MEM_CREDIT;
+    if (md->credit > md->memory + 2 * MEM_CHUNK) md->credit = md->memory + 2 * MEM_CHUNK;
     for (int b = 0; b < md->n_chunk; b++) md->mass[b] = md->in_mem[b], md->in_mem[b] = 0;    /* mass: the last selection */
-    for (int r = 0; r < want; r++) {     /* want is small (budget / 32): selection by repeated max */
+    uint8_t *tried = md->in_mem;        /* 2: considered and skipped this round */
+    for (int r = 0; r < want; r++) {    /* want is small (budget / 32): selection by repeated max */
         int best = -1;
-        for (int b = lo; b < hi; b++)
-            if (!md->in_mem[b] && md->score[b] > 0 && (best < 0 || md->score[b] > md->score[best])) best = b;
+        float bs = 0;
+        for (int b = lo; b < hi; b++) {
+            if (tried[b] || md->score[b] <= 0) continue;
+            float sc = md->score[b] * (md->mass[b] ? MEM_STICKY : 1.0f);
+            if (best < 0 || sc > bs) best = b, bs = sc;
+        }
         if (best < 0) break;
-        md->in_mem[best] = 1;
+        if (have) {
+            int a = best * MEM_CHUNK > md->sinks ? best * MEM_CHUNK : md->sinks, missing = 0;
+            for (int i = a; i < (best + 1) * MEM_CHUNK; i++) missing += !have[i];
+            if (missing > md->credit) {
+                tried[best] = 2;
+                r--;
+                continue;
+            }
+            md->credit -= missing;
+        }
+        tried[best] = 1;
         nsel++;
         md->n_retrieved += md->mass[best] == 0;
     }
+    for (int b = lo; b < hi; b++)
+        if (tried[b] == 2) tried[b] = 0;
     md->n_sel = nsel;
 }
 
@@ -163,14 +189,14 @@ static int md_fit(struct mdraft *md, int at, bool force) {
    the ones retrieved, each stretch at its own positions and attending only to cached positions
    before it (spc__ctx_set_next_pos), so RoPE and causality hold. The cache holds history [0, n). */
 static int mem_refresh(struct mdraft *md, const int32_t *hist, int n) {
-    mem_select(md, n);
-    int st = md_fit(md, n, true);
-    if (st) return st;
     const int32_t *kp = spc_kv_positions(md->ctx, 0);
     int slots = spc_kv_len(md->ctx, 0);
     memset(md->have, 0, (size_t)n);
     for (int s = 0; s < slots; s++)
         if (kp[s] < n) md->have[kp[s]] = 1;
+    mem_select(md, n, md->have);
+    int st = md_fit(md, n, true);
+    if (st) return st;
     int w0 = n - md->window;
     for (int b = md->sinks / MEM_CHUNK; b < md->n_chunk && b * MEM_CHUNK < w0; b++) {
         if (!md->in_mem[b]) continue;
@@ -216,7 +242,7 @@ static int view_catch_up(struct mdraft *md, const int32_t *hist, int n_hist) {
     if (n_hist - tl > SPC__CALIB_MAX)
         return spc__err(SPC_ERR_INVALID, "selfspec: %d history tokens are not in the target's cache", n_hist - tl);
     if (md->kv_policy == SPC_DRAFT_KV_MASW) {
-        mem_select(md, tl);
+        mem_select(md, tl, NULL);
         int st = spc__ctx_att_collect(md->target_ctx, MEM_CHUNK, md->sinks);  /* during the verification */
         if (st) return st;
     }
@@ -474,6 +500,7 @@ static int md_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int
         md->n_sel = 0;
         md->n_retrieved = 0;
         md->n_reforward = 0;
+        md->credit = 2 * MEM_CHUNK;     /* the first retrievals of a request come at once */
     }
     if (!st && md->selfspec && !md->searched) {
         const int32_t *cal = md->gp->calib ? md->gp->calib : hist;
