@@ -7,6 +7,7 @@
 #include "quant.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <pthread.h>
 
 static void silu_mul_ref(float *g, const float *u, size_t n) {
@@ -104,6 +105,9 @@ static void choose(void) {
                                   spc__att_axpy_f16_avx2, spc__scale_max_avx2, spc__round_f16_avx2,
                                   spc__to_f16_avx2, spc__quantize_q8_0_avx2,
                                   spc__quantize_q8_1_avx2, spc__quantize_q8_K_avx2, spc__quantize_q8_1i_avx2 };
+    if (cpu->avx2 && cpu->fma && cpu->f16c && cpu->avx512f && cpu->avx512vl && !getenv("SPECULA_NO_AVX512_ATT")) {
+        g_ops.att_axpy_f16 = spc__att_axpy_f16_avx512;
+    }
 #endif
 }
 

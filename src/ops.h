@@ -63,5 +63,7 @@ void spc__att_dot_f16_avx2(const float *q, int nq, int hd, const uint8_t *kv, si
                            float *sc, size_t ss);
 void spc__att_axpy_f16_avx2(float *out, int nq, int hd, const float *p, size_t ss, const uint8_t *kv, size_t stride,
                             const int32_t *keys, int nk);
+void spc__att_axpy_f16_avx512(float *out, int nq, int hd, const float *p, size_t ss, const uint8_t *kv, size_t stride,
+                              const int32_t *keys, int nk);
 
 #endif

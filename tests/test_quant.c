@@ -288,16 +288,16 @@ TEST(attention_ops_match_reference) {
         if (y[i] > m2) m2 = y[i];
     }
     CHECK(m1 == m2);
-    /* grouped dot/axpy vs one query at a time: every query count (the kernels take 1..4 queries
-       and 1..4 keys or lane chunks at a time), head sizes 64 and 128, key counts across tiles */
-    enum { HDM = 128, NK = 77, NQM = 7 };
+    /* grouped dot/axpy vs one query at a time: every query count (the kernels take 1..8 queries
+       and 1..8 keys or lane chunks at a time), head sizes 64, 128 and 256, key counts across tiles */
+    enum { HDM = 256, NK = 77, NQM = 11 };
     static uint16_t kv[NK * 2 * HDM];
     static float q[NQM * HDM], sc[NQM * 80], out[NQM * HDM], ref[NQM * HDM];
     int32_t keys[NK];
     for (int i = 0; i < NK * 2 * HDM; i++) kv[i] = spc__f32_to_f16(test_randf(&seed));
     for (int i = 0; i < NQM * HDM; i++) q[i] = test_randf(&seed);
     for (int s = 0; s < NK; s++) keys[s] = (s * 7) % NK;
-    for (int HD = 64; HD <= HDM; HD += 64)
+    for (int HD = 64; HD <= HDM; HD *= 2)
         for (int NQ = 1; NQ <= NQM; NQ++) {
             ops->att_dot_f16(q, NQ, HD, (const uint8_t *)kv, 2 * HD * 2, keys, NK, sc, 80);
             for (int j = 0; j < NQ; j++)
