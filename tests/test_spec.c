@@ -301,14 +301,19 @@ TEST(lossless_selfspec) {
     check_lossless(g_small, NULL, SPC_SPEC_SELFSPEC, "4,9-14,20", P_CODE, 40);
 }
 
+/* 24 small functions and the start of a 25th: ~480 tokens of smollm2, several drafter windows */
+static void long_code_prompt(char *prompt, size_t cap) {
+    int o = 0;
+    for (int i = 0; i < 24; i++) o += snprintf(prompt + o, cap - (size_t)o, "def f%d(x):\n    return x * %d + %d\n\n", i, i, i * i);
+    snprintf(prompt + o, cap - (size_t)o, "def f24(x):\n");
+}
+
 /* The drafter's KV window (sinks + recent positions, the middle evicted, positions kept): with a
    prompt several times the window, greedy output still equals plain decoding at every K. */
 TEST(lossless_draft_kv_window) {
     if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
     char prompt[4096];
-    int o = 0;
-    for (int i = 0; i < 24; i++) o += snprintf(prompt + o, sizeof prompt - (size_t)o, "def f%d(x):\n    return x * %d + %d\n\n", i, i, i * i);
-    snprintf(prompt + o, sizeof prompt - (size_t)o, "def f24(x):\n");
+    long_code_prompt(prompt, sizeof prompt);
     int32_t pt[512];
     int np = tokenize(g_small, prompt, pt, 512);
     CHECK_MSG(np > 3 * (64 + 4), "prompt of %d tokens: too short to evict", np);
@@ -338,9 +343,7 @@ TEST(lossless_draft_kv_window) {
 TEST(lossless_selfspec_views) {
     if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
     char prompt[4096];
-    int o = 0;
-    for (int i = 0; i < 24; i++) o += snprintf(prompt + o, sizeof prompt - (size_t)o, "def f%d(x):\n    return x * %d + %d\n\n", i, i, i * i);
-    snprintf(prompt + o, sizeof prompt - (size_t)o, "def f24(x):\n");
+    long_code_prompt(prompt, sizeof prompt);
     const int pol[] = { SPC_DRAFT_KV_FULL, SPC_DRAFT_KV_WINDOW, SPC_DRAFT_KV_MASW };
     for (int i = 0; i < 3; i++) {
         g_draft_kv = pol[i];
