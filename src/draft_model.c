@@ -89,6 +89,12 @@ enum { MEM_CHUNK = 32, MEM_CREDIT = 4 };
 #define MEM_DECAY 0.7f
 #define MEM_STICKY 1.25f
 
+/* The history positions [*a, *e) of chunk b within the middle [sinks, w0). */
+static void chunk_span(const struct mdraft *md, int b, int w0, int *a, int *e) {
+    *a = b * MEM_CHUNK > md->sinks ? b * MEM_CHUNK : md->sinks;
+    *e = (b + 1) * MEM_CHUNK < w0 ? (b + 1) * MEM_CHUNK : w0;
+}
+
 /* Folds the target's attention since the last call into the scores (decay first) and selects, best
    score first, chunks of the middle [sinks, n - window) into the memory budget. A chunk held already
    ranks as if MEM_STICKY times better (no churn between near-equal chunks). With the drafter's own
@@ -116,8 +122,9 @@ static void mem_select(struct mdraft *md, int n, const uint8_t *have) {
         }
         if (best < 0) break;
         if (have) {
-            int a = best * MEM_CHUNK > md->sinks ? best * MEM_CHUNK : md->sinks, missing = 0;
-            for (int i = a; i < (best + 1) * MEM_CHUNK; i++) missing += !have[i];
+            int a, e, missing = 0;
+            chunk_span(md, best, n - md->window, &a, &e);
+            for (int i = a; i < e; i++) missing += !have[i];
             if (missing > md->credit) {
                 tried[best] = 2;
                 r--;
@@ -147,7 +154,8 @@ static int view_slots(struct mdraft *md, int n) {
     if (md->kv_policy == SPC_DRAFT_KV_MASW)
         for (int b = md->sinks / MEM_CHUNK; b < md->n_chunk && b * MEM_CHUNK < w0; b++) {
             if (!md->in_mem[b]) continue;
-            int a = b * MEM_CHUNK > md->sinks ? b * MEM_CHUNK : md->sinks, e = (b + 1) * MEM_CHUNK < w0 ? (b + 1) * MEM_CHUNK : w0;
+            int a, e;
+            chunk_span(md, b, w0, &a, &e);
             for (int i = a; i < e; i++) md->vslots[k++] = i;
         }
     for (int i = w0; i < n; i++) md->vslots[k++] = i;
@@ -200,7 +208,8 @@ static int mem_refresh(struct mdraft *md, const int32_t *hist, int n) {
     int w0 = n - md->window;
     for (int b = md->sinks / MEM_CHUNK; b < md->n_chunk && b * MEM_CHUNK < w0; b++) {
         if (!md->in_mem[b]) continue;
-        int a = b * MEM_CHUNK > md->sinks ? b * MEM_CHUNK : md->sinks, e = (b + 1) * MEM_CHUNK < w0 ? (b + 1) * MEM_CHUNK : w0;
+        int a, e;
+        chunk_span(md, b, w0, &a, &e);
         for (int x = a; x < e;) {
             if (md->have[x]) {
                 x++;
@@ -247,9 +256,10 @@ static int view_catch_up(struct mdraft *md, const int32_t *hist, int n_hist) {
         if (st) return st;
     }
     int nv = view_slots(md, tl);
-    int st = spc__ctx_set_view(md->ctx, md->target_ctx, 0, md->vslots, nv, tl);
+    int st = spc__ctx_set_view(md->ctx, md->target_ctx, 0, md->vslots, nv);
     if (!st) st = spc_kv_truncate(md->ctx, 0, 0);
     if (st) return st;
+    spc__ctx_set_next_pos(md->ctx, tl, false);
     return spc__forward_tokens(md->ctx, hist + tl, n_hist - tl, md->chunk);
 }
 
@@ -492,7 +502,7 @@ static int md_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int
     int st = spc_kv_truncate(md->ctx, 0, md->n_past);     /* matched slots sit at their positions */
     md->n_evict = 0;
     if (st) return st;
-    if (md->view) st = spc__ctx_set_view(md->ctx, NULL, 0, NULL, 0, 0);   /* the target's cache is the history */
+    if (md->view) st = spc__ctx_set_view(md->ctx, NULL, 0, NULL, 0);   /* the target's cache is the history */
     if (md->kv_policy == SPC_DRAFT_KV_MASW) {
         spc__ctx_att_take(md->target_ctx, md->mass, md->n_chunk);     /* another request's */
         memset(md->score, 0, sizeof *md->score * (size_t)md->n_chunk);

@@ -50,10 +50,10 @@ struct spc_ctx {
     uint8_t *skip;                  /* per layer: skipped (self-speculation); NULL: none */
 
     /* a view (spc__ctx_set_view): sequence 0 first attends to these slots of another context's
-       cache (same model), then to its own; its own positions start at view_pos */
+       cache (same model), then to its own */
     const struct spc_ctx *view_src;
-    int view_seq, n_view, view_max, view_pos;
-    int32_t *view_slots;            /* view_max slots, ascending */
+    int view_seq, n_view, view_max;
+    const int32_t *view_slots;      /* the caller's, ascending */
     /* attention statistics (spc__ctx_att_collect): per thread, the attention probability mass that
        sequence 0's prefix keys from slot stat_from on received, per chunk of stat_chunk slots */
     int stat_chunk, stat_from, n_stat, stat_alloc;
@@ -148,7 +148,6 @@ int spc__ctx_new_view(struct spc_ctx **out, const struct spc_model *m, const str
     c->view_max = view_max;
     size_t ss = (size_t)p.n_ctx + (size_t)view_max;
     c->scores = spc__calloc(nt * (size_t)c->att_rows * (ss + 2 * (size_t)hp->head_dim), 4);
-    c->view_slots = spc__calloc((size_t)view_max + 1, 4);
     c->blk = spc__calloc(nb + 1, 4);
     c->keys = spc__calloc(nt * ss, 4);
     c->logits = spc__calloc((size_t)p.n_logits * hp->n_vocab, 4);
@@ -156,7 +155,7 @@ int spc__ctx_new_view(struct spc_ctx **out, const struct spc_model *m, const str
     c->rope_cs = spc__calloc((size_t)hp->n_rot, 4);
     if (!c->kv_k || !c->kv_v || !c->kv_len || !c->kv_tok || !c->kv_pos || !c->x || !c->xb || !c->q || !c->k || !c->v || !c->att ||
         !c->hb || !c->hb2 || !c->xl || !c->mm_scratch || !c->pos || !c->slot || !c->depth || !c->par ||
-        !c->seq_off || !c->scores || !c->keys || !c->blk || !c->view_slots || !c->logits || !c->logit_row || !c->rope_cs) {
+        !c->seq_off || !c->scores || !c->keys || !c->blk || !c->logits || !c->logit_row || !c->rope_cs) {
         st = spc__err(SPC_ERR_NOMEM, "ctx: out of memory (KV cache %zu MiB)", 2 * kv_bytes >> 20);
         goto fail;
     }
@@ -173,7 +172,7 @@ void spc_ctx_free(struct spc_ctx *c) {
     spc__free(c->skip);
     void *bufs[] = { c->kv_k, c->kv_v, c->kv_len, c->kv_tok, c->kv_pos, c->x, c->xb, c->q, c->k, c->v, c->att, c->hb,
                      c->hb2, c->xl, c->mm_scratch, c->pos, c->slot, c->depth, c->par, c->seq_off, c->scores,
-                     c->keys, c->blk, c->logits, c->logit_row, c->rope_cs, c->view_slots, c->stat };
+                     c->keys, c->blk, c->logits, c->logit_row, c->rope_cs, c->stat };
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) spc__free(bufs[i]);
     spc__free(c);
 }
@@ -226,7 +225,7 @@ int spc_kv_truncate(struct spc_ctx *c, int seq, int n) {
     return SPC_OK;
 }
 
-int spc__ctx_set_view(struct spc_ctx *c, const struct spc_ctx *src, int seq, const int32_t *slots, int n, int pos) {
+int spc__ctx_set_view(struct spc_ctx *c, const struct spc_ctx *src, int seq, const int32_t *slots, int n) {
     if (!src) {
         c->view_src = NULL;
         c->n_view = 0;
@@ -241,12 +240,10 @@ int spc__ctx_set_view(struct spc_ctx *c, const struct spc_ctx *src, int seq, con
         if (slots[i] < 0 || slots[i] >= src->kv_len[seq] || (i && slots[i] <= slots[i - 1]))
             return spc__err(SPC_ERR_INVALID, "kv view: slot %d is not ascending within the source's %d", slots[i],
                             src->kv_len[seq]);
-    if (pos < 0) return spc__err(SPC_ERR_INVALID, "kv view: negative position");
-    memcpy(c->view_slots, slots, sizeof *slots * (size_t)n);
+    c->view_slots = slots;
     c->view_src = src;
     c->view_seq = seq;
     c->n_view = n;
-    c->view_pos = pos;
     return SPC_OK;
 }
 
@@ -452,6 +449,18 @@ static int att_blocks(struct spc_ctx *c, const int32_t *seq, int n, bool swa, in
     return nb;
 }
 
+/* The first i < n whose position pos[idx ? idx[i] : i] is >= lim (positions ascend): where a
+   sliding window's keys begin. */
+static int first_at(const int32_t *pos, const int32_t *idx, int n, int lim) {
+    int lo = 0, hi = n;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (pos[idx ? idx[mid] : mid] < lim) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
 /* The key slots position i attends to besides its sequence's prefix [first, prefix): its batch
    ancestors root-first, then itself (sliding-window layers drop the oldest beyond the window). */
 static int att_chain(const struct spc_ctx *c, int i, bool swa, int32_t *keys) {
@@ -537,16 +546,8 @@ static void att_task_fn(void *va, int ith, int nth) {
         int prefix = c->kv_len[seq], first = 0;   /* kv_len moves only after the pass */
         /* sliding-window layers (one position per block) see only keys less than n_swa positions
            back (slot positions increase; ancestors are always closer than the query's own prefix) */
-        if (swa && c->pos[i0] - hp_n_swa(c) + 1 > 0) {
-            const int32_t *kp = c->kv_pos + (size_t)seq * c->p.n_ctx;
-            int lo = 0, hi = prefix, lim = c->pos[i0] - hp_n_swa(c) + 1;
-            while (lo < hi) {
-                int mid = (lo + hi) / 2;
-                if (kp[mid] < lim) lo = mid + 1;
-                else hi = mid;
-            }
-            first = lo;
-        }
+        int lim = c->pos[i0] - hp_n_swa(c) + 1;
+        if (swa && lim > 0) first = first_at(c->kv_pos + (size_t)seq * c->p.n_ctx, NULL, prefix, lim);
         int npre = prefix - first;
         for (int s = 0; s < npre; s++) keys[s] = first + s;
         if (c->cur_causal && seq == 0) {    /* only keys of earlier positions (a re-inserted stretch) */
@@ -565,14 +566,8 @@ static void att_task_fn(void *va, int ith, int nth) {
             const struct spc_ctx *vs = c->view_src;
             vk = c->view_slots;
             nv = c->n_view;
-            if (swa) {
-                const int32_t *kp = vs->kv_pos + (size_t)c->view_seq * vs->p.n_ctx;
-                int lim = c->pos[i0] - hp_n_swa(c) + 1, lo = 0, hi = nv;
-                while (lo < hi) {
-                    int mid = (lo + hi) / 2;
-                    if (kp[vk[mid]] < lim) lo = mid + 1;
-                    else hi = mid;
-                }
+            if (swa && lim > 0) {
+                int lo = first_at(vs->kv_pos + (size_t)c->view_seq * vs->p.n_ctx, vk, nv, lim);
                 vk += lo;
                 nv -= lo;
             }
@@ -649,8 +644,7 @@ static int check_batch(struct spc_ctx *c, const struct spc_batch *b) {
         c->depth[i] = par < 0 ? 0 : c->depth[par] + 1;
         c->slot[i] = c->kv_len[seq] + c->seq_off[seq]++;
         int len = c->kv_len[seq];       /* positions go on after the last kept one */
-        int base = seq == 0 && c->next_pos >= 0 ? c->next_pos
-                   : len ? c->kv_pos[(size_t)seq * c->p.n_ctx + len - 1] + 1 : seq == 0 && c->view_src ? c->view_pos : 0;
+        int base = seq == 0 && c->next_pos >= 0 ? c->next_pos : len ? c->kv_pos[(size_t)seq * c->p.n_ctx + len - 1] + 1 : 0;
         c->pos[i] = base + c->depth[i];
         if (c->slot[i] >= c->p.n_ctx)
             return spc__err(SPC_ERR_CONTEXT, "forward: sequence %d would exceed the context of %d", seq, c->p.n_ctx);

@@ -66,10 +66,11 @@ int spc__ctx_new_sharing(struct spc_ctx **out, const struct spc_model *m, const 
 int spc__ctx_new_view(struct spc_ctx **out, const struct spc_model *m, const struct spc_ctx_params *p,
                       struct spc_ctx *pool_owner, int view_max);
 /* Sequence 0 of c attends first to slots[0..n) (ascending) of sequence seq of src, a context of the
- * same model and KV type (read at each forward: src must not change meanwhile), then to its own
- * cache; its own positions start at pos. src NULL: no view. Self-speculation drafts this way on
- * the target's cache (a full, windowed or retrieved view of it). */
-int spc__ctx_set_view(struct spc_ctx *c, const struct spc_ctx *src, int seq, const int32_t *slots, int n, int pos);
+ * same model and KV type, then to its own cache. Neither src nor slots (kept, not copied) may
+ * change while the view is set; src NULL: no view. The positions of c's own tokens are c's as
+ * usual (spc__ctx_set_next_pos for the first). Self-speculation drafts this way on the target's
+ * cache (a full, windowed or retrieved view of it). */
+int spc__ctx_set_view(struct spc_ctx *c, const struct spc_ctx *src, int seq, const int32_t *slots, int n);
 /* Attention statistics: while chunk > 0, every forward adds the attention probability that sequence
  * 0's cached keys from slot `from` on receive (all layers, heads and positions of the batch) to a
  * sum per chunk of slots; spc__ctx_att_take copies up to n chunk sums into out, clears them and
