@@ -644,6 +644,12 @@ static int memory_reset(struct spc__drafter *d, const int32_t *hist, int n_hist,
     return st;
 }
 
+static int memory_prefilled(struct spc__drafter *d, const int32_t *hist, int n_hist) {
+    struct memory *mm = (struct memory *)d;
+    if (!mm->model || !mm->model->vt->prefilled) return SPC_OK;
+    return mm->model->vt->prefilled(mm->model, hist, n_hist);
+}
+
 /* Rebuilds the outputs trie from the log, after evicting the oldest documents beyond the bound. */
 static int rebuild_outputs(struct memory *mm) {
     if (mm->log_n > mm->max_tokens) {
@@ -793,7 +799,7 @@ static void memory_free(struct spc__drafter *d) {
 }
 
 static const struct spc__drafter_vt memory_vt = { memory_propose, memory_observe, memory_reset, memory_finish,
-                                                  memory_save, memory_describe, memory_free };
+                                                  memory_save, memory_describe, memory_free, memory_prefilled };
 
 int spc__drafter_memory_new(struct spc__drafter **out, const struct spc__draft_cfg *cfg) {
     const struct spc_gen_params *gp = cfg->gp;

@@ -84,8 +84,10 @@ enum { WIN_SLACK = 64 };     /* evict in steps of at least this many positions (
    chunk of MEM_CHUNK positions, the attention probability every verified position gives it (all
    layers and heads; spc__ctx_att_collect). The drafter keeps a decayed score per chunk and, every
    step, retrieves the best-scored chunks of the evicted middle (past the sinks, before the window)
-   into its memory budget; chunks the target never attends to never come back. */
-enum { MEM_CHUNK = 32, MEM_CREDIT = 4 };
+   into its memory budget; chunks the target never attends to never come back. The first selection
+   is made from the prompt (md_prefilled): the target's attention from the prompt's last MEM_PRIME
+   positions, before the draft model's prefill, which then keeps those chunks. */
+enum { MEM_CHUNK = 32, MEM_CREDIT = 4, MEM_PRIME = 8 };
 #define MEM_DECAY 0.7f
 #define MEM_STICKY 1.25f
 
@@ -488,6 +490,17 @@ static int search_layers(struct mdraft *md, const int32_t *calib, int n) {
     return spc_ctx_set_layer_skip(md->ctx, md->skip, L);
 }
 
+/* The drafter's own prefill of the prompt but its last token (its cache holds hist[0, n_past) as
+   its policy keeps it). */
+static int md_prefill(struct mdraft *md, const int32_t *hist, int n_hist) {
+    int st = spc_kv_truncate(md->ctx, 0, md->n_past - md->n_evict);
+    if (st) return st;
+    int li = md_forward_hist(md, hist, md->n_past, n_hist - 1);
+    if (li < 0) return li;
+    md->n_past = n_hist - 1;
+    return SPC_OK;
+}
+
 static int md_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int n_max) {
     (void)n_max;
     struct mdraft *md = (struct mdraft *)d;
@@ -520,14 +533,33 @@ static int md_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int
         spc__log(SPC_LOG_INFO, "selfspec: %s", md->info);
     }
     if (st) return st;
-    /* the prompt, but its last token, goes in now: prompt time, as the target's prefill */
-    if (!md->off && !md->view && n_hist - 1 > md->n_past) {
-        if ((st = spc_kv_truncate(md->ctx, 0, md->n_past - md->n_evict))) return st;
-        int li = md_forward_hist(md, hist, md->n_past, n_hist - 1);
-        if (li < 0) return li;
-        md->n_past = n_hist - 1;
-    }
+    /* the prompt, but its last token, goes in now: prompt time, as the target's prefill (masw:
+       once the target holds the prompt, md_prefilled) */
+    if (!md->off && !md->view && md->kv_policy != SPC_DRAFT_KV_MASW && n_hist - 1 > md->n_past)
+        return md_prefill(md, hist, n_hist);
     return SPC_OK;
+}
+
+/* masw, at the start of a request: the target forwards the prompt's last MEM_PRIME positions again
+   (the same tokens at the same positions: the same K/V) with the attention statistics on, so the
+   first selection holds the chunks the prompt's end (the task, the question) draws on; the draft
+   model then prefills keeping them (nothing to re-forward later), a view holds them at once. */
+static int md_prefilled(struct spc__drafter *d, const int32_t *hist, int n_hist) {
+    struct mdraft *md = (struct mdraft *)d;
+    if (md->off || md->kv_policy != SPC_DRAFT_KV_MASW) return SPC_OK;
+    int n = n_hist - 1, st = SPC_OK;
+    if (n > md->sinks + md->window && spc_kv_len(md->target_ctx, 0) == n) {
+        int tail = n - md->sinks < MEM_PRIME ? n - md->sinks : MEM_PRIME;
+        spc__ctx_att_take(md->target_ctx, md->mass, md->n_chunk);     /* nothing else's */
+        if (!(st = spc_kv_truncate(md->target_ctx, 0, n - tail)) &&
+            !(st = spc__ctx_att_collect(md->target_ctx, MEM_CHUNK, md->sinks))) {
+            int li = spc__forward_tokens(md->target_ctx, hist + n - tail, tail, md->gp->ctx.n_batch);
+            st = li < 0 ? li : spc__ctx_att_collect(md->target_ctx, 0, 0);
+        }
+        if (st) return st;
+        mem_select(md, n, NULL);
+    }
+    return !md->view && n > md->n_past ? md_prefill(md, hist, n_hist) : SPC_OK;
 }
 
 /* snprintf at the end of md->desc (truncating quietly) */
@@ -581,7 +613,8 @@ static void md_free(struct spc__drafter *d) {
     spc__free(md);
 }
 
-static const struct spc__drafter_vt md_vt = { md_propose, md_observe, md_reset, NULL, NULL, md_describe, md_free };
+static const struct spc__drafter_vt md_vt = { md_propose, md_observe, md_reset, NULL, NULL, md_describe, md_free,
+                                              md_prefilled };
 
 int spc__drafter_model_new(struct spc__drafter **out, const struct spc__draft_cfg *cfg, bool selfspec) {
     const struct spc_gen_params *gp = cfg->gp;

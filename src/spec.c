@@ -560,6 +560,7 @@ int spc_gen_run(struct spc_gen *g, const struct spc_gen_request *rq, spc_piece_f
         int li = spc__forward_tokens(g->ctx, rq->prompt + keep, rq->n_prompt - 1 - keep, g->p.ctx.n_batch);
         if (li < 0) return li;
     }
+    if (g->dr && g->dr->vt->prefilled && (st = g->dr->vt->prefilled(g->dr, g->hist, g->n_hist))) return st;
     g->st.n_prompt = rq->n_prompt;
     g->st.n_prompt_cached = keep;
     g->st.t_prompt = spc__now() - t_start;

@@ -47,6 +47,10 @@ struct spc__drafter_vt {
     /* A short description of the drafter's configuration (e.g. the layers self-speculation skips). */
     const char *(*describe)(struct spc__drafter *d);
     void (*free)(struct spc__drafter *d);
+    /* Optional: the target's cache now holds hist[0..n_hist - 1) (the prompt but its last token),
+     * called after reset, as prompt time. masw chooses its first chunks here, from the target's
+     * attention to the prompt, before its own prefill would evict them. */
+    int (*prefilled)(struct spc__drafter *d, const int32_t *hist, int n_hist);
 };
 struct spc__drafter {
     const struct spc__drafter_vt *vt;

@@ -410,8 +410,14 @@ TEST(masw_retrieves_the_relevant_chunk) {
         int a = -1, b = -1;
         CHECK_MSG(at && sscanf(at, " held at %d-%d", &a, &b) == 2, "info: %s", info[1]);
         CHECK_MSG(a < nh + 40 && b >= nh, "held %d-%d, the code starts at %d: %s", a, b, nh, info[1]);
-        CHECK_MSG(alpha[1] > alpha[0], "%s: masw acceptance %.3f not above the window's %.3f", mth ? "draft" : "selfspec",
-                  alpha[1], alpha[0]);
+        CHECK_MSG(alpha[1] > alpha[0], "%s: masw acceptance %.3f not above the window's %.3f (%s)", mth ? "draft" : "selfspec",
+                  alpha[1], alpha[0], info[1]);
+        /* the prompt's end asks for the code: the target's attention there picks its chunk before the
+           draft model's prefill would evict it, so nothing is re-forwarded */
+        long refw = -1;
+        const char *rf = strstr(info[1], "retrieved this request (");
+        CHECK_MSG(!mth || (rf && sscanf(rf, "retrieved this request (%ld", &refw) == 1 && refw == 0),
+                  "re-forwarded %ld: %s", refw, info[1]);
         printf("    %s: window alpha %.3f, masw alpha %.3f; %s\n", mth ? "draft" : "selfspec", alpha[0], alpha[1], info[1]);
     }
 }
@@ -590,10 +596,11 @@ TEST(sampling_distribution_memory_tree) {
 static void check_kv_after_loop(int method, const char *prompt) {
     struct spc_gen_params gp = params(method, 6);
     gp.ctx.kv_type = SPC_KV_F32;
+    if (method == SPC_SPEC_SELFSPEC) gp.skip_layers = "4,9-14,20";
     struct spc_gen *g;
     CHECK_OK(spc_gen_new(&g, g_small, &gp));
-    int32_t pt[256];
-    int np = tokenize(g_small, prompt, pt, 256);
+    int32_t pt[512];
+    int np = tokenize(g_small, prompt, pt, 512);
     struct spc_gen_request rq = { pt, np, 40, NULL, 0 };
     struct spc_gen_result res;
     CHECK_OK(spc_gen_run(g, &rq, NULL, NULL, &res));
@@ -602,7 +609,7 @@ static void check_kv_after_loop(int method, const char *prompt) {
     CHECK(st.n_drafted > st.n_accepted);       /* rollbacks happened */
     CHECK_MSG(method != SPC_SPEC_MEMORY || st.n_tree_steps > 0, "no token tree was verified");
     /* the generator's cache holds prompt + output except the pending last token */
-    int32_t all[512];
+    int32_t all[1024];
     memcpy(all, pt, sizeof *pt * (size_t)np);
     memcpy(all + np, res.tokens, sizeof *all * (size_t)res.n_tokens);
     int n = np + res.n_tokens - 1;
@@ -612,8 +619,7 @@ static void check_kv_after_loop(int method, const char *prompt) {
     cp.n_logits = 1;
     struct spc_ctx *c;
     CHECK_OK(spc_ctx_new(&c, g_small, &cp));
-    struct spc_batch b = { .n = n, .token = all };
-    CHECK_OK(spc_forward(c, &b));
+    CHECK(spc__forward_tokens(c, all, n, cp.n_batch) >= 0);    /* in batches, as a prefill */
     long diff = 0;
     for (int il = 0; il < spc_model_n_layer(g_small); il++)
         for (int s = 0; s < n; s++)
@@ -632,6 +638,12 @@ TEST(kv_after_loop_equals_fresh_prefill) {
     check_kv_after_loop(SPC_SPEC_PLD, P_CODE);
     g_sources = 1;
     check_kv_after_loop(SPC_SPEC_MEMORY, P_CODE);
+    /* masw re-forwards the prompt's end in the target to choose its first chunks: same K/V */
+    char prompt[4096];
+    long_code_prompt(prompt, sizeof prompt);
+    g_draft_kv = SPC_DRAFT_KV_MASW;
+    check_kv_after_loop(SPC_SPEC_SELFSPEC, prompt);
+    g_draft_kv = SPC_DRAFT_KV_FULL;
     g_sources = 7;
 }
 
