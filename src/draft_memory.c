@@ -23,7 +23,8 @@
  *
  * Hybrid (gp->memory_model): a draft model or self-speculation runs as a fourth source. Its drafts
  * cost a forward pass each, so it is not replayed: it proposes only when chosen, and its per-position
- * acceptance is learned from its own verified drafts. The adaptive policy compares its expected
+ * acceptance is learned from its own verified drafts (this request's, with all requests' as the
+ * prior: the model drafts summaries worse than code). The adaptive policy compares its expected
  * tokens per unit of time (with its measured per-token cost) with the memory's best and uses it where
  * the memory's match is weak; the other policies use it where the memory has nothing.
  *
@@ -52,6 +53,7 @@
 #define MEM_NSRC 3
 #define MEM_NB 60           /* statistics buckets: 5 depth x 4 p x 3 evidence classes */
 #define MEM_PEND (SPC_SPEC_KMAX + 2)
+#define MEM_MODEL_W 8.0     /* hybrid: weight (in drafts) of all requests' model acceptance in this request's */
 
 static const char *const src_name[MEM_NSRC] = { "request", "outputs", "corpus" };
 
@@ -275,6 +277,7 @@ struct memory {
     long n_steps, src_used[MEM_NSRC], tree_steps;
     struct spc__drafter *model;     /* hybrid: the model drafter (NULL: none) */
     struct stat mst[SPC_SPEC_KMAX]; /* its acceptance at draft position i, given i - 1 accepted */
+    struct stat rst[SPC_SPEC_KMAX]; /* the same within this request */
     bool last_model;                /* the last proposal came from the model */
     int model_hist;                 /* history length the model last saw (its last proposal, or the prompt) */
     double cost_real[2], cost_est[2];   /* memory (0) and model (1) steps: decayed sums of their real
@@ -546,8 +549,12 @@ static int memory_propose(struct spc__drafter *d, const int32_t *hist, int n_his
             f = f < 0.5 ? 0.5 : f > 4 ? 4 : f;
             double mem_est = spc__gen_v(mm->base.gen, best_k) + c * best_k;
             for (int k = 1; k <= K; k++) {
-                const struct stat *x = &mm->mst[k - 1];
-                e += (run *= (x->acc + 1.6) / (x->n + 2.0));        /* prior 0.8, worth two drafts */
+                /* all requests' acceptance (prior 0.8, worth two drafts) is the prior of this
+                   request's, worth MEM_MODEL_W drafts: how well the model drafts depends on the
+                   request (summaries, answers from passages, code) */
+                const struct stat *x = &mm->mst[k - 1], *y = &mm->rst[k - 1];
+                double g = (x->acc + 1.6) / (x->n + 2.0);
+                e += (run *= (y->acc + MEM_MODEL_W * g) / (y->n + MEM_MODEL_W));
                 double est_k = spc__gen_v(mm->base.gen, k) + cm * k + cl;
                 double v = e / (est_k * f);
                 if (v > best_v) {
@@ -616,6 +623,8 @@ static void memory_observe(struct spc__drafter *d, const int32_t *hist, int n_hi
             for (int i = 0; i < nd && i <= na; i++) {
                 mm->mst[i].n += 1;
                 mm->mst[i].acc += i < na;
+                mm->rst[i].n += 1;
+                mm->rst[i].acc += i < na;
             }
     }
     double t0 = spc__now();
@@ -636,6 +645,7 @@ static int memory_reset(struct spc__drafter *d, const int32_t *hist, int n_hist,
     mm->n_seen = 0;
     mm->n_pend = 0;
     mm->model_hist = n_hist;        /* a model drafter prefills the prompt in its reset */
+    memset(mm->rst, 0, sizeof mm->rst);
     mm->step_end = 0;
     advance(mm, hist, n_hist);
     if (!mm->model) return SPC_OK;

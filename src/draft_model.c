@@ -77,6 +77,7 @@ static float softmax_prob(const float *l, int n, int32_t x) {
     return (float)(exp((double)(l[x] - mx)) / s);
 }
 
+#define FWD_DECAY 0.99     /* a draft token's cost: a recent average (the context grows) */
 enum { WIN_SLACK = 64 };     /* evict in steps of at least this many positions (one memmove per step) */
 
 /* MASW. The target verifies with its whole cache, so its attention says which stretches of the
@@ -285,8 +286,8 @@ static int md_propose(struct spc__drafter *d, const int32_t *hist, int n_hist, i
     int li = st ? st : md->view ? view_catch_up(md, hist, n_hist) : md_forward_hist(md, hist, md->n_past, n_hist);
     if (li < 0) return li;
     if (md->view || n_hist - md->n_past <= 2) {     /* a catch-up after a rest is not the cost of a draft token */
-        d->fwd_s += spc__now() - t0;
-        d->fwd_n++;
+        d->fwd_s = FWD_DECAY * d->fwd_s + (spc__now() - t0);
+        d->fwd_n = FWD_DECAY * d->fwd_n + 1;
     } else {
         d->lag_s += spc__now() - t0;
         d->lag_n += n_hist - md->n_past;
@@ -331,8 +332,8 @@ static int md_propose(struct spc__drafter *d, const int32_t *hist, int n_hist, i
         spc__ctx_set_next_pos(md->ctx, md->n_past, false);
         double t1 = spc__now();
         if ((st = spc_forward(md->ctx, &b))) return st;
-        d->fwd_s += spc__now() - t1;
-        d->fwd_n++;
+        d->fwd_s = FWD_DECAY * d->fwd_s + (spc__now() - t1);
+        d->fwd_n = FWD_DECAY * d->fwd_n + 1;
         md->n_past++;
     }
     return k;

@@ -34,6 +34,9 @@
 #include "model.h"
 #include "spec.h"
 
+#define COST_NF 4           /* the verification cost model's features (cost_features) */
+#define COST_FORGET 0.998   /* its forgetting per pass */
+
 static const char *const g_method_names[SPC_SPEC_NMETHODS] = { "none", "draft", "pld", "ngram", "selfspec", "memory" };
 
 static const char *const g_policy_names[] = { "fixed", "threshold", "adaptive" };
@@ -125,10 +128,12 @@ struct spc_gen {
     float *pdense;              /* n_vocab: p for the residual distribution */
     int32_t commit[SPC_SPEC_KMAX + 1];
 
-    /* adaptive draft length: measured over the generator's life (all requests) */
-    double pass_s[SPC_SPEC_KMAX + 1];   /* summed time of target passes over k + 1 positions */
-    int pass_n[SPC_SPEC_KMAX + 1];
-    double fit[5];                      /* n, sum k, sum k^2, sum t, sum k t: a line t(k) */
+    /* adaptive draft length: the verification cost model (cost_*), measured over the generator's
+       life (all requests) with forgetting */
+    int pass_n[SPC_SPEC_KMAX + 1];      /* target passes over k + 1 positions */
+    double cost_a[COST_NF * COST_NF], cost_b[COST_NF], cost_w[COST_NF];   /* normal equations, fit */
+    double cor_obs[SPC_SPEC_KMAX + 1], cor_pred[SPC_SPEC_KMAX + 1];     /* per k: decayed time, fit */
+    int cost_kinds;                     /* distinct k seen */
     long acc_n, chk_n;                  /* accepted drafts, drafts reached */
     double draft_s;                     /* drafting time, per drafted token */
     long draft_n;
@@ -357,21 +362,83 @@ static int verify_tree(struct spc_gen *g, int k, int32_t *bonus, bool *reached) 
 
 /* Time of a pass over k + 1 positions relative to one position, from this generator's passes:
  * the mean at k when seen 3 times, else a line fitted to all passes, else a prior. */
+/* The verification cost model. A target pass over k + 1 positions after d cached ones takes
+ * T(k, d) = w . (1, k, d, k d) (d in thousands): the weights are read once per pass, each position
+ * adds its compute, and each position's attention grows with the context (so v(k) = T(k, d) / T(0, d)
+ * rises with d: summaries and long documents verify dearer than chat). Least squares over every
+ * pass with forgetting (COST_FORGET per pass: the fit follows this machine's drift), and per k a
+ * correction (decayed measured / fitted time) for what a line in k misses. */
+static void cost_features(int k, int d, double *x) {
+    x[0] = 1;
+    x[1] = k;
+    x[2] = d / 1000.0;
+    x[3] = k * (d / 1000.0);
+}
+
+static void cost_add(struct spc_gen *g, int k, int d, double t) {
+    double x[COST_NF];
+    cost_features(k, d, x);
+    double pred = 0;
+    for (int i = 0; i < COST_NF; i++) pred += g->cost_w[i] * x[i];
+    for (int i = 0; i < COST_NF * COST_NF; i++) g->cost_a[i] *= COST_FORGET;
+    for (int i = 0; i < COST_NF; i++) {
+        g->cost_b[i] = COST_FORGET * g->cost_b[i] + x[i] * t;
+        for (int j = 0; j < COST_NF; j++) g->cost_a[i * COST_NF + j] += x[i] * x[j];
+    }
+    if (g->cost_kinds >= 2 && pred > 0) {        /* the correction judges the fit before this pass */
+        g->cor_obs[k] = 0.95 * g->cor_obs[k] + t;
+        g->cor_pred[k] = 0.95 * g->cor_pred[k] + pred;
+    }
+    g->cost_kinds += g->pass_n[k]++ == 0;
+    /* solve (A + ridge) w = b by Gaussian elimination with partial pivoting; the ridge keeps the
+       depth terms defined while every pass so far saw about the same context length */
+    double a[COST_NF][COST_NF + 1];
+    for (int i = 0; i < COST_NF; i++) {
+        for (int j = 0; j < COST_NF; j++) a[i][j] = g->cost_a[i * COST_NF + j] + (i == j ? 1e-3 * (g->cost_a[0] + 1) : 0);
+        a[i][COST_NF] = g->cost_b[i];
+    }
+    for (int c = 0; c < COST_NF; c++) {
+        int p = c;
+        for (int r = c + 1; r < COST_NF; r++)
+            if (fabs(a[r][c]) > fabs(a[p][c])) p = r;
+        if (fabs(a[p][c]) < 1e-12) return;          /* keep the last fit */
+        for (int j = 0; j <= COST_NF; j++) {
+            double tmp = a[c][j];
+            a[c][j] = a[p][j];
+            a[p][j] = tmp;
+        }
+        for (int r = 0; r < COST_NF; r++) {
+            if (r == c) continue;
+            double f = a[r][c] / a[c][c];
+            for (int j = c; j <= COST_NF; j++) a[r][j] -= f * a[c][j];
+        }
+    }
+    for (int i = 0; i < COST_NF; i++) g->cost_w[i] = a[i][COST_NF] / a[i][i];
+}
+
+/* Time of a pass over k + 1 positions at the current context length (0 while unknown). */
+static double cost_t(const struct spc_gen *g, int k) {
+    if (g->cost_kinds < 2) return 0;
+    double x[COST_NF], t = 0;
+    cost_features(k, spc_kv_len(g->ctx, 0), x);
+    for (int i = 0; i < COST_NF; i++) t += g->cost_w[i] * x[i];
+    if (g->cor_pred[k] > 0) {
+        double f = g->cor_obs[k] / g->cor_pred[k];
+        t *= f < 0.5 ? 0.5 : f > 2 ? 2 : f;
+    }
+    return t;
+}
+
 static double v_hat(const struct spc_gen *g, int k) {
-    double t0 = g->pass_n[0] >= 3 ? g->pass_s[0] / g->pass_n[0] : 0;
-    const double *f = g->fit;
-    double den = f[0] * f[2] - f[1] * f[1];
-    double slope = den > 0 ? (f[0] * f[4] - f[1] * f[3]) / den : 0, icpt = den > 0 ? (f[3] - slope * f[1]) / f[0] : 0;
-    if (t0 <= 0) t0 = icpt;
-    if (t0 <= 0 || den <= 0) return 1 + 0.25 * k;       /* prior, until passes of two sizes are seen */
-    double tk = g->pass_n[k] >= 3 ? g->pass_s[k] / g->pass_n[k] : icpt + slope * k;
+    double t0 = cost_t(g, 0), tk = cost_t(g, k);
+    if (t0 <= 0 || tk <= 0) return 1 + 0.25 * k;     /* prior, until passes of two sizes are seen */
     return tk / t0 > 1 ? tk / t0 : 1;
 }
 
 double spc__gen_v(const struct spc_gen *g, int k) { return v_hat(g, k); }
 double spc__gen_t0(const struct spc_gen *g) {
-    if (g->pass_n[0] >= 3) return g->pass_s[0] / g->pass_n[0];
-    return g->fit[0] > 0 ? g->fit[3] / g->fit[0] : 0;
+    double t = cost_t(g, 0);
+    return t > 0 ? t : 0;
 }
 
 /* The draft length that maximizes expected committed tokens per unit of time:
@@ -379,7 +446,7 @@ double spc__gen_t0(const struct spc_gen *g) {
 static int choose_k(const struct spc_gen *g, int k_max) {
     double a = (g->acc_n + 2.0) / (g->chk_n + 4.0);      /* prior 0.5, weight 4 */
     if (a > 0.99) a = 0.99;
-    double t0 = g->pass_n[0] >= 3 ? g->pass_s[0] / g->pass_n[0] : 0;
+    double t0 = spc__gen_t0(g);
     /* c: a model drafter's own one-token passes; otherwise all drafting time per drafted token */
     double per = g->dr->fwd_n > 0 ? g->dr->fwd_s / g->dr->fwd_n : g->draft_n > 0 ? g->draft_s / g->draft_n : 0;
     double c = t0 > 0 ? per / t0 : 0;
@@ -472,10 +539,7 @@ static int gen_step(struct spc_gen *g, int budget) {
     for (int i = 0; i < m; i++) s->accepted_at[i]++;
     s->passes_by_k[k]++;
     s->verify_s_by_k[k] += t2 - t1;
-    g->pass_s[k] += t2 - t1;
-    g->pass_n[k]++;
-    double f[5] = { 1, k, (double)k * k, t2 - t1, k * (t2 - t1) };
-    for (int i = 0; i < 5; i++) g->fit[i] += f[i];
+    cost_add(g, k, kv, t2 - t1);
     g->acc_n += m;
     g->chk_n += m + reached;
     if (k > 0) {

@@ -56,7 +56,8 @@ struct spc__drafter {
     const struct spc__drafter_vt *vt;
     double t_extra;     /* seconds spent outside propose/observe (selfspec search), for the stats */
     double fwd_s;       /* model drafters: time of their one-step forward passes (one drafted */
-    long fwd_n;         /* token each), the marginal cost of a draft token; 0 for lookups */
+    double fwd_n;       /* token each), the marginal cost of a draft token, decayed (it follows the
+                           context length); 0 for lookups */
     double lag_s;       /* model drafters: time of catching up on history they had not seen (more */
     long lag_n;         /* than the bonus token: after steps drafted by someone else), and its tokens */
     bool own_k;         /* the drafter chooses each step's draft length itself (the generator

@@ -54,6 +54,7 @@ struct bopts {
     int kmax[MAX_METHODS];              /* memory variants: their own K (kN; 0 = --draft-max) */
     bool chain[MAX_METHODS];            /* memory variants: chains only (no token trees) */
     int draft_kv[MAX_METHODS];          /* draft/selfspec/memory variants: ":window" or ":full" (-1: --draft-kv) */
+    int draft_mem[MAX_METHODS];         /* ":maswN": masw with a memory of N positions (0: --draft-memory) */
     char label[MAX_METHODS][48];        /* the name as given ("memory:fixed") */
     struct spc_gen_params gp;
 };
@@ -131,6 +132,7 @@ static int parse(int argc, char **argv, struct bopts *o) {
     o->sources[o->n_methods] = 0;
     o->chain[o->n_methods] = false;
     o->draft_kv[o->n_methods] = -1;
+    o->draft_mem[o->n_methods] = 0;
     snprintf(o->label[o->n_methods++], sizeof o->label[0], "none");
     char buf[512];
     snprintf(buf, sizeof buf, "%s", methods);
@@ -141,10 +143,12 @@ static int parse(int argc, char **argv, struct bopts *o) {
         if (var) *var++ = 0;
         int mth = spc_spec_method_from_name(name), pol = -1;
         unsigned src = 0;
-        int dkv = -1;
+        int dkv = -1, dmem = 0;
         if (var && (mth == SPC_SPEC_DRAFT || mth == SPC_SPEC_SELFSPEC || mth == SPC_SPEC_MEMORY)) {
-            /* a drafter KV policy suffix: draft:window, selfspec:full, memory:draft:window */
+            /* a drafter KV policy suffix: draft:window, selfspec:full, memory:draft:window,
+               draft:masw1024 (masw with that memory budget) */
             char *last = strrchr(var, ':') ? strrchr(var, ':') + 1 : var;
+            if (!strncmp(last, "masw", 4) && last[4] && parse_int(last + 4, 1, 1 << 20, &dmem)) last[4] = 0;
             if (!strcmp(last, "window") || !strcmp(last, "full") || !strcmp(last, "masw")) {
                 dkv = !strcmp(last, "window") ? SPC_DRAFT_KV_WINDOW : !strcmp(last, "masw") ? SPC_DRAFT_KV_MASW : SPC_DRAFT_KV_FULL;
                 if (last == var) var = NULL;
@@ -188,6 +192,7 @@ static int parse(int argc, char **argv, struct bopts *o) {
             o->kmax[o->n_methods] = kk;
             o->chain[o->n_methods] = chain;
             o->draft_kv[o->n_methods] = dkv;
+            o->draft_mem[o->n_methods] = dmem;
             snprintf(o->label[o->n_methods++], sizeof o->label[0], "%s", tok);
         }
         if (mth == SPC_SPEC_DRAFT && !o->draft) {
@@ -613,6 +618,7 @@ int cmd_bench_prompts(int argc, char **argv) {
         if (o.kmax[j]) gp.draft_max = o.kmax[j];
         if (o.chain[j]) gp.draft_tree = 0;
         if (o.draft_kv[j] >= 0) gp.draft_kv = o.draft_kv[j];
+        if (o.draft_mem[j] > 0) gp.draft_memory = o.draft_mem[j];
         gp.ctx.n_ctx = o.n_ctx;
         gp.ctx.n_threads = o.n_threads;
         gp.target_ctx = tctx;
