@@ -34,8 +34,7 @@
 #include "model.h"
 #include "spec.h"
 
-#define COST_NF 4           /* the verification cost model's features (cost_features) */
-#define COST_FORGET 0.998   /* its forgetting per pass */
+#define COST_FORGET 0.998   /* the verification cost model's forgetting per pass */
 
 static const char *const g_method_names[SPC_SPEC_NMETHODS] = { "none", "draft", "pld", "ngram", "selfspec", "memory" };
 
@@ -130,10 +129,7 @@ struct spc_gen {
 
     /* adaptive draft length: the verification cost model (cost_*), measured over the generator's
        life (all requests) with forgetting */
-    int pass_n[SPC_SPEC_KMAX + 1];      /* target passes over k + 1 positions */
-    double cost_a[COST_NF * COST_NF], cost_b[COST_NF], cost_w[COST_NF];   /* normal equations, fit */
-    double cor_obs[SPC_SPEC_KMAX + 1], cor_pred[SPC_SPEC_KMAX + 1];     /* per k: decayed time, fit */
-    int cost_kinds;                     /* distinct k seen */
+    struct spc__cost cost;
     long acc_n, chk_n;                  /* accepted drafts, drafts reached */
     double draft_s;                     /* drafting time, per drafted token */
     long draft_n;
@@ -375,27 +371,27 @@ static void cost_features(int k, int d, double *x) {
     x[3] = k * (d / 1000.0);
 }
 
-static void cost_add(struct spc_gen *g, int k, int d, double t) {
+void spc__cost_add(struct spc__cost *cm, int k, int d, double t) {
     double x[COST_NF];
     cost_features(k, d, x);
     double pred = 0;
-    for (int i = 0; i < COST_NF; i++) pred += g->cost_w[i] * x[i];
-    for (int i = 0; i < COST_NF * COST_NF; i++) g->cost_a[i] *= COST_FORGET;
+    for (int i = 0; i < COST_NF; i++) pred += cm->w[i] * x[i];
+    for (int i = 0; i < COST_NF * COST_NF; i++) cm->a[i] *= COST_FORGET;
     for (int i = 0; i < COST_NF; i++) {
-        g->cost_b[i] = COST_FORGET * g->cost_b[i] + x[i] * t;
-        for (int j = 0; j < COST_NF; j++) g->cost_a[i * COST_NF + j] += x[i] * x[j];
+        cm->b[i] = COST_FORGET * cm->b[i] + x[i] * t;
+        for (int j = 0; j < COST_NF; j++) cm->a[i * COST_NF + j] += x[i] * x[j];
     }
-    if (g->cost_kinds >= 2 && pred > 0) {        /* the correction judges the fit before this pass */
-        g->cor_obs[k] = 0.95 * g->cor_obs[k] + t;
-        g->cor_pred[k] = 0.95 * g->cor_pred[k] + pred;
+    if (cm->kinds >= 2 && pred > 0) {        /* the correction judges the fit before this pass */
+        cm->cor_obs[k] = 0.95 * cm->cor_obs[k] + t;
+        cm->cor_pred[k] = 0.95 * cm->cor_pred[k] + pred;
     }
-    g->cost_kinds += g->pass_n[k]++ == 0;
+    cm->kinds += cm->pass_n[k]++ == 0;
     /* solve (A + ridge) w = b by Gaussian elimination with partial pivoting; the ridge keeps the
        depth terms defined while every pass so far saw about the same context length */
     double a[COST_NF][COST_NF + 1];
     for (int i = 0; i < COST_NF; i++) {
-        for (int j = 0; j < COST_NF; j++) a[i][j] = g->cost_a[i * COST_NF + j] + (i == j ? 1e-3 * (g->cost_a[0] + 1) : 0);
-        a[i][COST_NF] = g->cost_b[i];
+        for (int j = 0; j < COST_NF; j++) a[i][j] = cm->a[i * COST_NF + j] + (i == j ? 1e-3 * (cm->a[0] + 1) : 0);
+        a[i][COST_NF] = cm->b[i];
     }
     for (int c = 0; c < COST_NF; c++) {
         int p = c;
@@ -413,31 +409,31 @@ static void cost_add(struct spc_gen *g, int k, int d, double t) {
             for (int j = c; j <= COST_NF; j++) a[r][j] -= f * a[c][j];
         }
     }
-    for (int i = 0; i < COST_NF; i++) g->cost_w[i] = a[i][COST_NF] / a[i][i];
+    for (int i = 0; i < COST_NF; i++) cm->w[i] = a[i][COST_NF] / a[i][i];
 }
 
-/* Time of a pass over k + 1 positions at the current context length (0 while unknown). */
-static double cost_t(const struct spc_gen *g, int k) {
-    if (g->cost_kinds < 2) return 0;
+double spc__cost_t(const struct spc__cost *cm, int k, int d) {
+    if (cm->kinds < 2) return 0;
     double x[COST_NF], t = 0;
-    cost_features(k, spc_kv_len(g->ctx, 0), x);
-    for (int i = 0; i < COST_NF; i++) t += g->cost_w[i] * x[i];
-    if (g->cor_pred[k] > 0) {
-        double f = g->cor_obs[k] / g->cor_pred[k];
+    cost_features(k, d, x);
+    for (int i = 0; i < COST_NF; i++) t += cm->w[i] * x[i];
+    if (cm->cor_pred[k] > 0) {
+        double f = cm->cor_obs[k] / cm->cor_pred[k];
         t *= f < 0.5 ? 0.5 : f > 2 ? 2 : f;
     }
     return t;
 }
 
 static double v_hat(const struct spc_gen *g, int k) {
-    double t0 = cost_t(g, 0), tk = cost_t(g, k);
+    int d = spc_kv_len(g->ctx, 0);
+    double t0 = spc__cost_t(&g->cost, 0, d), tk = spc__cost_t(&g->cost, k, d);
     if (t0 <= 0 || tk <= 0) return 1 + 0.25 * k;     /* prior, until passes of two sizes are seen */
     return tk / t0 > 1 ? tk / t0 : 1;
 }
 
 double spc__gen_v(const struct spc_gen *g, int k) { return v_hat(g, k); }
 double spc__gen_t0(const struct spc_gen *g) {
-    double t = cost_t(g, 0);
+    double t = spc__cost_t(&g->cost, 0, spc_kv_len(g->ctx, 0));
     return t > 0 ? t : 0;
 }
 
@@ -539,7 +535,7 @@ static int gen_step(struct spc_gen *g, int budget) {
     for (int i = 0; i < m; i++) s->accepted_at[i]++;
     s->passes_by_k[k]++;
     s->verify_s_by_k[k] += t2 - t1;
-    cost_add(g, k, kv, t2 - t1);
+    spc__cost_add(&g->cost, k, kv, t2 - t1);
     g->acc_n += m;
     g->chk_n += m + reached;
     if (k > 0) {

@@ -65,6 +65,20 @@ struct spc__drafter {
     const struct spc_gen *gen;      /* set by the generator: its measured costs (spc__gen_v) */
 };
 
+/* The verification cost model: a target pass over k + 1 positions after d cached ones takes
+ * T(k, d) = w . (1, k, d, k d) (d in thousands), fitted by least squares with forgetting over the
+ * passes seen, with a per-k correction (decayed measured / fitted time) for what a line in k misses.
+ * Zero-initialized; spc__cost_t returns 0 until passes of two sizes were seen. */
+#define COST_NF 4
+struct spc__cost {
+    double a[COST_NF * COST_NF], b[COST_NF], w[COST_NF];   /* normal equations (decayed), the fit */
+    double cor_obs[SPC_SPEC_KMAX + 1], cor_pred[SPC_SPEC_KMAX + 1];
+    int pass_n[SPC_SPEC_KMAX + 1];      /* passes seen per k */
+    int kinds;                          /* distinct k seen */
+};
+void spc__cost_add(struct spc__cost *c, int k, int d, double seconds);
+double spc__cost_t(const struct spc__cost *c, int k, int d);
+
 /* The generator's measured cost model, for drafters that choose their own length: v(k), the time
    of a target pass over k + 1 positions relative to one position, and that one-position time in
    seconds (0 until measured). */

@@ -721,6 +721,40 @@ static int mark(const char *t, size_t n, void *ud) {
     return 0;
 }
 
+/* The verification cost model recovers T(k, d) = a + b k + (c + e k) d from passes at a few context
+   lengths (so v(k) grows with the context), predicts a length it has not seen, and follows a drift
+   of the machine's speed. */
+static double synth_pass(int k, int d, double scale) {
+    return scale * (0.020 + 0.0015 * k + (0.004 + 0.0012 * k) * d / 1000.0);
+}
+
+TEST(cost_model_follows_context_length) {
+    struct spc__cost cm = { 0 };
+    CHECK(spc__cost_t(&cm, 0, 100) == 0);           /* unknown until passes of two sizes */
+    unsigned r = 7;
+    for (int i = 0; i < 600; i++) {
+        r = r * 1103515245u + 12345u;
+        int k = (int)(r >> 16) % 9, d = 200 + 1000 * (int)((r >> 8) % 4);      /* 200, 1200, 2200, 3200 */
+        double noise = 1 + 0.02 * (((r >> 4) % 1000) / 1000.0 - 0.5);
+        spc__cost_add(&cm, k, d, synth_pass(k, d, 1) * noise);
+    }
+    for (int k = 0; k <= 8; k += 4)
+        for (int d = 100; d <= 4100; d += 2000) {       /* 2100 and 4100: lengths not seen */
+            double t = spc__cost_t(&cm, k, d), want = synth_pass(k, d, 1);
+            CHECK_MSG(fabs(t / want - 1) < 0.03, "T(%d, %d) = %.5f, want %.5f", k, d, t, want);
+        }
+    double v_short = spc__cost_t(&cm, 8, 200) / spc__cost_t(&cm, 0, 200);
+    double v_long = spc__cost_t(&cm, 8, 3200) / spc__cost_t(&cm, 0, 3200);
+    CHECK_MSG(v_long > v_short + 0.2, "v(8) %.3f at 200, %.3f at 3200", v_short, v_long);
+    /* the machine slows down by half: a few hundred passes later the fit has followed */
+    for (int i = 0; i < 1500; i++) {
+        int k = i % 9, d = 200 + 1000 * (i % 4);
+        spc__cost_add(&cm, k, d, synth_pass(k, d, 1.5));
+    }
+    double t = spc__cost_t(&cm, 4, 1200), want = synth_pass(4, 1200, 1.5);
+    CHECK_MSG(fabs(t / want - 1) < 0.05, "after the drift T(4, 1200) = %.5f, want %.5f", t, want);
+}
+
 TEST(no_allocation_in_loop) {
     if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
     int methods[] = { SPC_SPEC_NONE, SPC_SPEC_PLD, SPC_SPEC_NGRAM, SPC_SPEC_SELFSPEC, SPC_SPEC_MEMORY };
@@ -869,6 +903,7 @@ int main(int argc, char **argv) {
     RUN(kv_after_loop_equals_fresh_prefill);
     RUN(stops_inside_accepted_runs);
     RUN(eog_inside_accepted_run);
+    RUN(cost_model_follows_context_length);
     RUN(no_allocation_in_loop);
     RUN(incompatible_draft_vocabulary);
     RUN(bad_requests_leave_generator_usable);

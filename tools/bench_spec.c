@@ -447,8 +447,9 @@ static int build_long_prompts(struct bopts *o, const struct spc_model *m, struct
     const struct spc_vocab *v = spc_model_vocab(m);
     int train = spc_model_n_ctx_train(m), n = 0, max_ctx = 0;
     struct prompt *ps = calloc((size_t)nl * (size_t)o->limit + 1, sizeof *ps);
+    int *rank = calloc((size_t)nl * (size_t)o->limit + 1, sizeof *rank);    /* a prompt's document rank within its L */
     int32_t *toks = NULL;
-    int rc = ps ? 0 : 1;
+    int rc = ps && rank ? 0 : 1;
     for (int li = 0; !rc && li < nl; li++) {
         int L = lens[li];
         if (L + o->n_gen + 256 > train) {
@@ -481,6 +482,7 @@ static int build_long_prompts(struct bopts *o, const struct spc_model *m, struct
             if (docs[d].task) snprintf(text + at, cap - at, "\n\n%s", docs[d].task);
             char cat[32];
             snprintf(cat, sizeof cat, "L=%d", L);
+            rank[n] = taken;
             ps[n++] = (struct prompt){ text, strdup(cat), docs[d].task != NULL };   /* books: raw completion */
             taken++;
         }
@@ -489,6 +491,19 @@ static int build_long_prompts(struct bopts *o, const struct spc_model *m, struct
             fprintf(stderr, "specula bench: L=%d: %d of %d documents are long enough\n", L, taken, o->limit);
     }
     free(toks);
+    /* document by document, every L of one document in turn: this machine's speed drifts over
+       minutes, so the lengths are measured interleaved, not one after the other (stable: L order
+       stays within a document) */
+    for (int i = 1; !rc && i < n; i++)
+        for (int j = i; j > 0 && rank[j] < rank[j - 1]; j--) {
+            struct prompt tp = ps[j];
+            ps[j] = ps[j - 1];
+            ps[j - 1] = tp;
+            int tr = rank[j];
+            rank[j] = rank[j - 1];
+            rank[j - 1] = tr;
+        }
+    free(rank);
     for (int d = 0; d < nd; d++) {
         free(docs[d].text);
         free(docs[d].task);
