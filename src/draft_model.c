@@ -48,6 +48,7 @@ struct mdraft {
     int kv_policy, sinks, window;   /* SPC_DRAFT_KV_*; window: positions kept at the start and end */
     bool view;                      /* selfspec: drafts on a view of the target's cache */
     int memory;                     /* masw: positions of retrieved chunks */
+    int refresh;                    /* masw, own cache: credit added per step (gp->draft_refresh) */
     int n_chunk;                    /* masw: chunks of MEM_CHUNK history positions */
     float *score;                   /* masw: per chunk, the target's decayed attention to it */
     float *mass;                    /* masw: the last steps' attention per chunk (scratch) */
@@ -88,7 +89,7 @@ enum { WIN_SLACK = 64 };     /* evict in steps of at least this many positions (
    into its memory budget; chunks the target never attends to never come back. The first selection
    is made from the prompt (md_prefilled): the target's attention from the prompt's last MEM_PRIME
    positions, before the draft model's prefill, which then keeps those chunks. */
-enum { MEM_CHUNK = 32, MEM_CREDIT = 4, MEM_PRIME = 8 };
+enum { MEM_CHUNK = 32, MEM_PRIME = 8 };
 #define MEM_DECAY 0.7f
 #define MEM_STICKY 1.25f
 
@@ -102,7 +103,7 @@ static void chunk_span(const struct mdraft *md, int b, int w0, int *a, int *e) {
    score first, chunks of the middle [sinks, n - window) into the memory budget. A chunk held already
    ranks as if MEM_STICKY times better (no churn between near-equal chunks). With the drafter's own
    cache (have: per position, cached or not) a chunk that is not cached costs its re-forward: it is
-   taken only while the credit (2 chunks at the start of a request, then MEM_CREDIT positions per
+   taken only while the credit (2 chunks at the start of a request, then gp->draft_refresh positions per
    step) pays for it, so retrieval stays a small share of drafting; the view of the target's cache
    costs nothing. */
 static void mem_select(struct mdraft *md, int n, const uint8_t *have) {
@@ -111,7 +112,7 @@ static void mem_select(struct mdraft *md, int n, const uint8_t *have) {
     int lo = md->sinks / MEM_CHUNK, hi = (n - md->window) / MEM_CHUNK;    /* whole chunks before the window */
     if (hi > md->n_chunk) hi = md->n_chunk;
     int want = md->memory / MEM_CHUNK, nsel = 0;
-    md->credit += MEM_CREDIT;
+    md->credit += md->refresh;
     if (md->credit > md->memory + 2 * MEM_CHUNK) md->credit = md->memory + 2 * MEM_CHUNK;
     for (int b = 0; b < md->n_chunk; b++) md->mass[b] = md->in_mem[b], md->in_mem[b] = 0;    /* mass: the last selection */
     uint8_t *tried = md->in_mem;        /* 2: considered and skipped this round */
@@ -642,6 +643,7 @@ int spc__drafter_model_new(struct spc__drafter **out, const struct spc__draft_cf
     md->sinks = gp->draft_sinks;
     md->window = gp->draft_window;
     md->memory = gp->draft_memory;
+    md->refresh = gp->draft_refresh;
     md->view = selfspec;
     struct spc_ctx_params cp = gp->ctx;
     cp.n_ctx = cfg->n_ctx;

@@ -101,6 +101,7 @@ struct spc_gen_params spc_gen_default_params(void) {
     p.draft_sinks = 4;
     p.draft_window = 1024;
     p.draft_memory = 512;
+    p.draft_refresh = 4;
     return p;
 }
 
@@ -170,6 +171,8 @@ int spc_gen_new(struct spc_gen **out, const struct spc_model *m, const struct sp
         return spc__err(SPC_ERR_INVALID, "gen: unknown drafter KV policy %d", p->draft_kv);
     if (p->draft_kv == SPC_DRAFT_KV_MASW && (p->draft_memory < 0 || p->draft_memory > (1 << 24)))
         return spc__err(SPC_ERR_INVALID, "gen: bad drafter memory %d (want 0..%d)", p->draft_memory, 1 << 24);
+    if (p->draft_kv == SPC_DRAFT_KV_MASW && (p->draft_refresh < 0 || p->draft_refresh > (1 << 24)))
+        return spc__err(SPC_ERR_INVALID, "gen: bad drafter refresh %d (want 0..%d)", p->draft_refresh, 1 << 24);
     if (p->draft_kv != SPC_DRAFT_KV_FULL && (p->draft_sinks < 0 || p->draft_window < 64))
         return spc__err(SPC_ERR_INVALID, "gen: the drafter's window needs sinks >= 0 and a window >= 64 (got %d, %d)",
                         p->draft_sinks, p->draft_window);
