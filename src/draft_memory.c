@@ -24,7 +24,7 @@
  * Hybrid (gp->memory_model): a draft model or self-speculation runs as a fourth source. Its drafts
  * cost a forward pass each, so it is not replayed: it proposes only when chosen, and its per-position
  * acceptance is learned from its own verified drafts (this request's, with all requests' as the
- * prior: the model drafts summaries worse than code). The adaptive policy compares its expected
+ * prior: how well it drafts varies by request). The adaptive policy compares its expected
  * tokens per unit of time (with its measured per-token cost) with the memory's best and uses it where
  * the memory's match is weak; the other policies use it where the memory has nothing.
  *
@@ -550,8 +550,7 @@ static int memory_propose(struct spc__drafter *d, const int32_t *hist, int n_his
             double mem_est = spc__gen_v(mm->base.gen, best_k) + c * best_k;
             for (int k = 1; k <= K; k++) {
                 /* all requests' acceptance (prior 0.8, worth two drafts) is the prior of this
-                   request's, worth MEM_MODEL_W drafts: how well the model drafts depends on the
-                   request (summaries, answers from passages, code) */
+                   request's, worth MEM_MODEL_W drafts: how well the model drafts varies by request */
                 const struct stat *x = &mm->mst[k - 1], *y = &mm->rst[k - 1];
                 double g = (x->acc + 1.6) / (x->n + 2.0);
                 e += (run *= (y->acc + MEM_MODEL_W * g) / (y->n + MEM_MODEL_W));

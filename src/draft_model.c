@@ -552,7 +552,6 @@ static int md_prefilled(struct spc__drafter *d, const int32_t *hist, int n_hist)
     int n = n_hist - 1, st = SPC_OK;
     if (n > md->sinks + md->window && spc_kv_len(md->target_ctx, 0) == n) {
         int tail = n - md->sinks < MEM_PRIME ? n - md->sinks : MEM_PRIME;
-        spc__ctx_att_take(md->target_ctx, md->mass, md->n_chunk);     /* nothing else's */
         if (!(st = spc_kv_truncate(md->target_ctx, 0, n - tail)) &&
             !(st = spc__ctx_att_collect(md->target_ctx, MEM_CHUNK, md->sinks))) {
             int li = spc__forward_tokens(md->target_ctx, hist + n - tail, tail, md->gp->ctx.n_batch);

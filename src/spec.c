@@ -128,8 +128,8 @@ struct spc_gen {
     float *pdense;              /* n_vocab: p for the residual distribution */
     int32_t commit[SPC_SPEC_KMAX + 1];
 
-    /* adaptive draft length: the verification cost model (cost_*), measured over the generator's
-       life (all requests) with forgetting */
+    /* adaptive draft length: the verification cost model, fitted over the generator's life (all
+       requests) with forgetting */
     struct spc__cost cost;
     long acc_n, chk_n;                  /* accepted drafts, drafts reached */
     double draft_s;                     /* drafting time, per drafted token */
@@ -359,14 +359,10 @@ static int verify_tree(struct spc_gen *g, int k, int32_t *bonus, bool *reached) 
     }
 }
 
-/* Time of a pass over k + 1 positions relative to one position, from this generator's passes:
- * the mean at k when seen 3 times, else a line fitted to all passes, else a prior. */
-/* The verification cost model. A target pass over k + 1 positions after d cached ones takes
- * T(k, d) = w . (1, k, d, k d) (d in thousands): the weights are read once per pass, each position
- * adds its compute, and each position's attention grows with the context (so v(k) = T(k, d) / T(0, d)
- * rises with d: summaries and long documents verify dearer than chat). Least squares over every
- * pass with forgetting (COST_FORGET per pass: the fit follows this machine's drift), and per k a
- * correction (decayed measured / fitted time) for what a line in k misses. */
+/* The verification cost model (spc__cost, spec.h). Its features: the weights are read once per pass,
+ * each position adds its compute, and each position's attention grows with the context, so
+ * v(k) = T(k, d) / T(0, d) rises with d (long documents verify dearer than chat turns). Forgetting
+ * (COST_FORGET per pass) lets the fit follow this machine's drift. */
 static void cost_features(int k, int d, double *x) {
     x[0] = 1;
     x[1] = k;
@@ -427,6 +423,8 @@ double spc__cost_t(const struct spc__cost *cm, int k, int d) {
     return t;
 }
 
+/* Time of a pass over k + 1 positions relative to one position at the current context length,
+ * from the cost model, else a prior. */
 static double v_hat(const struct spc_gen *g, int k) {
     int d = spc_kv_len(g->ctx, 0);
     double t0 = spc__cost_t(&g->cost, 0, d), tk = spc__cost_t(&g->cost, k, d);

@@ -494,15 +494,15 @@ static int build_long_prompts(struct bopts *o, const struct spc_model *m, struct
     /* document by document, every L of one document in turn: this machine's speed drifts over
        minutes, so the lengths are measured interleaved, not one after the other (stable: L order
        stays within a document) */
-    for (int i = 1; !rc && i < n; i++)
-        for (int j = i; j > 0 && rank[j] < rank[j - 1]; j--) {
-            struct prompt tp = ps[j];
-            ps[j] = ps[j - 1];
-            ps[j - 1] = tp;
-            int tr = rank[j];
-            rank[j] = rank[j - 1];
-            rank[j - 1] = tr;
-        }
+    struct prompt *by_doc = rc ? NULL : malloc(sizeof *by_doc * ((size_t)n + 1));
+    if (!rc && !by_doc) rc = 1;
+    for (int r = 0, k = 0; !rc && r < o->limit; r++)
+        for (int i = 0; i < n; i++)
+            if (rank[i] == r) by_doc[k++] = ps[i];
+    if (by_doc) {
+        memcpy(ps, by_doc, sizeof *ps * (size_t)n);
+        free(by_doc);
+    }
     free(rank);
     for (int d = 0; d < nd; d++) {
         free(docs[d].text);
