@@ -123,16 +123,18 @@ TEST(spec_run_and_bench_prompts) {
 }
 
 /* bench --long: documents of ../shared/bench/long cut to L tokens, one row per L, the drafter's KV
-   policy as a method suffix, JSON written; a length no document reaches is reported. */
+   policy as a method suffix (masw with its budget and refresh), JSON written; a length no document
+   reaches is reported. */
 TEST(bench_long_contexts) {
     if (!test_model_path("smollm2-135m")) SKIP("model smollm2-135m not cached");
     FILE *d = fopen("../shared/bench/long/leval_gov_report_summ.jsonl", "r");
     if (!d) SKIP("../shared/bench/long not present");
     fclose(d);
     CHECK_MSG(run("bench --long ../shared/bench/long --lengths 300,600 --limit 1 -m smollm2-135m -n 6 "
-                  "--methods pld,selfspec:window --skip-layers 4,9-14 --draft-window 64 --json /tmp/spc_cli_long.json --plot /tmp/spc_cli_long.svg") == 0,
+                  "--methods pld,selfspec:window,selfspec:masw64r8 --skip-layers 4,9-14 --draft-window 64 --json /tmp/spc_cli_long.json --plot /tmp/spc_cli_long.svg") == 0,
               "%s", g_out);
-    CHECK_MSG(strstr(g_out, "| selfspec:window | L=300 | 1 |") && strstr(g_out, "| pld | L=600 | 1 |"), "%s", g_out);
+    CHECK_MSG(strstr(g_out, "| selfspec:window | L=300 | 1 |") && strstr(g_out, "| pld | L=600 | 1 |") &&
+              strstr(g_out, "| selfspec:masw64r8 | L=600 | 1 |"), "%s", g_out);
     static char buf[16384];
     CHECK(slurp("/tmp/spc_cli_long.json", buf, sizeof buf));
     CHECK_MSG(strstr(buf, "\"long\": true") && strstr(buf, "\"method\": \"selfspec:window\""), "%s", buf);
@@ -141,6 +143,12 @@ TEST(bench_long_contexts) {
     remove("/tmp/spc_cli_long.svg");
     remove("/tmp/spc_cli_long.json");
     CHECK(run("bench --long /nonexistent -m smollm2-135m") == 1 && strstr(g_out, "no documents"));
+    /* --long-skip leaves out the first long-enough documents: past all of them nothing is left */
+    CHECK_MSG(run("bench --long ../shared/bench/long --lengths 300 --limit 1 --long-skip 100000 -m smollm2-135m -n 4 --methods pld") == 1 &&
+              strstr(g_out, "0 of 1 documents are long enough") && strstr(g_out, "no long prompts"), "%s", g_out);
+    /* masw suffixes: a memory budget and a refresh per step (draft:masw1024r16); anything else is an unknown method */
+    CHECK(run("bench --long ../shared/bench/long -m smollm2-135m --methods selfspec:maswr16x") == 2 && strstr(g_out, "unknown method"));
+    CHECK(run("bench --long ../shared/bench/long -m smollm2-135m --methods selfspec:masw64rq") == 2 && strstr(g_out, "unknown method"));
 }
 
 int main(int argc, char **argv) {

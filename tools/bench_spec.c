@@ -46,7 +46,7 @@ struct agg {                    /* one method in one category (or all: cat index
 
 struct bopts {
     const char *model, *draft, *prompts, *json, *cats, *long_dir, *lengths, *plot;
-    int limit, n_gen, n_ctx, n_threads, force_chat;   /* force_chat: -1 raw, 0 auto, 1 chat */
+    int limit, long_skip, n_gen, n_ctx, n_threads, force_chat;   /* force_chat: -1 raw, 0 auto, 1 chat */
     int methods[MAX_METHODS], n_methods;
     int policy[MAX_METHODS];            /* memory variants: -1 = the --draft-policy option */
     unsigned sources[MAX_METHODS];      /* memory variants: 0 = the --memory-sources option */
@@ -55,13 +55,15 @@ struct bopts {
     bool chain[MAX_METHODS];            /* memory variants: chains only (no token trees) */
     int draft_kv[MAX_METHODS];          /* draft/selfspec/memory variants: ":window" or ":full" (-1: --draft-kv) */
     int draft_mem[MAX_METHODS];         /* ":maswN": masw with a memory of N positions (0: --draft-memory) */
+    int draft_ref[MAX_METHODS];         /* ":masw[N]rR": refreshing R positions per step (-1: --draft-refresh) */
     char label[MAX_METHODS][48];        /* the name as given ("memory:fixed") */
     struct spc_gen_params gp;
 };
 
 static int usage(void) {
     fprintf(stderr, "usage: specula bench --prompts FILE.jsonl -m MODEL [--category C[,C...]] [--limit N] [-n N]\n"
-                    "       specula bench --long DIR [--lengths 2048,4096,...] [--plot OUT.svg] -m MODEL ... (long contexts)\n"
+                    "       specula bench --long DIR [--lengths 2048,4096,...] [--long-skip N] [--plot OUT.svg] -m MODEL ...\n"
+                    "                     (long contexts; --long-skip: leave out the first N long enough documents)\n"
                     "                     [--methods ...,draft:window,selfspec:masw,...]\n"
                     "                     [--methods none,draft,pld,ngram,selfspec,memory[:POLICY][:SRC+SRC]]\n"
                     "                     [-md DRAFT] [--draft-max K]\n"
@@ -89,6 +91,7 @@ static int parse(int argc, char **argv, struct bopts *o) {
         if (!strcmp(a, "--prompts")) o->prompts = v;
         else if (!strcmp(a, "--long")) o->long_dir = v;
         else if (!strcmp(a, "--lengths")) o->lengths = v;
+        else if (!strcmp(a, "--long-skip")) ok = v && parse_int(v, 0, 1 << 20, &o->long_skip);
         else if (!strcmp(a, "--plot")) o->plot = v;
         else if (!strcmp(a, "-m")) o->model = v;
         else if (!strcmp(a, "--category")) o->cats = v;
@@ -133,6 +136,7 @@ static int parse(int argc, char **argv, struct bopts *o) {
     o->chain[o->n_methods] = false;
     o->draft_kv[o->n_methods] = -1;
     o->draft_mem[o->n_methods] = 0;
+    o->draft_ref[o->n_methods] = -1;
     snprintf(o->label[o->n_methods++], sizeof o->label[0], "none");
     char buf[512];
     snprintf(buf, sizeof buf, "%s", methods);
@@ -143,12 +147,18 @@ static int parse(int argc, char **argv, struct bopts *o) {
         if (var) *var++ = 0;
         int mth = spc_spec_method_from_name(name), pol = -1;
         unsigned src = 0;
-        int dkv = -1, dmem = 0;
+        int dkv = -1, dmem = 0, dref = -1;
         if (var && (mth == SPC_SPEC_DRAFT || mth == SPC_SPEC_SELFSPEC || mth == SPC_SPEC_MEMORY)) {
             /* a drafter KV policy suffix: draft:window, selfspec:full, memory:draft:window,
-               draft:masw1024 (masw with that memory budget) */
+               draft:masw1024 (masw with that memory budget), draft:maswr16 / masw1024r16 (refreshing
+               16 positions per step) */
             char *last = strrchr(var, ':') ? strrchr(var, ':') + 1 : var;
-            if (!strncmp(last, "masw", 4) && last[4] && parse_int(last + 4, 1, 1 << 20, &dmem)) last[4] = 0;
+            if (!strncmp(last, "masw", 4) && last[4]) {
+                char *r = strchr(last + 4, 'r');
+                bool okm = !r || parse_int(r + 1, 0, 1 << 20, &dref);
+                if (okm && r) *r = 0;
+                if (okm && (!last[4] || parse_int(last + 4, 1, 1 << 20, &dmem))) last[4] = 0;
+            }
             if (!strcmp(last, "window") || !strcmp(last, "full") || !strcmp(last, "masw")) {
                 dkv = !strcmp(last, "window") ? SPC_DRAFT_KV_WINDOW : !strcmp(last, "masw") ? SPC_DRAFT_KV_MASW : SPC_DRAFT_KV_FULL;
                 if (last == var) var = NULL;
@@ -193,6 +203,7 @@ static int parse(int argc, char **argv, struct bopts *o) {
             o->chain[o->n_methods] = chain;
             o->draft_kv[o->n_methods] = dkv;
             o->draft_mem[o->n_methods] = dmem;
+            o->draft_ref[o->n_methods] = dref;
             snprintf(o->label[o->n_methods++], sizeof o->label[0], "%s", tok);
         }
         if (mth == SPC_SPEC_DRAFT && !o->draft) {
@@ -456,13 +467,13 @@ static int build_long_prompts(struct bopts *o, const struct spc_model *m, struct
             fprintf(stderr, "specula bench: L=%d skipped: with -n %d it exceeds the model's context of %d\n", L, o->n_gen, train);
             continue;
         }
-        int taken = 0;
+        int taken = 0, skipped = 0;
         for (int d = 0; d < nd && taken < o->limit; d++) {
             /* enough text for L tokens (English: ~4 bytes per token; 12 is ample) */
             size_t len = strlen(docs[d].text), cut = (size_t)L * 12 < len ? (size_t)L * 12 : len;
             while (cut < len && ((unsigned char)docs[d].text[cut] & 0xC0) == 0x80) cut++;   /* whole UTF-8 */
             int nt = spc_tokenize(v, docs[d].text, cut, 0, 0, NULL, 0);
-            if (nt < L) continue;
+            if (nt < L || skipped++ < o->long_skip) continue;     /* --long-skip: the first N long enough */
             int32_t *t2 = realloc(toks, sizeof *toks * (size_t)nt);
             if (!t2) { rc = 1; break; }
             toks = t2;
@@ -634,6 +645,7 @@ int cmd_bench_prompts(int argc, char **argv) {
         if (o.chain[j]) gp.draft_tree = 0;
         if (o.draft_kv[j] >= 0) gp.draft_kv = o.draft_kv[j];
         if (o.draft_mem[j] > 0) gp.draft_memory = o.draft_mem[j];
+        if (o.draft_ref[j] >= 0) gp.draft_refresh = o.draft_ref[j];
         gp.ctx.n_ctx = o.n_ctx;
         gp.ctx.n_threads = o.n_threads;
         gp.target_ctx = tctx;
@@ -764,6 +776,7 @@ int cmd_bench_prompts(int argc, char **argv) {
             const char *ls = o.lengths ? o.lengths : "2048,4096,8192,16384,32768";
             fprintf(jf, ",\n  \"long\": true, \"lengths\": ");
             json_str(jf, ls, strlen(ls));
+            fprintf(jf, ", \"long_skip\": %d", o.long_skip);
         }
         fprintf(jf, ",\n  \"model\": ");
         json_str(jf, o.model, strlen(o.model));
