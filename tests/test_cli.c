@@ -108,11 +108,24 @@ TEST(spec_run_and_bench_prompts) {
           "{\"prompt\": \"def add(a, b):\\n    \\\"\\\"\\\"Add.\\\"\\\"\\\"\\n\", \"category\": \"b\"}\n", f);
     fclose(f);
     CHECK_MSG(run("bench --prompts /tmp/spc_cli_prompts.jsonl -m smollm2-135m -n 8 --methods pld,ngram "
-                  "--json /tmp/spc_cli_prompts.json") == 0, "%s", g_out);
+                  "--json /tmp/spc_cli_prompts.json --outputs /tmp/spc_cli_outputs.jsonl") == 0, "%s", g_out);
     CHECK_MSG(strstr(g_out, "| pld | **all** | 2 |") && strstr(g_out, "yes 2/2"), "%s", g_out);
     static char buf[16384];
     CHECK(slurp("/tmp/spc_cli_prompts.json", buf, sizeof buf));
     CHECK_MSG(strstr(buf, "\"method\": \"ngram\"") && strstr(buf, "\"speedup\":") && strstr(buf, "\"lossless\": true"), "%s", buf);
+    /* --outputs: one line per prompt, its tokens and the baseline's 8 output tokens */
+    CHECK(slurp("/tmp/spc_cli_outputs.jsonl", buf, sizeof buf));
+    char *l2 = strchr(buf, '\n');
+    CHECK_MSG(l2 && strchr(l2 + 1, '\n') && !strchr(l2 + 1, '\n')[1], "%s", buf);
+    const char *h0 = "{\"index\": 0, \"category\": \"a\", \"prompt\": [", *h1 = "{\"index\": 1, \"category\": \"b\"";
+    CHECK_MSG(!strncmp(buf, h0, strlen(h0)) && !strncmp(l2 + 1, h1, strlen(h1)), "%s", buf);
+    for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        char *o = strstr(l, "\"output\": ["), *e = o ? strchr(o, ']') : NULL;
+        int n = 0;
+        for (char *c = o; c && c < e; c++) n += *c == ',';
+        CHECK_MSG(o && e && n == 7 && !strncmp(e, "]}\n", 3), "%s", l);
+    }
+    remove("/tmp/spc_cli_outputs.jsonl");
     f = fopen("/tmp/spc_cli_prompts.jsonl", "w");
     fputs("{\"turns\": [\"fine\"]}\n{\"turns\": [\"broken\"\n", f);
     fclose(f);

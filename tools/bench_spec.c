@@ -45,7 +45,7 @@ struct agg {                    /* one method in one category (or all: cat index
 };
 
 struct bopts {
-    const char *model, *draft, *prompts, *json, *cats, *long_dir, *lengths, *plot;
+    const char *model, *draft, *prompts, *json, *outputs, *cats, *long_dir, *lengths, *plot;
     int limit, long_skip, n_gen, n_ctx, n_threads, force_chat;   /* force_chat: -1 raw, 0 auto, 1 chat */
     int methods[MAX_METHODS], n_methods;
     int policy[MAX_METHODS];            /* memory variants: -1 = the --draft-policy option */
@@ -68,6 +68,7 @@ static int usage(void) {
                     "                     [--methods none,draft,pld,ngram,selfspec,memory[:POLICY][:SRC+SRC]]\n"
                     "                     [-md DRAFT] [--draft-max K]\n"
                     "                     [--draft-min K] [-c CTX] [-t THREADS] [--chat | --raw] [--json OUT]\n"
+                    "                     [--outputs OUT.jsonl] (each prompt's tokens and `none`'s output tokens)\n"
                     "                     (and the speculation options of `specula run`)\n");
     return 2;
 }
@@ -101,6 +102,7 @@ static int parse(int argc, char **argv, struct bopts *o) {
         else if (!strcmp(a, "-t")) ok = v && parse_int(v, 1, 512, &o->n_threads);
         else if (!strcmp(a, "--methods")) methods = v;
         else if (!strcmp(a, "--json")) o->json = v;
+        else if (!strcmp(a, "--outputs")) o->outputs = v;
         else if (!strcmp(a, "--chat")) { o->force_chat = 1; takes = false; }
         else if (!strcmp(a, "--raw")) { o->force_chat = -1; takes = false; }
         else {
@@ -599,6 +601,12 @@ int cmd_bench_prompts(int argc, char **argv) {
         fprintf(stderr, "specula bench: cannot write '%s': %s\n", o.json, strerror(errno));
         return 1;
     }
+    FILE *of = NULL;
+    if (o.outputs && !(of = fopen(o.outputs, "w"))) {
+        fprintf(stderr, "specula bench: cannot write '%s': %s\n", o.outputs, strerror(errno));
+        if (jf) fclose(jf);
+        return 1;
+    }
     struct spc_model *m = NULL, *dm = NULL;
     struct spc_gen *gens[MAX_METHODS] = { 0 };
     struct spc_ctx *tctx = NULL;
@@ -707,6 +715,16 @@ int cmd_bench_prompts(int argc, char **argv) {
             } else {
                 same[j] = res.n_tokens == n_ref && !memcmp(res.tokens, ref, sizeof *ref * (size_t)n_ref);
             }
+        }
+        if (of) { /* one line per prompt: its tokens and the baseline's output tokens */
+            fprintf(of, "{\"index\": %d, \"category\": ", i);
+            json_str(of, ps[i].cat, strlen(ps[i].cat));
+            fprintf(of, ", \"prompt\": [");
+            for (int t = 0; t < n; t++) fprintf(of, "%s%d", t ? ", " : "", toks[t]);
+            fprintf(of, "], \"output\": [");
+            for (int t = 0; t < n_ref; t++) fprintf(of, "%s%d", t ? ", " : "", ref[t]);
+            fprintf(of, "]}\n");
+            fflush(of); /* whole lines even if the run is stopped */
         }
         free(toks);
         fprintf(stderr, "[%d/%d] %-14s %4d+%-4d tok:", i + 1, np, ps[i].cat, n, n_ref);
@@ -828,6 +846,7 @@ done:
     spc_model_free(dm);
     spc_model_free(m);
     if (jf && fclose(jf) != 0) rc = 1;
+    if (of && fclose(of) != 0) rc = 1;
     for (int i = 0; i < np; i++) {
         free(ps[i].text);
         free(ps[i].cat);
