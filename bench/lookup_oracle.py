@@ -34,17 +34,50 @@ def load_vk(path, kmax):
     return v
 
 
+def fit_vk(path, kmax):
+    """v(k) as it was in a `specula bench --prompts --json` run: each category's one-position pass time
+    from `none`, then least squares of every other row's verify seconds over its passes by k. Draft
+    lengths no row used often enough are extrapolated linearly from the last two fitted ones."""
+    d = json.load(open(path))
+    t0 = {}
+    for m in d["methods"]:
+        if m["method"] == "none":
+            for c in m["categories"]:
+                t0[c["category"]] = c["verify_s"] / sum(c["passes_by_k"])
+    if not t0:
+        sys.exit("lookup_oracle: %s has no `none` rows to fit v(k) from" % path)
+    rows, rhs = [], []
+    for m in d["methods"]:
+        for c in m["categories"]:
+            if m["method"] != "none" and c["category"] != "all" and c["category"] in t0:
+                rows.append(c["passes_by_k"])
+                rhs.append(c["verify_s"] / t0[c["category"]])
+    width = max(len(r) for r in rows)
+    A = np.array([r + [0] * (width - len(r)) for r in rows], dtype=float)
+    used = A.sum(axis=0) >= 50                 # passes of that length over the whole run
+    n_fit = int(np.argmin(used)) if not used.all() else width
+    x = np.linalg.lstsq(A[:, :n_fit], np.array(rhs), rcond=None)[0]  # the rare longer passes are left out
+    v = [1.0] + [float(max(x[k], 1.0)) for k in range(1, n_fit)]
+    while len(v) < kmax + 1:
+        v.append(v[-1] + max(v[-1] - v[-2], 0.0))
+    print("v(k) fitted from %s over k < %d (extrapolated beyond): %s" % (path, n_fit, " ".join("%.3f" % y for y in v[:kmax + 1])))
+    return v[:kmax + 1]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("outputs")
-    ap.add_argument("--vk", required=True, help="JSON of `specula bench -m MODEL --kmax K --json`")
+    ap.add_argument("--vk", help="JSON of `specula bench -m MODEL --kmax K --json`")
+    ap.add_argument("--vk-from", help="fit v(k) from a `specula bench --prompts --json` run's passes by k")
     ap.add_argument("--kmax", type=int, default=8)
     ap.add_argument("--min-match", type=int, default=1)
     ap.add_argument("--no-history", action="store_true", help="search this prompt and output only")
     ap.add_argument("--compare", help="a `specula bench --json` over the same prompts")
     a = ap.parse_args()
     K, n_min = a.kmax, a.min_match
-    v = load_vk(a.vk, K)
+    if not a.vk and not a.vk_from:
+        sys.exit("lookup_oracle: give --vk or --vk-from")
+    v = load_vk(a.vk, K) if a.vk else fit_vk(a.vk_from, K)
     recs = [json.loads(l) for l in open(a.outputs) if l.strip()]
     hist = np.zeros(0, dtype=np.int64)   # earlier prompts and outputs, separated by -2
     per = {}
