@@ -74,7 +74,7 @@ static float softmax_prob(const float *l, int n, int32_t x) {
     for (int i = 1; i < n; i++)
         if (l[i] > mx) mx = l[i];
     double s = 0;
-    for (int i = 0; i < n; i++) s += exp((double)(l[i] - mx));
+    for (int i = 0; i < n; i++) s += expf(l[i] - mx);
     return (float)(exp((double)(l[x] - mx)) / s);
 }
 
@@ -324,8 +324,11 @@ static int md_propose(struct spc__drafter *d, const int32_t *hist, int n_hist, i
             if (px < md->gp->draft_p_min) break;
             q[k] = (struct spc__qdist){ qi, qp, n };
         } else {
-            x = spc_argmax(lg, md->n_vocab);
-            if (md->gp->draft_p_min > 0 && softmax_prob(lg, md->n_vocab, x) < md->gp->draft_p_min) break;
+            /* the logits past the context's logits_vocab read -inf: over a 152k vocabulary cut to 32k,
+               scanning them all cost 1.6 ms per drafted token, a fifth of a 0.5B forward */
+            int nv = spc__ctx_logits_width(md->ctx);
+            x = spc_argmax(lg, nv);
+            if (md->gp->draft_p_min > 0 && softmax_prob(lg, nv, x) < md->gp->draft_p_min) break;
         }
         out[k++] = x;
         if (k == k_max) break;

@@ -180,6 +180,7 @@ void spc_ctx_free(struct spc_ctx *c) {
 int spc_ctx_n_ctx(const struct spc_ctx *c) { return c->p.n_ctx; }
 int spc__ctx_n_logits(const struct spc_ctx *c) { return c->p.n_logits; }
 int spc__ctx_n_batch(const struct spc_ctx *c) { return c->p.n_batch; }
+int spc__ctx_logits_width(const struct spc_ctx *c) { return c->p.logits_vocab > 0 ? c->p.logits_vocab : c->m->hp.n_vocab; }
 
 const void *spc__ctx_kv_row(const struct spc_ctx *c, int kv, int seq, int il, int slot, size_t *bytes) {
     if (seq < 0 || seq >= c->p.n_seq || il < 0 || il >= c->m->hp.n_layer || slot < 0 || slot >= c->kv_len[seq]) return NULL;

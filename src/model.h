@@ -84,6 +84,8 @@ void spc__ctx_set_next_pos(struct spc_ctx *c, int pos, bool causal);
 int spc__ctx_att_take(struct spc_ctx *c, float *out, int n);
 int spc__ctx_n_logits(const struct spc_ctx *c);
 int spc__ctx_n_batch(const struct spc_ctx *c);
+/* How many leading logits a forward computes (the rest read -inf): logits_vocab rounded, or n_vocab. */
+int spc__ctx_logits_width(const struct spc_ctx *c);
 /* The K (kv = 0) or V (kv = 1) row of (seq, layer, slot) and its size; NULL past the sequence's
  * length. For tests (KV after rollback equals KV after a fresh prefill). */
 const void *spc__ctx_kv_row(const struct spc_ctx *c, int kv, int seq, int il, int slot, size_t *bytes);

@@ -125,7 +125,32 @@ TEST(spec_run_and_bench_prompts) {
         for (char *c = o; c && c < e; c++) n += *c == ',';
         CHECK_MSG(o && e && n == 7 && !strncmp(e, "]}\n", 3), "%s", l);
     }
+    /* score: the model's teacher-forced greedy predictions along its own greedy outputs are those
+     * outputs, every one; restricted to the first 16 token ids they cannot be */
+    CHECK_MSG(run("score -m smollm2-135m --tokens /tmp/spc_cli_outputs.jsonl --out /tmp/spc_cli_preds.jsonl") == 0, "%s", g_out);
+    CHECK_MSG(strstr(g_out, "2 sequences, 16 output positions: the model's greedy prediction agrees at 16 (1.0000)"), "%s", g_out);
+    CHECK(slurp("/tmp/spc_cli_preds.jsonl", buf, sizeof buf));
+    const char *p0 = "{\"index\": 0, \"n\": 8, \"agree\": 8, \"pred\": [";
+    CHECK_MSG(!strncmp(buf, p0, strlen(p0)) && strstr(buf, "\n{\"index\": 1, \"n\": 8, \"agree\": 8,") &&
+                  strstr(buf, "], \"prob\": ["),
+              "%s", buf);
+    CHECK(run("score -m smollm2-135m --tokens /tmp/spc_cli_outputs.jsonl --vocab 16") == 0 && strstr(g_out, "agrees at 0 (0.0000)"));
+    remove("/tmp/spc_cli_preds.jsonl");
     remove("/tmp/spc_cli_outputs.jsonl");
+    f = fopen("/tmp/spc_cli_tokens.jsonl", "w");
+    fputs("{\"prompt\": [1, 2], \"output\": [3]}\n{\"prompt\": [1, 99999999], \"output\": []}\n", f);
+    fclose(f);
+    CHECK(run("score -m smollm2-135m --tokens /tmp/spc_cli_tokens.jsonl") == 1 && strstr(g_out, ":2: token id 99999999 is outside"));
+    f = fopen("/tmp/spc_cli_tokens.jsonl", "w");
+    fputs("{\"prompt\": [1, 2], \"output\": [3.5]}\n", f);
+    fclose(f);
+    CHECK(run("score -m smollm2-135m --tokens /tmp/spc_cli_tokens.jsonl") == 1 && strstr(g_out, ":1: needs \"prompt\" and \"output\""));
+    f = fopen("/tmp/spc_cli_tokens.jsonl", "w");
+    fputs("\n{\"prompt\": [1, 2], \"output\": [3]\n", f);
+    fclose(f);
+    CHECK(run("score -m smollm2-135m --tokens /tmp/spc_cli_tokens.jsonl") == 1 && strstr(g_out, ":2: malformed JSON"));
+    CHECK(run("score -m smollm2-135m") == 2 && strstr(g_out, "usage: specula score"));
+    remove("/tmp/spc_cli_tokens.jsonl");
     f = fopen("/tmp/spc_cli_prompts.jsonl", "w");
     fputs("{\"turns\": [\"fine\"]}\n{\"turns\": [\"broken\"\n", f);
     fclose(f);

@@ -4,6 +4,7 @@
  * surrogate pairs, to UTF-8) and skips every other value. Malformed input is an error, never a
  * crash; nesting is limited to 64 levels.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,46 +141,95 @@ static char *decode_here(struct jp *p) {
     return out;
 }
 
-int json_object_get_str(const char *obj, const char *key, int index, char **out) {
-    *out = NULL;
-    struct jp p = { obj, 0 };
-    ws(&p);
-    if (*p.s != '{') return -1;
-    struct jp whole = p;
+/* Validates the object text obj and leaves p at the value of key: 1, 0 (absent), -1 (malformed). */
+static int find_key(struct jp *p, const char *obj, const char *key) {
+    p->s = obj;
+    p->depth = 0;
+    ws(p);
+    if (*p->s != '{') return -1;
+    struct jp whole = *p;
     if (value(&whole)) return -1;           /* the whole object must be valid */
     ws(&whole);
     if (*whole.s) return -1;
+    p->s++;
+    for (;;) {
+        ws(p);
+        if (*p->s == '}') return 0;
+        char *k = decode_here(p);
+        if (!k) return -1;
+        ws(p);
+        p->s++;                             /* ':' (validated above) */
+        ws(p);
+        bool match = !strcmp(k, key);
+        free(k);
+        if (match) return 1;
+        if (value(p)) return -1;
+        ws(p);
+        if (*p->s == ',') p->s++;
+    }
+}
+
+int json_object_get_str(const char *obj, const char *key, int index, char **out) {
+    *out = NULL;
+    struct jp p;
+    int f = find_key(&p, obj, key);
+    if (f <= 0) return f;
+    if (index < 0 && *p.s == '"') {
+        *out = decode_here(&p);
+        return *out ? 1 : -1;
+    }
+    if (index >= 0 && *p.s == '[') {
+        p.s++;
+        for (int i = 0;; i++) {
+            ws(&p);
+            if (*p.s == ']') return 0;
+            if (i == index) {
+                if (*p.s != '"') return 0;
+                *out = decode_here(&p);
+                return *out ? 1 : -1;
+            }
+            if (value(&p)) return -1;
+            ws(&p);
+            if (*p.s == ',') p.s++;
+        }
+    }
+    return 0;
+}
+
+int json_object_get_ints(const char *obj, const char *key, int32_t **out, int *n) {
+    *out = NULL;
+    *n = 0;
+    struct jp p;
+    int f = find_key(&p, obj, key);
+    if (f <= 0) return f;
+    if (*p.s != '[') return 0;
+    int cap = 0;
     p.s++;
     for (;;) {
         ws(&p);
-        if (*p.s == '}') return 0;
-        char *k = decode_here(&p);
-        if (!k) return -1;
-        ws(&p);
-        p.s++;                              /* ':' (validated above) */
-        ws(&p);
-        bool match = !strcmp(k, key);
-        free(k);
-        if (match && index < 0 && *p.s == '"') {
-            *out = decode_here(&p);
-            return *out ? 1 : -1;
+        if (*p.s == ']') return 1;
+        char *end;
+        long long v = strtoll(p.s, &end, 10);
+        if (end == p.s || v < INT32_MIN || v > INT32_MAX || (*end != ',' && *end != ']' && *end != ' ' &&
+                                                             *end != '\t' && *end != '\n' && *end != '\r')) {
+            free(*out);
+            *out = NULL;
+            *n = 0;
+            return 0;                       /* not an array of integers */
         }
-        if (match && index >= 0 && *p.s == '[') {
-            p.s++;
-            for (int i = 0;; i++) {
-                ws(&p);
-                if (*p.s == ']') return 0;
-                if (i == index) {
-                    if (*p.s != '"') return 0;
-                    *out = decode_here(&p);
-                    return *out ? 1 : -1;
-                }
-                if (value(&p)) return -1;
-                ws(&p);
-                if (*p.s == ',') p.s++;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 256;
+            int32_t *t = realloc(*out, sizeof *t * (size_t)cap);
+            if (!t) {
+                free(*out);
+                *out = NULL;
+                *n = 0;
+                return -1;
             }
+            *out = t;
         }
-        if (value(&p)) return -1;
+        (*out)[(*n)++] = (int32_t)v;
+        p.s = end;
         ws(&p);
         if (*p.s == ',') p.s++;
     }

@@ -519,12 +519,14 @@ int main(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "info")) return cmd_info(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "tokenize")) return cmd_tokenize(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "bench")) return cmd_bench(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "score")) return cmd_score(argc, argv);
     fprintf(stderr,
             "usage: specula <command> [options]\n"
             "  run       -m MODEL (-p PROMPT | -f FILE) [-n N] [sampling options] [--chat] [--json]\n"
             "  info      MODEL\n"
             "  tokenize  -m MODEL -p TEXT\n"
             "  bench     -m MODEL [-t THREADS] [-r REPS] [--pp N] [--tg N] [--kmax K] [--json OUT]\n"
+            "  score     -m MODEL --tokens FILE.jsonl [--out PREDS.jsonl] [--vocab N]\n"
             "MODEL is a GGUF path or a name from scripts/fetch-model --list (default smollm2-135m).\n");
     return 2;
 }

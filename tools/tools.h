@@ -14,6 +14,7 @@
 
 /* Subcommands: argv[1] is the subcommand's name; they return the process exit code. */
 int cmd_bench(int argc, char **argv);
+int cmd_score(int argc, char **argv);   /* score.c */
 
 /* Prints "specula: WHAT: <spc_errmsg> (<status>)" to stderr; returns 1. */
 int fail(const char *what, int st);
@@ -43,6 +44,9 @@ bool parse_sources(const char *v, char sep, unsigned *out);
 /* JSON (json.c): in the object text obj, the string value of key (index < 0) or element index of
  * its array; 1 found (*out malloc'd, decoded UTF-8), 0 absent or not a string, -1 malformed. */
 int json_object_get_str(const char *obj, const char *key, int index, char **out);
+/* The array of integers under key: 1 found (*out malloc'd, NULL when empty; *n elements), 0 absent
+ * or not an array of 32-bit integers, -1 malformed or out of memory. */
+int json_object_get_ints(const char *obj, const char *key, int32_t **out, int *n);
 /* specula bench --prompts (bench_spec.c). */
 int cmd_bench_prompts(int argc, char **argv);
 /* The speculation statistics as JSON object members (no braces). */
