@@ -117,6 +117,8 @@ def main():
             sys.exit("lookup_oracle: %s does not match %s line by line" % (a.model_preds, a.outputs))
         if a.draft_cost is None:
             sys.exit("lookup_oracle: --model-preds needs --draft-cost")
+    if a.stop is not None and a.choice == "best":
+        sys.exit("lookup_oracle: --stop replays a real proposal: give --choice recent or likely")
     hist = np.zeros(0, dtype=np.int64)   # earlier prompts and outputs, separated by -2
     per = {}
     ar = np.arange(K)
@@ -190,7 +192,7 @@ def main():
         INF = float("inf")
         cost = [0.0] * (n + 1)
         steps = [0] * (n + 1)
-        for p in range(n - 1, -1, -1):
+        for p in range(n - 1, -1, -1) if a.stop is None else ():
             best, bs = INF, 0
             cap = min(K, n - p - 1)
             opts = set()

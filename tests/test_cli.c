@@ -24,6 +24,14 @@ static int run(const char *args) {
 }
 
 /* The file's text (at most cap - 1 bytes) in buf; false if it cannot be read. */
+static void put(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
 static bool slurp(const char *path, char *buf, size_t cap) {
     FILE *f = fopen(path, "r");
     if (!f) return false;
@@ -137,17 +145,11 @@ TEST(spec_run_and_bench_prompts) {
     CHECK(run("score -m smollm2-135m --tokens /tmp/spc_cli_outputs.jsonl --vocab 16") == 0 && strstr(g_out, "agrees at 0 (0.0000)"));
     remove("/tmp/spc_cli_preds.jsonl");
     remove("/tmp/spc_cli_outputs.jsonl");
-    f = fopen("/tmp/spc_cli_tokens.jsonl", "w");
-    fputs("{\"prompt\": [1, 2], \"output\": [3]}\n{\"prompt\": [1, 99999999], \"output\": []}\n", f);
-    fclose(f);
+    put("/tmp/spc_cli_tokens.jsonl", "{\"prompt\": [1, 2], \"output\": [3]}\n{\"prompt\": [1, 99999999], \"output\": []}\n");
     CHECK(run("score -m smollm2-135m --tokens /tmp/spc_cli_tokens.jsonl") == 1 && strstr(g_out, ":2: token id 99999999 is outside"));
-    f = fopen("/tmp/spc_cli_tokens.jsonl", "w");
-    fputs("{\"prompt\": [1, 2], \"output\": [3.5]}\n", f);
-    fclose(f);
+    put("/tmp/spc_cli_tokens.jsonl", "{\"prompt\": [1, 2], \"output\": [3.5]}\n");
     CHECK(run("score -m smollm2-135m --tokens /tmp/spc_cli_tokens.jsonl") == 1 && strstr(g_out, ":1: needs \"prompt\" and \"output\""));
-    f = fopen("/tmp/spc_cli_tokens.jsonl", "w");
-    fputs("\n{\"prompt\": [1, 2], \"output\": [3]\n", f);
-    fclose(f);
+    put("/tmp/spc_cli_tokens.jsonl", "\n{\"prompt\": [1, 2], \"output\": [3]\n");
     CHECK(run("score -m smollm2-135m --tokens /tmp/spc_cli_tokens.jsonl") == 1 && strstr(g_out, ":2: malformed JSON"));
     CHECK(run("score -m smollm2-135m") == 2 && strstr(g_out, "usage: specula score"));
     remove("/tmp/spc_cli_tokens.jsonl");

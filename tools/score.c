@@ -140,7 +140,6 @@ int cmd_score(int argc, char **argv) {
         /* positions np-1 .. n-2 predict output[0 .. no); the last output token predicts nothing */
         for (int s = 0; s < n - 1; s += n_batch) {
             int len = n - 1 - s < n_batch ? n - 1 - s : n_batch;
-            if (len <= 0) break;
             for (int i = 0; i < len; i++) want[i] = s + i >= np - 1;
             struct spc_batch bt = { len, seq + s, NULL, NULL, want };
             if ((st = spc_forward(ctx, &bt))) {
@@ -150,7 +149,7 @@ int cmd_score(int argc, char **argv) {
             for (int i = 0; i < len; i++) {
                 if (!want[i]) continue;
                 const float *l = spc_ctx_logits(ctx, i);
-                int k = s + i - (np - 1), top = spc_argmax(l, n_vocab);
+                int k = s + i - (np - 1), top = spc_argmax(l, nv);
                 double z = 0;                   /* the softmax probability of the argmax */
                 for (int j = 0; j < nv; j++) z += exp((double)l[j] - l[top]);
                 pred[k] = top;
