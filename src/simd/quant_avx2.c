@@ -187,15 +187,41 @@ static inline __m128i mins_dot(__m128i mins, const int16_t *bsums) {
     return _mm_madd_epi16(mins, pairs);
 }
 
+/* k-quant super-blocks are unpacked into 8 vectors of 32 unsigned values, each with its int16
+   scales (kq), and multiplied into the rows' 8-lane int32 sums by kq_rows. AVX2 has 16 vector
+   registers and Zen 2 one integer multiply port, so the layout of the work decides the speed:
+   up to KQ_DIRECT rows take each vector as it is unpacked (sums in registers); more rows take them
+   from the unpacked block in L1, two rows at a time, so no row's accumulators spill. */
+#define KQ_DIRECT 3
+
+struct kq { __m256i w[8], sc[8]; };
+
+static inline __attribute__((always_inline)) __m256i kq_step(__m256i sumi, __m256i w, __m256i sc, const int8_t *q8) {
+    return _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(w, _mm256_loadu_si256((const __m256i *)q8)), sc));
+}
+
+/* Vector j of block b (just unpacked) into rows 0..np-1, when np <= KQ_DIRECT. */
+static inline __attribute__((always_inline)) void kq_direct(const struct kq *k, int j, const void *y, size_t ys, int b, int np,
+                                                            __m256i *sumi) {
+    _Pragma("GCC unroll 4")
+    for (int p = 0; p < np; p++) sumi[p] = kq_step(sumi[p], k->w[j], k->sc[j], YROW(struct block_q8_K, p)[b].qs + 32 * j);
+}
+
+/* The whole unpacked block into one row's sums (np > KQ_DIRECT). */
+static inline __attribute__((always_inline)) __m256i kq_row(const struct kq *k, __m256i sumi, const int8_t *q8) {
+    _Pragma("GCC unroll 8")
+    for (int j = 0; j < 8; j++) sumi = kq_step(sumi, k->w[j], k->sc[j], q8 + 32 * j);
+    return sumi;
+}
+
+/* q4_K and q5_K: d * sum(scale_j q y) - dmin * sum(min_j bsum_j), per row. */
 static inline __attribute__((always_inline)) void dot_kx(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss, bool q5) {
     const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
     __m256 acc[SPC_MAXP];
-    __m128 accm[SPC_MAXP];
+    __m256i sumi[SPC_MAXP];
+    struct kq k;
     _Pragma("GCC unroll 8")
-    for (int p = 0; p < np; p++) {
-        acc[p] = _mm256_setzero_ps();
-        accm[p] = _mm_setzero_ps();
-    }
+    for (int p = 0; p < np; p++) acc[p] = _mm256_setzero_ps();
     const size_t bs = q5 ? sizeof(struct block_q5_K) : sizeof(struct block_q4_K);
     for (int b = 0; b < n / QK_K; b++) {
         const uint8_t *xb = (const uint8_t *)xv + (size_t)b * bs;
@@ -206,7 +232,6 @@ static inline __attribute__((always_inline)) void dot_kx(int n, const void *xv, 
         __m256i sm = spc__scales_mins_k4(q5 ? x5->scales : x4->scales);
         __m128i sc8 = _mm256_castsi256_si128(sm), mins = _mm256_extracti128_si256(sm, 1);
         __m256i hb = q5 ? _mm256_loadu_si256((const __m256i *)x5->qh) : _mm256_setzero_si256();
-        __m256i sumi[SPC_MAXP];
         _Pragma("GCC unroll 8")
         for (int p = 0; p < np; p++) sumi[p] = _mm256_setzero_si256();
         _Pragma("GCC unroll 4")
@@ -217,30 +242,26 @@ static inline __attribute__((always_inline)) void dot_kx(int n, const void *xv, 
                 lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * g), one), 4));
                 hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * g + 1), one), 4));
             }
-            __m256i sl = bcast_scale(sc8, 2 * g), sh = bcast_scale(sc8, 2 * g + 1);
-            _Pragma("GCC unroll 8")
-            for (int p = 0; p < np; p++) {
-                const int8_t *q8 = YROW(struct block_q8_K, p)[b].qs + 64 * g;
-                __m256i pl = _mm256_madd_epi16(sl, _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8)));
-                __m256i ph = _mm256_madd_epi16(sh, _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32))));
-                sumi[p] = _mm256_add_epi32(sumi[p], _mm256_add_epi32(pl, ph));
+            k.w[2 * g] = lo;
+            k.w[2 * g + 1] = hi;
+            k.sc[2 * g] = bcast_scale(sc8, 2 * g);
+            k.sc[2 * g + 1] = bcast_scale(sc8, 2 * g + 1);
+            if (np <= KQ_DIRECT) {
+                kq_direct(&k, 2 * g, y, ys, b, np, sumi);
+                kq_direct(&k, 2 * g + 1, y, ys, b, np, sumi);
             }
         }
         float dx = F16(hd), mx = F16(hm);
         _Pragma("GCC unroll 8")
         for (int p = 0; p < np; p++) {
             const struct block_q8_K *yb = YROW(struct block_q8_K, p) + b;
+            if (np > KQ_DIRECT) sumi[p] = kq_row(&k, sumi[p], yb->qs);
             acc[p] = _mm256_fmadd_ps(_mm256_set1_ps(yb->d * dx), _mm256_cvtepi32_ps(sumi[p]), acc[p]);
-            accm[p] = _mm_fmadd_ps(_mm_set1_ps(-yb->d * mx), _mm_cvtepi32_ps(mins_dot(mins, yb->bsums)), accm[p]);
+            acc[p] = _mm256_fmadd_ps(_mm256_set1_ps(-yb->d * mx),
+                                     _mm256_cvtepi32_ps(_mm256_zextsi128_si256(mins_dot(mins, yb->bsums))), acc[p]);
         }
     }
-    _Pragma("GCC unroll 8")
-    for (int p = 0; p < np; p++) {
-        __m128 m = accm[p];
-        m = _mm_add_ps(m, _mm_movehl_ps(m, m));
-        m = _mm_add_ss(m, _mm_movehdup_ps(m));
-        s[p * ss] = hsum_f32(acc[p]) + _mm_cvtss_f32(m);
-    }
+    finish(acc, np, s, ss);
 }
 
 static inline __attribute__((always_inline)) void q4_K_body(int n, const void *x, const void *y, size_t ys, int np, float *s, size_t ss) {
@@ -251,27 +272,28 @@ static inline __attribute__((always_inline)) void q5_K_body(int n, const void *x
     dot_kx(n, x, y, ys, np, s, ss, true);
 }
 
+/* q6_K: d * sum(scale_j (q - 32) y); the -32 offset as -32 * sum_j scale_j * bsum_j. Vector j holds
+   values 128h + 32k .. +32 (j = 4h + k), whose two halves have scales 8h+2k and 8h+2k+1. */
 static inline __attribute__((always_inline)) void q6_K_body(int n, const void *xv, const void *y, size_t ys, int np, float *s, size_t ss) {
     const struct block_q6_K *x = xv;
     const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
     __m256 acc[SPC_MAXP];
+    __m256i sumi[SPC_MAXP];
+    struct kq k;
     _Pragma("GCC unroll 8")
     for (int p = 0; p < np; p++) acc[p] = _mm256_setzero_ps();
     for (int b = 0; b < n / QK_K; b++) {
-        __m128i sc8 = _mm_loadu_si128((const __m128i *)x[b].scales);
-        __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
-        __m256i sumi[SPC_MAXP];
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[b].scales));
         _Pragma("GCC unroll 8")
-        for (int p = 0; p < np; p++) {         /* the -32 offset: -32 * sum_g scale_g * bsum_g */
-            __m256i bsum = _mm256_loadu_si256((const __m256i *)YROW(struct block_q8_K, p)[b].bsums);
-            sumi[p] = _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsum), 5);
-            sumi[p] = _mm256_sub_epi32(_mm256_setzero_si256(), sumi[p]);
-        }
+        for (int p = 0; p < np; p++)
+            sumi[p] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(sc16,
+                                            _mm256_loadu_si256((const __m256i *)YROW(struct block_q8_K, p)[b].bsums)), 5));
+        _Pragma("GCC unroll 2")
         for (int h = 0; h < 2; h++) {
             const uint8_t *ql = x[b].ql + 64 * h, *qh = x[b].qh + 32 * h;
             __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
             __m256i hh = _mm256_loadu_si256((const __m256i *)qh);
-            __m256i q[4];
+            __m256i *q = k.w + 4 * h;
             q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hh, m2), 4));
             q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 2), m2), 4));
@@ -280,23 +302,19 @@ static inline __attribute__((always_inline)) void q6_K_body(int n, const void *x
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 6), m2), 4));
             _Pragma("GCC unroll 4")
-            for (int k = 0; k < 4; k++) {
-                /* scales 8h+2k (first 16 values) and 8h+2k+1 (next 16) */
-                int j = 8 * h + 2 * k;
-                __m128i a = _mm_set1_epi16(x[b].scales[j]), c = _mm_set1_epi16(x[b].scales[j + 1]);
-                __m256i scv = _mm256_set_m128i(c, a);
-                _Pragma("GCC unroll 8")
-                for (int p = 0; p < np; p++) {
-                    const int8_t *q8 = YROW(struct block_q8_K, p)[b].qs + 128 * h + 32 * k;
-                    __m256i prod = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)q8));
-                    sumi[p] = _mm256_add_epi32(sumi[p], _mm256_madd_epi16(prod, scv));
-                }
+            for (int kk = 0; kk < 4; kk++) {
+                int j = 8 * h + 2 * kk;
+                k.sc[4 * h + kk] = _mm256_set_m128i(_mm_set1_epi16(x[b].scales[j + 1]), _mm_set1_epi16(x[b].scales[j]));
+                if (np <= KQ_DIRECT) kq_direct(&k, 4 * h + kk, y, ys, b, np, sumi);
             }
         }
         float dx = F16(x[b].d);
         _Pragma("GCC unroll 8")
-        for (int p = 0; p < np; p++)
-            acc[p] = _mm256_fmadd_ps(_mm256_set1_ps(dx * YROW(struct block_q8_K, p)[b].d), _mm256_cvtepi32_ps(sumi[p]), acc[p]);
+        for (int p = 0; p < np; p++) {
+            const struct block_q8_K *yb = YROW(struct block_q8_K, p) + b;
+            if (np > KQ_DIRECT) sumi[p] = kq_row(&k, sumi[p], yb->qs);
+            acc[p] = _mm256_fmadd_ps(_mm256_set1_ps(dx * yb->d), _mm256_cvtepi32_ps(sumi[p]), acc[p]);
+        }
     }
     finish(acc, np, s, ss);
 }
