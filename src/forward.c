@@ -516,14 +516,17 @@ static void att_stat(struct spc_ctx *c, int ith, const float *p, size_t ss, int 
 }
 
 /* Jobs are (block, KV head, slice of its query heads). A slice is the whole group unless there
-   are too few jobs to keep every thread busy (one position, few KV heads). */
+   are too few jobs to keep every thread busy (one position, few KV heads), or they would not
+   divide evenly among the threads: every slice reads its KV head's whole cache, which dominates at
+   long contexts, so a group is split only as far as the threads need. */
 static void att_task_fn(void *va, int ith, int nth) {
     struct att_task *t = va;
     struct spc_ctx *c = t->c;
     const struct spc_hparams *hp = &c->m->hp;
     int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
     int split = 1;
-    while (split < group && t->n_blk * hp->n_head_kv * split < 2 * nth) split++;
+    for (int jobs; split < group && ((jobs = t->n_blk * hp->n_head_kv * split) < nth || (jobs % nth && jobs < 4 * nth));)
+        split++;
     int per = (group + split - 1) / split;
     size_t ss = (size_t)c->p.n_ctx + (size_t)c->view_max;   /* score row stride */
     size_t rows_max = (size_t)c->att_rows;
