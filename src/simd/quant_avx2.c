@@ -188,10 +188,10 @@ static inline __m128i mins_dot(__m128i mins, const int16_t *bsums) {
 }
 
 /* k-quant super-blocks are unpacked into 8 vectors of 32 unsigned values, each with its int16
-   scales (kq), and multiplied into the rows' 8-lane int32 sums by kq_rows. AVX2 has 16 vector
+   scales (kq), and multiplied into the rows' 8-lane int32 sums. AVX2 has 16 vector
    registers and Zen 2 one integer multiply port, so the layout of the work decides the speed:
-   up to KQ_DIRECT rows take each vector as it is unpacked (sums in registers); more rows take them
-   from the unpacked block in L1, two rows at a time, so no row's accumulators spill. */
+   up to KQ_DIRECT rows take each vector as it is unpacked (kq_direct; sums in registers); more rows
+   take the whole unpacked block from L1 one row at a time (kq_row), so no row's accumulators spill. */
 #define KQ_DIRECT 3
 
 struct kq { __m256i w[8], sc[8]; };
