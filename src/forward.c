@@ -524,9 +524,8 @@ static void att_task_fn(void *va, int ith, int nth) {
     struct spc_ctx *c = t->c;
     const struct spc_hparams *hp = &c->m->hp;
     int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
-    int split = 1;
-    for (int jobs; split < group && ((jobs = t->n_blk * hp->n_head_kv * split) < nth || (jobs % nth && jobs < 4 * nth));)
-        split++;
+    int split = 1, base = t->n_blk * hp->n_head_kv;     /* jobs = base * split */
+    while (split < group && (base * split < nth || (base * split % nth && base * split < 4 * nth))) split++;
     int per = (group + split - 1) / split;
     size_t ss = (size_t)c->p.n_ctx + (size_t)c->view_max;   /* score row stride */
     size_t rows_max = (size_t)c->att_rows;

@@ -23,7 +23,7 @@ static int run(const char *args) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* The file's text (at most cap - 1 bytes) in buf; false if it cannot be read. */
+/* Writes text to the file (a test input). */
 static void put(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
     if (f) {
@@ -32,6 +32,7 @@ static void put(const char *path, const char *text) {
     }
 }
 
+/* The file's text (at most cap - 1 bytes) in buf; false if it cannot be read. */
 static bool slurp(const char *path, char *buf, size_t cap) {
     FILE *f = fopen(path, "r");
     if (!f) return false;
