@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -27,6 +28,17 @@ void spc_set_allocator(const struct spc_allocator *a) {
 }
 
 void *spc__alloc(size_t size) { return g_alloc.alloc(g_alloc.ud, size ? size : 1); }
+
+void spc__advise_huge(void *p, size_t n) {
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t h0 = ((uintptr_t)p + huge - 1) & ~(huge - 1), h1 = ((uintptr_t)p + n) & ~(huge - 1);
+    if (p && h1 > h0) madvise((void *)h0, h1 - h0, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
 
 void *spc__calloc(size_t n, size_t size) {
     if (size && n > SIZE_MAX / size) return NULL;

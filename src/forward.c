@@ -29,7 +29,7 @@ struct spc_ctx {
     struct spc_ctx_params p;
     struct spc_pool *pool;
     size_t kv_elt;                  /* 2 (f16) or 4 (f32) */
-    uint8_t *kv_k, *kv_v;           /* [seq][layer][slot][kv_dim] */
+    uint8_t *kv_k, *kv_v;           /* [seq][layer][kv head][slot][head_dim] */
     int *kv_len;                    /* per sequence */
     int32_t *kv_tok;                /* [seq][slot]: the token whose K/V the slot holds */
     int32_t *kv_pos;                /* [seq][slot]: its position (== slot until spc_kv_evict) */
@@ -73,10 +73,16 @@ static int att_block(const struct spc_hparams *hp);
 
 static size_t kv_dim(const struct spc_model *m) { return (size_t)m->hp.n_head_kv * m->hp.head_dim; }
 
-/* Address of the K (or V) row for (seq, layer, slot). */
-static inline uint8_t *kv_row(const struct spc_ctx *c, uint8_t *base, int seq, int il, int slot) {
-    size_t row = kv_dim(c->m) * c->kv_elt;
-    return base + (((size_t)seq * c->m->hp.n_layer + il) * c->p.n_ctx + slot) * row;
+/* Bytes of one head's key (or value) row. */
+static inline size_t kv_head_row(const struct spc_ctx *c) { return (size_t)c->m->hp.head_dim * c->kv_elt; }
+
+/* Address of KV head kvh's K (or V) row for (seq, layer, slot). Each head's rows are contiguous, so
+   the attention of one KV head streams its part of the cache front to back (with the heads
+   interleaved in each row, one head's reads skip the others' bytes, which this machine's
+   prefetchers followed poorly: a third slower, dev/att_lab). */
+static inline uint8_t *kv_at(const struct spc_ctx *c, uint8_t *base, int seq, int il, int kvh, int slot) {
+    const struct spc_hparams *hp = &c->m->hp;
+    return base + ((((size_t)seq * hp->n_layer + il) * hp->n_head_kv + kvh) * c->p.n_ctx + slot) * kv_head_row(c);
 }
 
 int spc_ctx_new(struct spc_ctx **out, const struct spc_model *m, const struct spc_ctx_params *pp) {
@@ -125,6 +131,8 @@ int spc__ctx_new_view(struct spc_ctx **out, const struct spc_model *m, const str
     nt = (size_t)p.n_threads;
     c->kv_k = spc__alloc(kv_bytes);
     c->kv_v = spc__alloc(kv_bytes);
+    spc__advise_huge(c->kv_k, kv_bytes);    /* attention streams the whole cache each pass */
+    spc__advise_huge(c->kv_v, kv_bytes);
     c->kv_len = spc__calloc((size_t)p.n_seq, sizeof *c->kv_len);
     c->kv_tok = spc__calloc((size_t)p.n_seq * (size_t)p.n_ctx, sizeof *c->kv_tok);
     c->kv_pos = spc__calloc((size_t)p.n_seq * (size_t)p.n_ctx, sizeof *c->kv_pos);
@@ -182,10 +190,12 @@ int spc__ctx_n_logits(const struct spc_ctx *c) { return c->p.n_logits; }
 int spc__ctx_n_batch(const struct spc_ctx *c) { return c->p.n_batch; }
 int spc__ctx_logits_width(const struct spc_ctx *c) { return c->p.logits_vocab > 0 ? c->p.logits_vocab : c->m->hp.n_vocab; }
 
-const void *spc__ctx_kv_row(const struct spc_ctx *c, int kv, int seq, int il, int slot, size_t *bytes) {
-    if (seq < 0 || seq >= c->p.n_seq || il < 0 || il >= c->m->hp.n_layer || slot < 0 || slot >= c->kv_len[seq]) return NULL;
-    *bytes = kv_dim(c->m) * c->kv_elt;
-    return kv_row(c, kv ? c->kv_v : c->kv_k, seq, il, slot);
+const void *spc__ctx_kv_row(const struct spc_ctx *c, int kv, int seq, int il, int kvh, int slot, size_t *bytes) {
+    if (seq < 0 || seq >= c->p.n_seq || il < 0 || il >= c->m->hp.n_layer || kvh < 0 || kvh >= c->m->hp.n_head_kv ||
+        slot < 0 || slot >= c->kv_len[seq])
+        return NULL;
+    *bytes = kv_head_row(c);
+    return kv_at(c, kv ? c->kv_v : c->kv_k, seq, il, kvh, slot);
 }
 
 int spc_ctx_set_layer_skip(struct spc_ctx *c, const uint8_t *skip, int n_layer) {
@@ -291,13 +301,14 @@ int spc_kv_compact(struct spc_ctx *c, int seq, int start, const int32_t *keep, i
     for (int j = 0; j < n_keep; j++)
         if (keep[j] < 0 || start + keep[j] >= len || (j > 0 && keep[j] <= keep[j - 1]))
             return spc__err(SPC_ERR_INVALID, "kv: keep list must be increasing offsets inside the cache");
-    size_t row = kv_dim(c->m) * c->kv_elt;
+    size_t row = kv_head_row(c);
     for (int il = 0; il < c->m->hp.n_layer; il++)
-        for (int j = 0; j < n_keep; j++) {
-            if (keep[j] == j) continue;
-            memmove(kv_row(c, c->kv_k, seq, il, start + j), kv_row(c, c->kv_k, seq, il, start + keep[j]), row);
-            memmove(kv_row(c, c->kv_v, seq, il, start + j), kv_row(c, c->kv_v, seq, il, start + keep[j]), row);
-        }
+        for (int h = 0; h < c->m->hp.n_head_kv; h++)
+            for (int j = 0; j < n_keep; j++) {
+                if (keep[j] == j) continue;
+                memmove(kv_at(c, c->kv_k, seq, il, h, start + j), kv_at(c, c->kv_k, seq, il, h, start + keep[j]), row);
+                memmove(kv_at(c, c->kv_v, seq, il, h, start + j), kv_at(c, c->kv_v, seq, il, h, start + keep[j]), row);
+            }
     int32_t *tok = c->kv_tok + (size_t)seq * c->p.n_ctx, *pos = c->kv_pos + (size_t)seq * c->p.n_ctx;
     for (int j = 0; j < n_keep; j++) {
         tok[start + j] = tok[start + keep[j]];
@@ -313,11 +324,12 @@ int spc_kv_evict(struct spc_ctx *c, int seq, int start, int n) {
     int len = c->kv_len[seq];
     if (start < 0 || n < 0 || start + n > len) return spc__err(SPC_ERR_INVALID, "kv: bad eviction range %d+%d of %d", start, n, len);
     if (!n) return SPC_OK;
-    size_t row = kv_dim(c->m) * c->kv_elt, rest = (size_t)(len - start - n);
-    for (int il = 0; il < c->m->hp.n_layer; il++) {
-        memmove(kv_row(c, c->kv_k, seq, il, start), kv_row(c, c->kv_k, seq, il, start + n), rest * row);
-        memmove(kv_row(c, c->kv_v, seq, il, start), kv_row(c, c->kv_v, seq, il, start + n), rest * row);
-    }
+    size_t row = kv_head_row(c), rest = (size_t)(len - start - n);
+    for (int il = 0; il < c->m->hp.n_layer; il++)
+        for (int h = 0; h < c->m->hp.n_head_kv; h++) {
+            memmove(kv_at(c, c->kv_k, seq, il, h, start), kv_at(c, c->kv_k, seq, il, h, start + n), rest * row);
+            memmove(kv_at(c, c->kv_v, seq, il, h, start), kv_at(c, c->kv_v, seq, il, h, start + n), rest * row);
+        }
     int32_t *tok = c->kv_tok + (size_t)seq * c->p.n_ctx, *pos = c->kv_pos + (size_t)seq * c->p.n_ctx;
     memmove(tok + start, tok + start + n, rest * sizeof *tok);
     memmove(pos + start, pos + start + n, rest * sizeof *pos);
@@ -537,7 +549,7 @@ static void att_task_fn(void *va, int ith, int nth) {
     const bool swa = c->m->layers[t->il].swa;
     const struct spc_ops *ops = spc__ops();
     bool f16 = c->kv_elt == 2;
-    size_t row = kv_dim(c->m) * c->kv_elt;
+    size_t row = kv_head_row(c);
     int total = t->n_blk * hp->n_head_kv * split;
     for (int job = ith; job < total; job += nth) {
         int b = job / (hp->n_head_kv * split), rest = job % (hp->n_head_kv * split);
@@ -574,8 +586,8 @@ static void att_task_fn(void *va, int ith, int nth) {
                 vk += lo;
                 nv -= lo;
             }
-            kview = kv_row(vs, vs->kv_k, c->view_seq, t->il, 0) + (size_t)kvh * hd * c->kv_elt;
-            vview = kv_row(vs, vs->kv_v, c->view_seq, t->il, 0) + (size_t)kvh * hd * c->kv_elt;
+            kview = kv_at(vs, vs->kv_k, c->view_seq, t->il, kvh, 0);
+            vview = kv_at(vs, vs->kv_v, c->view_seq, t->il, kvh, 0);
         }
         /* with an f16 cache, q and the probabilities are rounded to f16 before their products, as
            ggml does (its f16 matmul converts the f32 operand); this keeps us close to llama.cpp */
@@ -584,8 +596,8 @@ static void att_task_fn(void *va, int ith, int nth) {
             if (f16) ops->round_f16(qr + (size_t)p * nq * hd, q, nq * hd, 1.0f);
             else memcpy(qr + (size_t)p * nq * hd, q, sizeof *qr * (size_t)nq * hd);
         }
-        const uint8_t *kbase = kv_row(c, c->kv_k, seq, t->il, 0) + (size_t)kvh * hd * c->kv_elt;
-        const uint8_t *vbase = kv_row(c, c->kv_v, seq, t->il, 0) + (size_t)kvh * hd * c->kv_elt;
+        const uint8_t *kbase = kv_at(c, c->kv_k, seq, t->il, kvh, 0);
+        const uint8_t *vbase = kv_at(c, c->kv_v, seq, t->il, kvh, 0);
         /* scores: the view and the shared prefix for all rows at once, then each position's own chain */
         att_dot(ops, f16, qr, rows, hd, kview, row, vk, nv, scores, ss);
         att_dot(ops, f16, qr, rows, hd, kbase, row, keys, npre, scores + nv, ss);
@@ -661,16 +673,19 @@ static int check_batch(struct spc_ctx *c, const struct spc_batch *b) {
 
 static void store_kv(struct spc_ctx *c, const struct spc_batch *b, int il) {
     size_t kvd = kv_dim(c->m);
+    int hd = c->m->hp.head_dim;
     for (int i = 0; i < b->n; i++) {
         int seq = b->seq ? b->seq[i] : 0;
-        uint8_t *kr = kv_row(c, c->kv_k, seq, il, c->slot[i]), *vr = kv_row(c, c->kv_v, seq, il, c->slot[i]);
-        const float *k = c->k + i * kvd, *v = c->v + i * kvd;
-        if (c->kv_elt == 4) {
-            memcpy(kr, k, kvd * 4);
-            memcpy(vr, v, kvd * 4);
-        } else {
-            spc__ops()->to_f16((uint16_t *)(void *)kr, k, (int)kvd);
-            spc__ops()->to_f16((uint16_t *)(void *)vr, v, (int)kvd);
+        for (int h = 0; h < c->m->hp.n_head_kv; h++) {
+            uint8_t *kr = kv_at(c, c->kv_k, seq, il, h, c->slot[i]), *vr = kv_at(c, c->kv_v, seq, il, h, c->slot[i]);
+            const float *k = c->k + i * kvd + (size_t)h * hd, *v = c->v + i * kvd + (size_t)h * hd;
+            if (c->kv_elt == 4) {
+                memcpy(kr, k, (size_t)hd * 4);
+                memcpy(vr, v, (size_t)hd * 4);
+            } else {
+                spc__ops()->to_f16((uint16_t *)(void *)kr, k, hd);
+                spc__ops()->to_f16((uint16_t *)(void *)vr, v, hd);
+            }
         }
     }
 }

@@ -9,7 +9,6 @@
 
 #include <math.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <stdio.h>
 
 static int get_u(const struct spc_gguf *g, const char *arch, const char *suffix, int64_t lo, int64_t hi,
@@ -192,10 +191,7 @@ static int repack_weights(struct spc_model *m) {
     m->repacked = spc__alloc(total + 64);
     if (!m->repacked) return spc__err(SPC_ERR_NOMEM, "model: out of memory for %zu bytes of repacked weights", total);
     uint8_t *dst = (uint8_t *)(((uintptr_t)m->repacked + 63) & ~(uintptr_t)63);
-    /* transparent huge pages where the system offers them: fewer page faults while repacking and
-       fewer TLB misses while streaming the weights */
-    uintptr_t h0 = ((uintptr_t)dst + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1), h1 = ((uintptr_t)dst + total) & ~(uintptr_t)((2u << 20) - 1);
-    if (h1 > h0) madvise((void *)h0, h1 - h0, MADV_HUGEPAGE);
+    spc__advise_huge(dst, total);       /* fewer page faults while repacking, fewer TLB misses after */
     for (int i = 0; i < keep; i++) {
         struct spc_w *w = ws[i];
         size_t group = w->row_bytes * 16;

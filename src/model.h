@@ -86,9 +86,9 @@ int spc__ctx_n_logits(const struct spc_ctx *c);
 int spc__ctx_n_batch(const struct spc_ctx *c);
 /* How many leading logits a forward computes (the rest read -inf): logits_vocab rounded, or n_vocab. */
 int spc__ctx_logits_width(const struct spc_ctx *c);
-/* The K (kv = 0) or V (kv = 1) row of (seq, layer, slot) and its size; NULL past the sequence's
- * length. For tests (KV after rollback equals KV after a fresh prefill). */
-const void *spc__ctx_kv_row(const struct spc_ctx *c, int kv, int seq, int il, int slot, size_t *bytes);
+/* The K (kv = 0) or V (kv = 1) row of KV head kvh at (seq, layer, slot) and its size; NULL past the
+ * sequence's length. For tests (KV after rollback equals KV after a fresh prefill). */
+const void *spc__ctx_kv_row(const struct spc_ctx *c, int kv, int seq, int il, int kvh, int slot, size_t *bytes);
 void spc__vocab_free(struct spc_vocab *v);
 
 #endif

@@ -348,6 +348,17 @@ TEST(tree_and_compaction) {
    after the last kept position. Layer 0's K of a token depends only on the token and its position
    (RoPE of its projection), so after eviction it must equal the K of a full context at the same
    position, byte for byte; truncation after eviction keeps the positions too. */
+/* Whether the K rows (every KV head) of slot sa in a and slot sb in b at layer il differ or are missing. */
+static int k_differs(const struct spc_ctx *a, int sa, const struct spc_ctx *b, int sb, int il) {
+    int bad = 0;
+    for (int h = 0; h < g_m->hp.n_head_kv; h++) {
+        size_t n1, n2;
+        const void *r1 = spc__ctx_kv_row(a, 0, 0, il, h, sa, &n1), *r2 = spc__ctx_kv_row(b, 0, 0, il, h, sb, &n2);
+        bad |= !r1 || !r2 || n1 != n2 || memcmp(r1, r2, n1);
+    }
+    return bad;
+}
+
 TEST(evict_keeps_positions) {
     if (!setup_small()) SKIP("model smollm2-135m not cached");
     enum { N = 40 };
@@ -375,9 +386,7 @@ TEST(evict_keeps_positions) {
     for (int s = 0; s < 28; s++) {
         int want = s < 4 ? s : s + 12;
         bad += pos[s] != want || tok[s] != t[want];
-        size_t n1, n2;
-        const void *r1 = spc__ctx_kv_row(win, 0, 0, 0, s, &n1), *r2 = spc__ctx_kv_row(full, 0, 0, 0, want, &n2);
-        bad += !r1 || !r2 || n1 != n2 || memcmp(r1, r2, n1);
+        bad += k_differs(win, s, full, want, 0);
     }
     CHECK_MSG(bad == 0, "%ld slots with the wrong position, token or layer-0 K", bad);
     /* roll back into the window and go on: positions continue from the last kept slot */
@@ -385,9 +394,7 @@ TEST(evict_keeps_positions) {
     CHECK_OK(spc_forward(win, &(struct spc_batch){ .n = 8, .token = t + 32 }));
     bad = 0;
     for (int s = 20; s < 28; s++) {
-        size_t n1, n2;
-        const void *r1 = spc__ctx_kv_row(win, 0, 0, 0, s, &n1), *r2 = spc__ctx_kv_row(full, 0, 0, 0, s + 12, &n2);
-        bad += pos[s] != s + 12 || !r1 || !r2 || memcmp(r1, r2, n1);
+        bad += pos[s] != s + 12 || k_differs(win, s, full, s + 12, 0);
     }
     CHECK_MSG(bad == 0, "%ld slots wrong after truncation", bad);
     /* MASW re-inserts an evicted stretch (positions 8-15) at its own positions, attending only to
@@ -408,10 +415,8 @@ TEST(evict_keeps_positions) {
     for (int s = 28; s < 36; s++) {
         bad += pos[s] != s - 20 || tok[s] != t[s - 20];
         for (int il = 0; il < nl; il++) {
-            size_t n1, n2;
-            const void *r1 = spc__ctx_kv_row(win, 0, 0, il, s, &n1), *r2 = spc__ctx_kv_row(ref, 0, 0, il, s - 24, &n2);
-            bad += !r1 || !r2 || memcmp(r1, r2, n1);
-            if (il == 0) bad += memcmp(r1, spc__ctx_kv_row(full, 0, 0, 0, s - 20, &n2), n1) != 0;
+            bad += k_differs(win, s, ref, s - 24, il);
+            if (il == 0) bad += k_differs(win, s, full, s - 20, 0);
         }
     }
     CHECK_MSG(bad == 0, "%ld re-inserted slots wrong (position, token, K)", bad);

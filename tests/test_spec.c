@@ -623,11 +623,12 @@ static void check_kv_after_loop(int method, const char *prompt) {
     long diff = 0;
     for (int il = 0; il < spc_model_n_layer(g_small); il++)
         for (int s = 0; s < n; s++)
-            for (int kv = 0; kv < 2; kv++) {
-                size_t b1, b2;
-                const void *r1 = spc__ctx_kv_row(gc, kv, 0, il, s, &b1), *r2 = spc__ctx_kv_row(c, kv, 0, il, s, &b2);
-                diff += !r1 || !r2 || b1 != b2 || memcmp(r1, r2, b1);
-            }
+            for (int kv = 0; kv < 2; kv++)
+                for (int h = 0; h < g_small->hp.n_head_kv; h++) {
+                    size_t b1, b2;
+                    const void *r1 = spc__ctx_kv_row(gc, kv, 0, il, h, s, &b1), *r2 = spc__ctx_kv_row(c, kv, 0, il, h, s, &b2);
+                    diff += !r1 || !r2 || b1 != b2 || memcmp(r1, r2, b1);
+                }
     CHECK_MSG(diff == 0, "%s: %ld KV rows differ from a fresh prefill", spc_spec_method_name(method), diff);
     spc_ctx_free(c);
     spc_gen_free(g);

@@ -177,26 +177,27 @@ void spc__to_f16_avx2(uint16_t *y, const float *x, int n) {
 
 enum { ATT_TILE = 32 };    /* keys per tile: 32 rows of a 128-wide head in f16 are 8 KiB */
 
-/* m queries against keys s0..s1-1, w keys at a time (m * w <= 4; both constants at every call, so
-   the sums stay in registers and a lone query still has independent chains). Each score has the
-   two accumulators and the final reduction of spc__dot_f32_f16_avx2, so its bits. */
+/* m queries against keys s0..s1-1, w keys at a time (m * w <= 6; both constants at every call, so
+   the 2 m w sums stay in registers beside the two converted key halves, and a lone query still has
+   independent chains). Each score has the two accumulators and the final reduction of
+   spc__dot_f32_f16_avx2, so its bits. */
 static inline __attribute__((always_inline)) void att_dot_m(const float *q, int m, int w, int hd, const uint8_t *kv,
                                                            size_t stride, const int32_t *keys, int s0, int s1, float *sc,
                                                            size_t ss) {
     int s = s0;
     for (; s + w <= s1; s += w) {
         const uint16_t *k[4];
-        __m256 a0[4], a1[4];
+        __m256 a0[6], a1[6];
 #pragma GCC unroll 4
         for (int u = 0; u < w; u++) k[u] = (const uint16_t *)(kv + (size_t)keys[s + u] * stride);
-#pragma GCC unroll 4
+#pragma GCC unroll 6
         for (int j = 0; j < m * w; j++) a0[j] = a1[j] = _mm256_setzero_ps();
         for (int i = 0; i < hd; i += 16) {
 #pragma GCC unroll 4
             for (int u = 0; u < w; u++) {
                 __m256 k0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k[u] + i)));
                 __m256 k1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k[u] + i + 8)));
-#pragma GCC unroll 4
+#pragma GCC unroll 6
                 for (int j = 0; j < m; j++) {
                     a0[u * m + j] = _mm256_fmadd_ps(_mm256_loadu_ps(q + (size_t)j * hd + i), k0, a0[u * m + j]);
                     a1[u * m + j] = _mm256_fmadd_ps(_mm256_loadu_ps(q + (size_t)j * hd + i + 8), k1, a1[u * m + j]);
@@ -205,7 +206,7 @@ static inline __attribute__((always_inline)) void att_dot_m(const float *q, int 
         }
 #pragma GCC unroll 4
         for (int u = 0; u < w; u++)
-#pragma GCC unroll 4
+#pragma GCC unroll 6
             for (int j = 0; j < m; j++) sc[(size_t)j * ss + s + u] = hsum(_mm256_add_ps(a0[u * m + j], a1[u * m + j]));
     }
     for (; s < s1; s++)
@@ -213,7 +214,7 @@ static inline __attribute__((always_inline)) void att_dot_m(const float *q, int 
             sc[(size_t)j * ss + s] = spc__dot_f32_f16_avx2(q + (size_t)j * hd, (const uint16_t *)(kv + (size_t)keys[s] * stride), hd);
 }
 
-/* Grouped attention: keys in tiles that every query visits while they are in L1, up to 4 queries
+/* Grouped attention: keys in tiles that every query visits while they are in L1, up to 6 queries
    per pass over a key; the value rows are walked per 16 output lanes with the queries' sums kept
    in registers, fma by fma in the order of spc__axpy_f16_avx2. */
 void spc__att_dot_f16_avx2(const float *q, int nq, int hd, const uint8_t *kv, size_t stride, const int32_t *keys, int nk,
@@ -226,27 +227,30 @@ void spc__att_dot_f16_avx2(const float *q, int nq, int hd, const uint8_t *kv, si
     }
     for (int s0 = 0; s0 < nk; s0 += ATT_TILE) {
         int s1 = s0 + ATT_TILE < nk ? s0 + ATT_TILE : nk;
-        for (int j0 = 0; j0 < nq; j0 += 4) {
+        for (int j0 = 0, m; j0 < nq; j0 += m) {
             const float *qj = q + (size_t)j0 * hd;
             float *scj = sc + (size_t)j0 * ss;
-            switch (nq - j0 < 4 ? nq - j0 : 4) {
+            switch (m = nq - j0 < 6 ? nq - j0 : 6) {
+            case 6: att_dot_m(qj, 6, 1, hd, kv, stride, keys, s0, s1, scj, ss); break;
+            case 5: att_dot_m(qj, 5, 1, hd, kv, stride, keys, s0, s1, scj, ss); break;
             case 4: att_dot_m(qj, 4, 1, hd, kv, stride, keys, s0, s1, scj, ss); break;
-            case 3: att_dot_m(qj, 3, 1, hd, kv, stride, keys, s0, s1, scj, ss); break;
-            case 2: att_dot_m(qj, 2, 2, hd, kv, stride, keys, s0, s1, scj, ss); break;
+            case 3: att_dot_m(qj, 3, 2, hd, kv, stride, keys, s0, s1, scj, ss); break;
+            case 2: att_dot_m(qj, 2, 3, hd, kv, stride, keys, s0, s1, scj, ss); break;
             default: att_dot_m(qj, 1, 4, hd, kv, stride, keys, s0, s1, scj, ss); break;
             }
         }
     }
 }
 
-/* out[j] += p[j][s] v[s] for m queries, keys s0..s1-1, w chunks of 16 lanes at a time (m * w <= 4,
-   hd % (16 w) == 0; constants at every call, so the sums stay in registers) */
+/* out[j] += p[j][s] v[s] for m queries, keys s0..s1-1, w chunks of 16 lanes at a time (m * w <= 6,
+   hd % (16 w) == 0; constants at every call, so the 2 m w sums stay in registers: with 12 of them
+   the fma latency is hidden) */
 static inline __attribute__((always_inline)) void att_axpy_m(float *out, int m, int w, int hd, const float *p, size_t ss,
                                                             const uint8_t *kv, size_t stride, const int32_t *keys, int s0,
                                                             int s1) {
     for (int i = 0; i < hd; i += 16 * w) {
-        __m256 o[8][2];
-#pragma GCC unroll 4
+        __m256 o[6][2];
+#pragma GCC unroll 6
         for (int j = 0; j < m; j++)
 #pragma GCC unroll 4
             for (int u = 0; u < w; u++) {
@@ -261,7 +265,7 @@ static inline __attribute__((always_inline)) void att_axpy_m(float *out, int m, 
                 vv[u][0] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + 16 * u)));
                 vv[u][1] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + 16 * u + 8)));
             }
-#pragma GCC unroll 4
+#pragma GCC unroll 6
             for (int j = 0; j < m; j++) {
                 __m256 a = _mm256_broadcast_ss(p + (size_t)j * ss + s);
 #pragma GCC unroll 4
@@ -271,7 +275,7 @@ static inline __attribute__((always_inline)) void att_axpy_m(float *out, int m, 
                 }
             }
         }
-#pragma GCC unroll 4
+#pragma GCC unroll 6
         for (int j = 0; j < m; j++)
 #pragma GCC unroll 4
             for (int u = 0; u < w; u++) {
@@ -291,12 +295,17 @@ void spc__att_axpy_f16_avx2(float *out, int nq, int hd, const float *p, size_t s
     }
     for (int s0 = 0; s0 < nk; s0 += ATT_TILE) {
         int s1 = s0 + ATT_TILE < nk ? s0 + ATT_TILE : nk;
-        for (int j0 = 0; j0 < nq; j0 += 4) {
+        for (int j0 = 0, m; j0 < nq; j0 += m) {
             float *oj = out + (size_t)j0 * hd;
             const float *pj = p + (size_t)j0 * ss;
-            switch (nq - j0 < 4 ? nq - j0 : 4) {
+            switch (m = nq - j0 < 6 ? nq - j0 : 6) {
+            case 6: att_axpy_m(oj, 6, 1, hd, pj, ss, kv, stride, keys, s0, s1); break;
+            case 5: att_axpy_m(oj, 5, 1, hd, pj, ss, kv, stride, keys, s0, s1); break;
             case 4: att_axpy_m(oj, 4, 1, hd, pj, ss, kv, stride, keys, s0, s1); break;
-            case 3: att_axpy_m(oj, 3, 1, hd, pj, ss, kv, stride, keys, s0, s1); break;
+            case 3:
+                if (hd % 32) att_axpy_m(oj, 3, 1, hd, pj, ss, kv, stride, keys, s0, s1);
+                else att_axpy_m(oj, 3, 2, hd, pj, ss, kv, stride, keys, s0, s1);
+                break;
             case 2:
                 if (hd % 32) att_axpy_m(oj, 2, 1, hd, pj, ss, kv, stride, keys, s0, s1);
                 else att_axpy_m(oj, 2, 2, hd, pj, ss, kv, stride, keys, s0, s1);
