@@ -550,7 +550,7 @@ static void att_task_fn(void *va, int ith, int nth) {
     const struct spc_ops *ops = spc__ops();
     bool f16 = c->kv_elt == 2;
     size_t row = kv_head_row(c);
-    int total = t->n_blk * hp->n_head_kv * split;
+    int total = base * split;
     for (int job = ith; job < total; job += nth) {
         int b = job / (hp->n_head_kv * split), rest = job % (hp->n_head_kv * split);
         int kvh = rest / split, h0 = kvh * group + (rest % split) * per, nq = per;

@@ -344,10 +344,6 @@ TEST(tree_and_compaction) {
     CHECK(spc_forward(g_c, &bb) == SPC_ERR_INVALID);
 }
 
-/* Eviction (a drafter's sliding window): kept slots keep their K/V and positions, new tokens go on
-   after the last kept position. Layer 0's K of a token depends only on the token and its position
-   (RoPE of its projection), so after eviction it must equal the K of a full context at the same
-   position, byte for byte; truncation after eviction keeps the positions too. */
 /* Whether the K rows (every KV head) of slot sa in a and slot sb in b at layer il differ or are missing. */
 static int k_differs(const struct spc_ctx *a, int sa, const struct spc_ctx *b, int sb, int il) {
     int bad = 0;
@@ -359,6 +355,10 @@ static int k_differs(const struct spc_ctx *a, int sa, const struct spc_ctx *b, i
     return bad;
 }
 
+/* Eviction (a drafter's sliding window): kept slots keep their K/V and positions, new tokens go on
+   after the last kept position. Layer 0's K of a token depends only on the token and its position
+   (RoPE of its projection), so after eviction it must equal the K of a full context at the same
+   position, byte for byte; truncation after eviction keeps the positions too. */
 TEST(evict_keeps_positions) {
     if (!setup_small()) SKIP("model smollm2-135m not cached");
     enum { N = 40 };
