@@ -48,7 +48,7 @@ struct mdraft {
     int kv_policy, sinks, window;   /* SPC_DRAFT_KV_*; window: positions kept at the start and end */
     bool view;                      /* selfspec: drafts on a view of the target's cache */
     int memory;                     /* masw: positions of retrieved chunks */
-    int refresh;                    /* masw, own cache: credit added per step (gp->draft_refresh) */
+    int refresh;                    /* masw, own cache: positions re-inserted per catch-up pass (gp->draft_refresh) */
     int n_chunk;                    /* masw: chunks of MEM_CHUNK history positions */
     float *score;                   /* masw: per chunk, the target's decayed attention to it */
     float *mass;                    /* masw: the last steps' attention per chunk (scratch) */
@@ -58,7 +58,9 @@ struct mdraft {
     int32_t *vslots;                /* view: the target slots the drafter attends to */
     uint8_t *have;                  /* masw, own cache: per history position, 1 if cached (scratch) */
     long n_reforward;               /* masw, own cache: positions re-inserted this request */
-    int credit;                     /* masw, own cache: positions it may re-forward now */
+    int32_t *pend;                  /* masw, own cache: positions of retrieved chunks not cached yet, ascending */
+    int n_pend;
+    int32_t *bpos, *btok;           /* masw, own cache: a catch-up pass's positions and tokens (n_batch) */
     int view_max;
     int n_evict;                    /* history tokens evicted: slots = n_past - n_evict */
     int chunk;                      /* prefill chunk (window: at most the window) */
@@ -88,7 +90,13 @@ enum { WIN_SLACK = 64 };     /* evict in steps of at least this many positions (
    step, retrieves the best-scored chunks of the evicted middle (past the sinks, before the window)
    into its memory budget; chunks the target never attends to never come back. The first selection
    is made from the prompt (md_prefilled): the target's attention from the prompt's last MEM_PRIME
-   positions, before the draft model's prefill, which then keeps those chunks. */
+   positions, before the draft model's prefill, which then keeps those chunks.
+   A draft model's own cache must re-forward a retrieved chunk's positions. Alone, 32 positions are
+   a compute-bound pass (on a 2-core AVX2 machine 220 ms for the 0.5b, ten draft tokens' worth); a
+   drafter's catch-up pass over the one or two tokens verification committed is bound by reading
+   the weights, and a few more positions in it cost little (mm_lab, q8_0: 2 positions 0.98 ms per
+   matrix, 4: 1.08). So the retrieved positions ride along, gp->draft_refresh per catch-up pass, and
+   the selection holds until they are all in. */
 enum { MEM_CHUNK = 32, MEM_PRIME = 8 };
 #define MEM_DECAY 0.7f
 #define MEM_STICKY 1.25f
@@ -102,20 +110,18 @@ static void chunk_span(const struct mdraft *md, int b, int w0, int *a, int *e) {
 /* Folds the target's attention since the last call into the scores (decay first) and selects, best
    score first, chunks of the middle [sinks, n - window) into the memory budget. A chunk held already
    ranks as if MEM_STICKY times better (no churn between near-equal chunks). With the drafter's own
-   cache (have: per position, cached or not) a chunk that is not cached costs its re-forward: it is
-   taken only while the credit (2 chunks at the start of a request, then gp->draft_refresh positions per
-   step) pays for it, so retrieval stays a small share of drafting; the view of the target's cache
-   costs nothing. */
+   cache (have: per position, cached or not) a round takes at most one chunk that is not all cached,
+   and the selection holds while its positions are being re-forwarded (md->n_pend). */
 static void mem_select(struct mdraft *md, int n, const uint8_t *have) {
     int got = spc__ctx_att_take(md->target_ctx, md->mass, md->n_chunk);
     for (int b = 0; b < md->n_chunk; b++) md->score[b] = MEM_DECAY * md->score[b] + (b < got ? md->mass[b] : 0);
+    if (md->n_pend) return;
     int lo = md->sinks / MEM_CHUNK, hi = (n - md->window) / MEM_CHUNK;    /* whole chunks before the window */
     if (hi > md->n_chunk) hi = md->n_chunk;
     int want = md->memory / MEM_CHUNK, nsel = 0;
-    md->credit += md->refresh;
-    if (md->credit > md->memory + 2 * MEM_CHUNK) md->credit = md->memory + 2 * MEM_CHUNK;
+    bool missing = false;               /* a chunk to re-forward was taken this round */
     for (int b = 0; b < md->n_chunk; b++) md->mass[b] = md->in_mem[b], md->in_mem[b] = 0;    /* mass: the last selection */
-    uint8_t *tried = md->in_mem;        /* 2: considered and skipped this round */
+    uint8_t *tried = md->in_mem;        /* 2: considered and passed over this round */
     for (int r = 0; r < want; r++) {    /* want is small (budget / 32): selection by repeated max */
         int best = -1;
         float bs = 0;
@@ -126,15 +132,15 @@ static void mem_select(struct mdraft *md, int n, const uint8_t *have) {
         }
         if (best < 0) break;
         if (have) {
-            int a, e, missing = 0;
+            int a, e, m = 0;
             chunk_span(md, best, n - md->window, &a, &e);
-            for (int i = a; i < e; i++) missing += !have[i];
-            if (missing > md->credit) {
+            for (int i = a; i < e; i++) m += !have[i];
+            if (m && missing) {
                 tried[best] = 2;
                 r--;
                 continue;
             }
-            md->credit -= missing;
+            missing |= m > 0;
         }
         tried[best] = 1;
         nsel++;
@@ -168,10 +174,11 @@ static int view_slots(struct mdraft *md, int n) {
 
 /* Keeps the drafter's own cache bounded while it holds history [0, at): window evicts the middle
    when the cache holds more than sinks + window + WIN_SLACK; masw evicts, when the cache holds more
-   than sinks + window + memory + WIN_SLACK (or always, with force), every position of the middle
-   whose chunk is not retrieved. Slots are in insertion order (re-inserted chunks come after the
-   window's older part), so masw evicts runs of slots, last first. */
-static int md_fit(struct mdraft *md, int at, bool force) {
+   than sinks + window + memory + WIN_SLACK, every position of the middle whose chunk is not
+   retrieved (until then dropped chunks stay readable; evicting every step instead moved the whole
+   cache each call, 12 MB for the 0.5b). Slots are in insertion order (re-inserted chunks come after
+   the window's older part), so masw evicts runs of slots, last first. */
+static int md_fit(struct mdraft *md, int at) {
     int slots = spc_kv_len(md->ctx, 0);
     if (md->kv_policy == SPC_DRAFT_KV_WINDOW) {
         if (slots <= md->sinks + md->window + WIN_SLACK) return SPC_OK;
@@ -179,7 +186,7 @@ static int md_fit(struct mdraft *md, int at, bool force) {
         md->n_evict += n;
         return spc_kv_evict(md->ctx, 0, md->sinks, n);
     }
-    if (md->kv_policy != SPC_DRAFT_KV_MASW || (!force && slots <= md->sinks + md->window + md->memory + WIN_SLACK))
+    if (md->kv_policy != SPC_DRAFT_KV_MASW || slots <= md->sinks + md->window + md->memory + WIN_SLACK)
         return SPC_OK;
     const int32_t *kp = spc_kv_positions(md->ctx, 0);
     int w0 = at - md->window;
@@ -197,50 +204,58 @@ static int md_fit(struct mdraft *md, int at, bool force) {
 }
 
 /* masw with the drafter's own cache (a standalone draft model, which cannot read the target's):
-   selects the chunks as above, evicts the ones dropped and re-forwards the missing positions of
-   the ones retrieved, each stretch at its own positions and attending only to cached positions
-   before it (spc__ctx_set_next_pos), so RoPE and causality hold. The cache holds history [0, n). */
-static int mem_refresh(struct mdraft *md, const int32_t *hist, int n) {
+   selects the chunks as above, keeps the cache within its budget (md_fit) and lists the missing
+   positions of the chunks retrieved (md->pend), which the next catch-up passes re-insert. The cache
+   holds history [0, n). */
+static int mem_refresh(struct mdraft *md, int n) {
     const int32_t *kp = spc_kv_positions(md->ctx, 0);
     int slots = spc_kv_len(md->ctx, 0);
     memset(md->have, 0, (size_t)n);
     for (int s = 0; s < slots; s++)
         if (kp[s] < n) md->have[kp[s]] = 1;
     mem_select(md, n, md->have);
-    int st = md_fit(md, n, true);
+    int st = md_fit(md, n);
     if (st) return st;
     int w0 = n - md->window;
+    md->n_pend = 0;
     for (int b = md->sinks / MEM_CHUNK; b < md->n_chunk && b * MEM_CHUNK < w0; b++) {
         if (!md->in_mem[b]) continue;
         int a, e;
         chunk_span(md, b, w0, &a, &e);
-        for (int x = a; x < e;) {
-            if (md->have[x]) {
-                x++;
-                continue;
-            }
-            int y = x;
-            while (y < e && !md->have[y]) y++;
-            spc__ctx_set_next_pos(md->ctx, x, true);
-            int li = spc__forward_tokens(md->ctx, hist + x, y - x, md->chunk);
-            if (li < 0) return li;
-            md->n_evict -= y - x;
-            md->n_reforward += y - x;
-            x = y;
-        }
+        for (int x = a; x < e; x++)
+            if (!md->have[x]) md->pend[md->n_pend++] = x;
     }
     return SPC_OK;
 }
 
 /* Forwards hist[from, to) (the cache holds hist[0, from) as its policy keeps it), in chunks that
-   leave the windowed cache bounded; returns the last token's logits row or a negative status. */
+   leave the windowed cache bounded; returns the last token's logits row or a negative status.
+   masw: the first chunk re-inserts up to gp->draft_refresh pending positions ahead of its tokens,
+   each run at its own positions, attending to the cached keys of earlier positions
+   (spc__ctx_set_next_positions), so RoPE and causality hold. */
 static int md_forward_hist(struct mdraft *md, const int32_t *hist, int from, int to) {
     int li = 0;
     for (int at = from; at < to; at += md->chunk) {
-        int st = md_fit(md, at, false);
+        int st = md_fit(md, at);
         if (st) return st;
+        int n = to - at < md->chunk ? to - at : md->chunk;
+        int nf = md->n_pend < md->refresh ? md->n_pend : md->refresh;
+        if (nf > md->chunk - n) nf = 0;        /* a pass adds at most a chunk (the cache's headroom) */
+        if (nf > 0) {
+            for (int i = 0; i < nf; i++) md->bpos[i] = md->pend[i], md->btok[i] = hist[md->pend[i]];
+            for (int i = 0; i < n; i++) md->bpos[nf + i] = at + i, md->btok[nf + i] = hist[at + i];
+            md->n_pend -= nf;
+            memmove(md->pend, md->pend + nf, sizeof *md->pend * (size_t)md->n_pend);
+            md->n_evict -= nf;
+            md->n_reforward += nf;
+            spc__ctx_set_next_positions(md->ctx, md->bpos);
+            struct spc_batch b = { .n = nf + n, .token = md->btok };
+            if ((st = spc_forward(md->ctx, &b))) return st;
+            li = nf + n - 1;
+            continue;
+        }
         spc__ctx_set_next_pos(md->ctx, at, false);      /* history index = position, whatever the slots */
-        li = spc__forward_tokens(md->ctx, hist + at, to - at < md->chunk ? to - at : md->chunk, md->chunk);
+        li = spc__forward_tokens(md->ctx, hist + at, n, md->chunk);
         if (li < 0) return li;
     }
     return li;
@@ -274,19 +289,14 @@ static int md_propose(struct spc__drafter *d, const int32_t *hist, int n_hist, i
     if (md->off) return 0;
     if (md->n_past > n_hist - 1) md->n_past = n_hist - 1;
     int st = md->view ? SPC_OK : spc_kv_truncate(md->ctx, 0, md->n_past - md->n_evict);
-    if (!st && !md->view && md->kv_policy == SPC_DRAFT_KV_MASW) {
-        double tr = spc__now();
-        long before = md->n_reforward;
-        if ((st = mem_refresh(md, hist, md->n_past))) return st;
-        if (!(st = spc__ctx_att_collect(md->target_ctx, MEM_CHUNK, md->sinks))) {   /* during the verification */
-            d->lag_s += spc__now() - tr;        /* retrieval is drafting overhead, like a catch-up */
-            d->lag_n += md->n_reforward - before;
-        }
-    }
+    if (!st && !md->view && md->kv_policy == SPC_DRAFT_KV_MASW && !(st = mem_refresh(md, md->n_past)))
+        st = spc__ctx_att_collect(md->target_ctx, MEM_CHUNK, md->sinks);  /* during the verification */
     double t0 = spc__now();
     int li = st ? st : md->view ? view_catch_up(md, hist, n_hist) : md_forward_hist(md, hist, md->n_past, n_hist);
     if (li < 0) return li;
-    if (md->view || n_hist - md->n_past <= 2) {     /* a catch-up after a rest is not the cost of a draft token */
+    /* a catch-up after a rest is not the cost of a draft token; re-inserted positions riding on
+       the catch-up are (drafting with memory costs that) */
+    if (md->view || n_hist - md->n_past <= 2) {
         d->fwd_s = FWD_DECAY * d->fwd_s + (spc__now() - t0);
         d->fwd_n = FWD_DECAY * d->fwd_n + 1;
     } else {
@@ -528,7 +538,7 @@ static int md_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int
         md->n_sel = 0;
         md->n_retrieved = 0;
         md->n_reforward = 0;
-        md->credit = 2 * MEM_CHUNK;     /* the first retrievals of a request come at once */
+        md->n_pend = 0;
     }
     if (!st && md->selfspec && !md->searched) {
         const int32_t *cal = md->gp->calib ? md->gp->calib : hist;
@@ -614,6 +624,9 @@ static void md_free(struct spc__drafter *d) {
     spc__free(md->in_mem);
     spc__free(md->vslots);
     spc__free(md->have);
+    spc__free(md->pend);
+    spc__free(md->bpos);
+    spc__free(md->btok);
     spc__free(md);
 }
 
@@ -680,8 +693,13 @@ int spc__drafter_model_new(struct spc__drafter **out, const struct spc__draft_cf
         md->score = spc__calloc((size_t)md->n_chunk, sizeof *md->score);
         md->mass = spc__calloc((size_t)md->n_chunk, sizeof *md->mass);
         md->in_mem = spc__calloc((size_t)md->n_chunk, 1);
-        md->have = md->view ? NULL : spc__calloc((size_t)cfg->n_ctx + 1, 1);
-        if (!st && (!md->score || !md->mass || !md->in_mem || (!md->view && !md->have)))
+        if (!md->view) {
+            md->have = spc__calloc((size_t)cfg->n_ctx + 1, 1);
+            md->pend = spc__calloc((size_t)md->memory + MEM_CHUNK, sizeof *md->pend);
+            md->bpos = spc__calloc((size_t)md->n_batch, sizeof *md->bpos);
+            md->btok = spc__calloc((size_t)md->n_batch, sizeof *md->btok);
+        }
+        if (!st && (!md->score || !md->mass || !md->in_mem || (!md->view && (!md->have || !md->pend || !md->bpos || !md->btok))))
             st = spc__err(SPC_ERR_NOMEM, "draft: out of memory");
         if (!st && !(st = spc__ctx_att_collect(cfg->target_ctx, MEM_CHUNK, 0)))    /* the target's sums: now, not in the loop */
             st = spc__ctx_att_collect(cfg->target_ctx, 0, 0);

@@ -59,9 +59,11 @@ struct spc_ctx {
     int stat_chunk, stat_from, n_stat, stat_alloc;
     float *stat;                    /* n_threads x n_stat */
     /* the next forward only (spc__ctx_set_next_pos): sequence 0's positions start at next_pos (-1:
-       after the last slot's), and with pos_causal its cached keys are those of earlier positions */
+       after the last slot's), and with pos_causal its cached keys are those of earlier positions;
+       spc__ctx_set_next_positions: every position given (pos_list), cached keys of earlier ones */
     int next_pos;
     bool pos_causal, cur_causal;
+    const int32_t *pos_list, *cur_pos_list;
 };
 
 struct spc_ctx_params spc_ctx_default_params(void) {
@@ -263,6 +265,10 @@ void spc__ctx_set_next_pos(struct spc_ctx *c, int pos, bool causal) {
     c->pos_causal = causal;
 }
 
+void spc__ctx_set_next_positions(struct spc_ctx *c, const int32_t *pos) {
+    c->pos_list = pos;
+}
+
 int spc__ctx_att_collect(struct spc_ctx *c, int chunk, int from) {
     if (chunk <= 0) {
         c->stat_chunk = 0;
@@ -452,7 +458,9 @@ static int att_blocks(struct spc_ctx *c, const int32_t *seq, int n, bool swa, in
     int pb = swa ? 1 : att_block(hp), nb = 0;
     for (int i0 = 0; i0 < n;) {
         int s = seq ? seq[i0] : 0, i1 = i0 + 1;
-        while (i1 < n && (seq ? seq[i1] : 0) == s) i1++;
+        /* with keys of earlier positions only, a block is one run of consecutive positions (its
+           first position decides which cached keys all of its positions see) */
+        while (i1 < n && (seq ? seq[i1] : 0) == s && (!c->cur_causal || c->pos[i1] == c->pos[i1 - 1] + 1)) i1++;
         int len = i1 - i0, k = (len + pb - 1) / pb;
         while (k < len && (hp->n_head_kv * k) % nth && hp->n_head_kv * k < 4 * nth) k++;
         for (int b = 0; b < k; b++) c->blk[nb++] = i0 + (int)((int64_t)len * b / k);
@@ -661,6 +669,11 @@ static int check_batch(struct spc_ctx *c, const struct spc_batch *b) {
         int len = c->kv_len[seq];       /* positions go on after the last kept one */
         int base = seq == 0 && c->next_pos >= 0 ? c->next_pos : len ? c->kv_pos[(size_t)seq * c->p.n_ctx + len - 1] + 1 : 0;
         c->pos[i] = base + c->depth[i];
+        if (c->cur_pos_list) {
+            if (b->seq || b->parent || (i && c->cur_pos_list[i] <= c->cur_pos_list[i - 1]) || c->cur_pos_list[i] < 0)
+                return spc__err(SPC_ERR_INVALID, "forward: explicit positions need one chain of ascending positions");
+            c->pos[i] = c->cur_pos_list[i];
+        }
         if (c->slot[i] >= c->p.n_ctx)
             return spc__err(SPC_ERR_CONTEXT, "forward: sequence %d would exceed the context of %d", seq, c->p.n_ctx);
         bool want = b->logits ? b->logits[i] != 0 : i == b->n - 1;
@@ -699,10 +712,12 @@ static void add_bias(float *x, const struct spc_w *b, int n_pos) {
 
 int spc_forward(struct spc_ctx *c, const struct spc_batch *b) {
     c->last_n = 0;
+    c->cur_causal = (c->pos_causal && c->next_pos >= 0) || c->pos_list;
+    c->cur_pos_list = c->pos_list;
     int st = check_batch(c, b);
-    c->cur_causal = c->pos_causal && c->next_pos >= 0;
     c->next_pos = -1;           /* one forward only */
     c->pos_causal = false;
+    c->pos_list = NULL;
     if (st) return st;
     const struct spc_model *m = c->m;
     const struct spc_hparams *hp = &m->hp;

@@ -81,6 +81,12 @@ int spc__ctx_att_collect(struct spc_ctx *c, int chunk, int from);
  * re-inserts an evicted stretch of its history uses both; later forwards then pass the true
  * position again. */
 void spc__ctx_set_next_pos(struct spc_ctx *c, int pos, bool causal);
+/* For the next forward only: the batch (one chain of sequence 0) takes the given positions, one per
+ * batch entry, strictly ascending, and each run of consecutive positions attends to the cached keys
+ * of earlier positions and to the batch entries before it. No cached key may have a position inside
+ * a run. A drafter re-inserts evicted stretches of its history this way in the same pass as the
+ * tokens it catches up on (pos is kept, not copied, until that forward). */
+void spc__ctx_set_next_positions(struct spc_ctx *c, const int32_t *pos);
 int spc__ctx_att_take(struct spc_ctx *c, float *out, int n);
 int spc__ctx_n_logits(const struct spc_ctx *c);
 int spc__ctx_n_batch(const struct spc_ctx *c);

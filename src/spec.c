@@ -101,7 +101,7 @@ struct spc_gen_params spc_gen_default_params(void) {
     p.draft_sinks = 4;
     p.draft_window = 1024;
     p.draft_memory = 512;
-    p.draft_refresh = 8;
+    p.draft_refresh = 2;
     return p;
 }
 

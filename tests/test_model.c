@@ -428,6 +428,53 @@ TEST(evict_keeps_positions) {
     spc_ctx_free(full);
 }
 
+/* One pass with explicit positions (a drafter's catch-up that re-inserts an evicted stretch ahead
+   of its new tokens): the stretch attends to cached keys of earlier positions only and the new
+   tokens to everything, so K/V, positions and logits equal two separate passes (the stretch with
+   spc__ctx_set_next_pos(.., true), then the tokens), byte for byte. Positions must ascend. */
+TEST(explicit_positions_pass) {
+    if (!setup_small()) SKIP("model smollm2-135m not cached");
+    int32_t t[28];
+    for (int i = 0; i < 28; i++) t[i] = 200 + (i * 53) % 4000;
+    struct spc_ctx_params cp = spc_ctx_default_params();
+    cp.n_ctx = 64;
+    cp.kv_type = SPC_KV_F32;
+    struct spc_ctx *one, *two;
+    CHECK_OK(spc_ctx_new(&one, g_m, &cp));
+    CHECK_OK(spc_ctx_new(&two, g_m, &cp));
+    struct spc_ctx *c2[2] = { one, two };
+    for (int i = 0; i < 2; i++) {
+        CHECK_OK(spc_forward(c2[i], &(struct spc_batch){ .n = 24, .token = t }));
+        CHECK_OK(spc_kv_evict(c2[i], 0, 4, 12));             /* positions 0-3 and 16-23 stay */
+    }
+    int32_t pos[6] = { 8, 9, 10, 11, 24, 25 }, tok[6] = { t[8], t[9], t[10], t[11], t[24], t[25] };
+    spc__ctx_set_next_positions(one, pos);
+    CHECK_OK(spc_forward(one, &(struct spc_batch){ .n = 6, .token = tok }));
+    spc__ctx_set_next_pos(two, 8, true);
+    CHECK_OK(spc_forward(two, &(struct spc_batch){ .n = 4, .token = t + 8 }));
+    spc__ctx_set_next_pos(two, 24, false);
+    CHECK_OK(spc_forward(two, &(struct spc_batch){ .n = 2, .token = t + 24 }));
+    CHECK(spc_kv_len(one, 0) == 18 && spc_kv_len(two, 0) == 18);
+    const int32_t *p1 = spc_kv_positions(one, 0), *p2 = spc_kv_positions(two, 0);
+    long bad = 0;
+    for (int s = 0; s < 18; s++) {
+        bad += p1[s] != p2[s] || p1[s] != (s < 4 ? s : s < 12 ? s + 12 : s < 16 ? s - 4 : s + 8);
+        for (int il = 0; il < spc_model_n_layer(g_m); il++) bad += k_differs(one, s, two, s, il);
+    }
+    CHECK_MSG(bad == 0, "%ld slots differ (position or K) between one pass and two", bad);
+    const float *l1 = spc_ctx_logits(one, 5), *l2 = spc_ctx_logits(two, 1);
+    CHECK(l1 && l2 && memcmp(l1, l2, sizeof *l1 * (size_t)spc_model_n_vocab(g_m)) == 0);
+    /* the next forward takes positions as usual again; positions that do not ascend are refused */
+    CHECK_OK(spc_forward(one, &(struct spc_batch){ .n = 1, .token = t + 26 }));
+    CHECK(spc_kv_positions(one, 0)[18] == 26);      /* after the last slot's */
+    int32_t back[2] = { 30, 29 };
+    spc__ctx_set_next_positions(one, back);
+    CHECK(spc_forward(one, &(struct spc_batch){ .n = 2, .token = t }) == SPC_ERR_INVALID);
+    CHECK(spc_kv_len(one, 0) == 19);
+    spc_ctx_free(one);
+    spc_ctx_free(two);
+}
+
 TEST(multi_sequence_batch) {
     if (!setup_small()) SKIP("model smollm2-135m not cached");
     int nv = spc_model_n_vocab(g_m);
@@ -546,6 +593,7 @@ int main(int argc, char **argv) {
     RUN(kv_rollback_equals_fresh);
     RUN(tree_and_compaction);
     RUN(evict_keeps_positions);
+    RUN(explicit_positions_pass);
     RUN(multi_sequence_batch);
     RUN(context_overflow_is_an_error);
     RUN(no_allocation_in_decode_loop);

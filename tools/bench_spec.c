@@ -55,7 +55,7 @@ struct bopts {
     bool chain[MAX_METHODS];            /* memory variants: chains only (no token trees) */
     int draft_kv[MAX_METHODS];          /* draft/selfspec/memory variants: ":window" or ":full" (-1: --draft-kv) */
     int draft_mem[MAX_METHODS];         /* ":maswN": masw with a memory of N positions (0: --draft-memory) */
-    int draft_ref[MAX_METHODS];         /* ":masw[N]rR": refreshing R positions per step (-1: --draft-refresh) */
+    int draft_ref[MAX_METHODS];         /* ":masw[N]rR": re-forwarding R retrieved positions per catch-up pass (-1: --draft-refresh) */
     char label[MAX_METHODS][48];        /* the name as given ("memory:fixed") */
     struct spc_gen_params gp;
 };
@@ -152,8 +152,8 @@ static int parse(int argc, char **argv, struct bopts *o) {
         int dkv = -1, dmem = 0, dref = -1;
         if (var && (mth == SPC_SPEC_DRAFT || mth == SPC_SPEC_SELFSPEC || mth == SPC_SPEC_MEMORY)) {
             /* a drafter KV policy suffix: draft:window, selfspec:full, memory:draft:window,
-               draft:masw1024 (masw with that memory budget), draft:maswr16 / masw1024r16 (refreshing
-               16 positions per step) */
+               draft:masw1024 (masw with that memory budget), draft:maswr16 / masw1024r16 (re-forwarding
+               16 retrieved positions per catch-up pass) */
             char *last = strrchr(var, ':') ? strrchr(var, ':') + 1 : var;
             if (!strncmp(last, "masw", 4) && last[4]) {
                 char *r = strchr(last + 4, 'r');
