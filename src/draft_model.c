@@ -135,7 +135,7 @@ static void mem_select(struct mdraft *md, int n, const uint8_t *have) {
             int a, e, m = 0;
             chunk_span(md, best, n - md->window, &a, &e);
             for (int i = a; i < e; i++) m += !have[i];
-            if (m && missing) {
+            if (m && (missing || !md->refresh)) {      /* refresh 0: cached chunks only */
                 tried[best] = 2;
                 r--;
                 continue;

@@ -344,6 +344,15 @@ TEST(tree_and_compaction) {
     CHECK(spc_forward(g_c, &bb) == SPC_ERR_INVALID);
 }
 
+/* Two fresh contexts of 64 positions with an f32 cache (their K rows compare exactly). */
+static int f32_pair(struct spc_ctx **a, struct spc_ctx **b, struct spc_ctx_params *cp) {
+    *cp = spc_ctx_default_params();
+    cp->n_ctx = 64;
+    cp->kv_type = SPC_KV_F32;
+    int st = spc_ctx_new(a, g_m, cp);
+    return st ? st : spc_ctx_new(b, g_m, cp);
+}
+
 /* Whether the K rows (every KV head) of slot sa in a and slot sb in b at layer il differ or are missing. */
 static int k_differs(const struct spc_ctx *a, int sa, const struct spc_ctx *b, int sb, int il) {
     int bad = 0;
@@ -364,12 +373,9 @@ TEST(evict_keeps_positions) {
     enum { N = 40 };
     int32_t t[N];
     for (int i = 0; i < N; i++) t[i] = 100 + (i * 37) % 5000;
-    struct spc_ctx_params cp = spc_ctx_default_params();
-    cp.n_ctx = 64;
-    cp.kv_type = SPC_KV_F32;
+    struct spc_ctx_params cp;
     struct spc_ctx *full, *win;
-    CHECK_OK(spc_ctx_new(&full, g_m, &cp));
-    CHECK_OK(spc_ctx_new(&win, g_m, &cp));
+    CHECK_OK(f32_pair(&full, &win, &cp));
     struct spc_batch b = { .n = N, .token = t };
     CHECK_OK(spc_forward(full, &b));
     struct spc_batch b1 = { .n = 24, .token = t };
@@ -436,12 +442,9 @@ TEST(explicit_positions_pass) {
     if (!setup_small()) SKIP("model smollm2-135m not cached");
     int32_t t[28];
     for (int i = 0; i < 28; i++) t[i] = 200 + (i * 53) % 4000;
-    struct spc_ctx_params cp = spc_ctx_default_params();
-    cp.n_ctx = 64;
-    cp.kv_type = SPC_KV_F32;
+    struct spc_ctx_params cp;
     struct spc_ctx *one, *two;
-    CHECK_OK(spc_ctx_new(&one, g_m, &cp));
-    CHECK_OK(spc_ctx_new(&two, g_m, &cp));
+    CHECK_OK(f32_pair(&one, &two, &cp));
     struct spc_ctx *c2[2] = { one, two };
     for (int i = 0; i < 2; i++) {
         CHECK_OK(spc_forward(c2[i], &(struct spc_batch){ .n = 24, .token = t }));
