@@ -254,7 +254,7 @@ static int md_forward_hist(struct mdraft *md, const int32_t *hist, int from, int
             li = nf + n - 1;
             continue;
         }
-        spc__ctx_set_next_pos(md->ctx, at, false);      /* history index = position, whatever the slots */
+        spc__ctx_set_next_pos(md->ctx, at);      /* history index = position, whatever the slots */
         li = spc__forward_tokens(md->ctx, hist + at, n, md->chunk);
         if (li < 0) return li;
     }
@@ -278,7 +278,7 @@ static int view_catch_up(struct mdraft *md, const int32_t *hist, int n_hist) {
     int st = spc__ctx_set_view(md->ctx, md->target_ctx, 0, md->vslots, nv);
     if (!st) st = spc_kv_truncate(md->ctx, 0, 0);
     if (st) return st;
-    spc__ctx_set_next_pos(md->ctx, tl, false);
+    spc__ctx_set_next_pos(md->ctx, tl);
     return spc__forward_tokens(md->ctx, hist + tl, n_hist - tl, md->chunk);
 }
 
@@ -343,7 +343,7 @@ static int md_propose(struct spc__drafter *d, const int32_t *hist, int n_hist, i
         out[k++] = x;
         if (k == k_max) break;
         struct spc_batch b = { .n = 1, .token = &x };
-        spc__ctx_set_next_pos(md->ctx, md->n_past, false);
+        spc__ctx_set_next_pos(md->ctx, md->n_past);
         double t1 = spc__now();
         if ((st = spc_forward(md->ctx, &b))) return st;
         d->fwd_s = FWD_DECAY * d->fwd_s + (spc__now() - t1);

@@ -58,11 +58,10 @@ struct spc_ctx {
        sequence 0's prefix keys from slot stat_from on received, per chunk of stat_chunk slots */
     int stat_chunk, stat_from, n_stat, stat_alloc;
     float *stat;                    /* n_threads x n_stat */
-    /* the next forward only (spc__ctx_set_next_pos): sequence 0's positions start at next_pos (-1:
-       after the last slot's), and with pos_causal its cached keys are those of earlier positions;
-       spc__ctx_set_next_positions: every position given (pos_list), cached keys of earlier ones */
+    /* the next forward only: sequence 0's positions start at next_pos (-1: after the last slot's;
+       spc__ctx_set_next_pos), or are given one by one (pos_list; spc__ctx_set_next_positions), and
+       then cached keys are those of earlier positions (cur_pos_list: the running forward's) */
     int next_pos;
-    bool pos_causal, cur_causal;
     const int32_t *pos_list, *cur_pos_list;
 };
 
@@ -260,10 +259,7 @@ int spc__ctx_set_view(struct spc_ctx *c, const struct spc_ctx *src, int seq, con
     return SPC_OK;
 }
 
-void spc__ctx_set_next_pos(struct spc_ctx *c, int pos, bool causal) {
-    c->next_pos = pos;
-    c->pos_causal = causal;
-}
+void spc__ctx_set_next_pos(struct spc_ctx *c, int pos) { c->next_pos = pos; }
 
 void spc__ctx_set_next_positions(struct spc_ctx *c, const int32_t *pos) {
     c->pos_list = pos;
@@ -460,7 +456,7 @@ static int att_blocks(struct spc_ctx *c, const int32_t *seq, int n, bool swa, in
         int s = seq ? seq[i0] : 0, i1 = i0 + 1;
         /* with keys of earlier positions only, a block is one run of consecutive positions (its
            first position decides which cached keys all of its positions see) */
-        while (i1 < n && (seq ? seq[i1] : 0) == s && (!c->cur_causal || c->pos[i1] == c->pos[i1 - 1] + 1)) i1++;
+        while (i1 < n && (seq ? seq[i1] : 0) == s && (!c->cur_pos_list || c->pos[i1] == c->pos[i1 - 1] + 1)) i1++;
         int len = i1 - i0, k = (len + pb - 1) / pb;
         while (k < len && (hp->n_head_kv * k) % nth && hp->n_head_kv * k < 4 * nth) k++;
         for (int b = 0; b < k; b++) c->blk[nb++] = i0 + (int)((int64_t)len * b / k);
@@ -573,7 +569,7 @@ static void att_task_fn(void *va, int ith, int nth) {
         if (swa && lim > 0) first = first_at(c->kv_pos + (size_t)seq * c->p.n_ctx, NULL, prefix, lim);
         int npre = prefix - first;
         for (int s = 0; s < npre; s++) keys[s] = first + s;
-        if (c->cur_causal && seq == 0) {    /* only keys of earlier positions (a re-inserted stretch) */
+        if (c->cur_pos_list && seq == 0) {  /* only keys of earlier positions (re-inserted stretches) */
             const int32_t *kp = c->kv_pos + (size_t)seq * c->p.n_ctx;
             int k = 0;
             for (int s = 0; s < npre; s++)
@@ -625,7 +621,7 @@ static void att_task_fn(void *va, int ith, int nth) {
                     for (int s = 0; s < nk; s++) sc[s] *= inv;
             }
         }
-        if (c->stat_chunk && seq == 0 && !c->cur_causal) att_stat(c, ith, scores + nv, ss, rows, first, npre);
+        if (c->stat_chunk && seq == 0 && !c->cur_pos_list) att_stat(c, ith, scores + nv, ss, rows, first, npre);
         /* outputs: the view's and the prefix's values for all rows, then each position's chain, in
            key order */
         memset(ob, 0, (size_t)rows * hd * 4);
@@ -712,11 +708,9 @@ static void add_bias(float *x, const struct spc_w *b, int n_pos) {
 
 int spc_forward(struct spc_ctx *c, const struct spc_batch *b) {
     c->last_n = 0;
-    c->cur_causal = (c->pos_causal && c->next_pos >= 0) || c->pos_list;
     c->cur_pos_list = c->pos_list;
     int st = check_batch(c, b);
     c->next_pos = -1;           /* one forward only */
-    c->pos_causal = false;
     c->pos_list = NULL;
     if (st) return st;
     const struct spc_model *m = c->m;

@@ -77,10 +77,8 @@ int spc__ctx_set_view(struct spc_ctx *c, const struct spc_ctx *src, int seq, con
  * returns how many. chunk 0 stops collecting. */
 int spc__ctx_att_collect(struct spc_ctx *c, int chunk, int from);
 /* For the next forward only: sequence 0's first position is pos (instead of one after the last
- * slot's), and with causal its cached keys are only those of earlier positions: an evicted stretch
- * of history re-inserted alone (drafters put it in their next pass instead, with
- * spc__ctx_set_next_positions); later forwards then pass the true position again. */
-void spc__ctx_set_next_pos(struct spc_ctx *c, int pos, bool causal);
+ * slot's); a drafter whose cache holds evicted history passes the true position this way. */
+void spc__ctx_set_next_pos(struct spc_ctx *c, int pos);
 /* For the next forward only: the batch (one chain of sequence 0) takes the given positions, one per
  * batch entry, strictly ascending, and each run of consecutive positions attends to the cached keys
  * of earlier positions and to the batch entries before it. No cached key may have a position inside

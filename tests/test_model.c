@@ -411,9 +411,10 @@ TEST(evict_keeps_positions) {
     int32_t rt[12] = { t[0], t[1], t[2], t[3] };
     memcpy(rt + 4, t + 8, sizeof *t * 8);
     CHECK_OK(spc_forward(ref, &(struct spc_batch){ .n = 4, .token = rt }));
-    spc__ctx_set_next_pos(ref, 8, false);
+    spc__ctx_set_next_pos(ref, 8);
     CHECK_OK(spc_forward(ref, &(struct spc_batch){ .n = 8, .token = rt + 4 }));
-    spc__ctx_set_next_pos(win, 8, true);
+    const int32_t stretch[8] = { 8, 9, 10, 11, 12, 13, 14, 15 };
+    spc__ctx_set_next_positions(win, stretch);
     CHECK_OK(spc_forward(win, &(struct spc_batch){ .n = 8, .token = t + 8 }));
     CHECK(spc_kv_len(win, 0) == 36);
     bad = 0;
@@ -426,7 +427,7 @@ TEST(evict_keeps_positions) {
         }
     }
     CHECK_MSG(bad == 0, "%ld re-inserted slots wrong (position, token, K)", bad);
-    spc__ctx_set_next_pos(win, 40, false);
+    spc__ctx_set_next_pos(win, 40);
     CHECK_OK(spc_forward(win, &(struct spc_batch){ .n = 1, .token = t + 39 }));
     CHECK(pos[36] == 40);
     spc_ctx_free(ref);
@@ -437,7 +438,7 @@ TEST(evict_keeps_positions) {
 /* One pass with explicit positions (a drafter's catch-up that re-inserts an evicted stretch ahead
    of its new tokens): the stretch attends to cached keys of earlier positions only and the new
    tokens to everything, so K/V, positions and logits equal two separate passes (the stretch with
-   spc__ctx_set_next_pos(.., true), then the tokens), byte for byte. Positions must ascend. */
+   then the tokens at their position), byte for byte. Positions must ascend. */
 TEST(explicit_positions_pass) {
     if (!setup_small()) SKIP("model smollm2-135m not cached");
     int32_t t[28];
@@ -453,9 +454,9 @@ TEST(explicit_positions_pass) {
     int32_t pos[6] = { 8, 9, 10, 11, 24, 25 }, tok[6] = { t[8], t[9], t[10], t[11], t[24], t[25] };
     spc__ctx_set_next_positions(one, pos);
     CHECK_OK(spc_forward(one, &(struct spc_batch){ .n = 6, .token = tok }));
-    spc__ctx_set_next_pos(two, 8, true);
+    spc__ctx_set_next_positions(two, pos);
     CHECK_OK(spc_forward(two, &(struct spc_batch){ .n = 4, .token = t + 8 }));
-    spc__ctx_set_next_pos(two, 24, false);
+    spc__ctx_set_next_pos(two, 24);
     CHECK_OK(spc_forward(two, &(struct spc_batch){ .n = 2, .token = t + 24 }));
     CHECK(spc_kv_len(one, 0) == 18 && spc_kv_len(two, 0) == 18);
     const int32_t *p1 = spc_kv_positions(one, 0), *p2 = spc_kv_positions(two, 0);
