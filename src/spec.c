@@ -439,25 +439,39 @@ double spc__gen_t0(const struct spc_gen *g) {
 }
 
 /* The draft length that maximizes expected committed tokens per unit of time:
- * E(k) = (1 - a^(k+1)) / (1 - a) tokens for v(k) + c k time (standard model). */
-static int choose_k(const struct spc_gen *g, int k_max) {
-    double a = (g->acc_n + 2.0) / (g->chk_n + 4.0);      /* prior 0.5, weight 4 */
+ * E(k) = (1 - a^(k+1)) / (1 - a) tokens for v[k] + c k time (standard model), against resting
+ * (one token for 1 + l). */
+int spc__best_k(double a, double c, double l, const double *v, int k_max) {
     if (a > 0.99) a = 0.99;
-    double t0 = spc__gen_t0(g);
-    /* c: a model drafter's own one-token passes; otherwise all drafting time per drafted token */
-    double per = g->dr->fwd_n > 0 ? g->dr->fwd_s / g->dr->fwd_n : g->draft_n > 0 ? g->draft_s / g->draft_n : 0;
-    double c = t0 > 0 ? per / t0 : 0;
     int best = 0;
-    double best_r = 1, ak = a;
+    double best_r = 1 / (1 + l), ak = a;
     for (int k = 1; k <= k_max; k++) {
         ak *= a;
-        double r = (1 - ak) / (1 - a) / (v_hat(g, k) + c * k);
+        double r = (1 - ak) / (1 - a) / (v[k] + c * k);
         if (r > best_r) {
             best_r = r;
             best = k;
         }
     }
     return best;
+}
+
+/* The controller's inputs: acceptance (prior 0.5, weight 4), v(k) from the cost model, c from the
+ * drafter's one-token passes (otherwise all drafting time per drafted token). A drafter with a
+ * cache of its own does not see the tokens of a step it rests on: it catches them up before its
+ * next draft (the exploration steps draft again after any rest), so a rest costs l per token too:
+ * its measured catch-up time per token (lag_s / lag_n) relative to a target pass. Without it,
+ * resting looked free and a 0.5B drafter of a 1.5B target rested at acceptance up to ~0.55 on a
+ * 2-core AVX2 machine, where its catch-up costs l ~ 0.2. */
+static int choose_k(const struct spc_gen *g, int k_max) {
+    double a = (g->acc_n + 2.0) / (g->chk_n + 4.0);
+    double t0 = spc__gen_t0(g);
+    double per = g->dr->fwd_n > 0 ? g->dr->fwd_s / g->dr->fwd_n : g->draft_n > 0 ? g->draft_s / g->draft_n : 0;
+    double c = t0 > 0 ? per / t0 : 0;
+    double l = t0 > 0 && g->dr->lag_n > 0 ? g->dr->lag_s / g->dr->lag_n / t0 : 0;
+    double v[SPC_SPEC_KMAX + 1];
+    for (int k = 1; k <= k_max; k++) v[k] = v_hat(g, k);
+    return spc__best_k(a, c, l, v, k_max);
 }
 
 /* One draft-verify step: commits 1..k+1 tokens to g->commit (and hist); returns how many, or a

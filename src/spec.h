@@ -84,6 +84,9 @@ double spc__cost_t(const struct spc__cost *c, int k, int d);
    seconds (0 until measured). */
 double spc__gen_v(const struct spc_gen *g, int k);
 double spc__gen_t0(const struct spc_gen *g);
+/* The controller's draft length (0: rest) for acceptance a, draft cost c and catch-up cost l per
+ * token (both relative to a one-position target pass) and v[1..k_max] (spc.c, choose_k). */
+int spc__best_k(double a, double c, double l, const double *v, int k_max);
 
 /* Most calibration tokens of the selfspec search: the target's context must give that many logits. */
 #define SPC__CALIB_MAX 64

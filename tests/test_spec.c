@@ -775,6 +775,21 @@ TEST(cost_model_follows_context_length) {
     CHECK_MSG(fabs(t / want - 1) < 0.05, "after the drift T(4, 1200) = %.5f, want %.5f", t, want);
 }
 
+/* The draft-length decision: with v(k) = 1 + 0.25 k and a draft token at 0.3 of a target pass,
+   resting wins below acceptance ~0.55; a drafter that must catch up the rested tokens later (0.2
+   of a pass each) drafts one token from ~0.29 on, and still rests when its drafts are useless. */
+TEST(controller_charges_catch_up_to_rests) {
+    double v[9];
+    for (int k = 0; k <= 8; k++) v[k] = 1 + 0.25 * k;
+    CHECK(spc__best_k(0.45, 0.3, 0, v, 8) == 0);
+    CHECK(spc__best_k(0.45, 0.3, 0.2, v, 8) == 1);
+    CHECK(spc__best_k(0.25, 0.3, 0.2, v, 8) == 0);
+    CHECK(spc__best_k(0.60, 0.3, 0, v, 8) == 1);
+    int hi0 = spc__best_k(0.95, 0.3, 0, v, 8), hi1 = spc__best_k(0.95, 0.3, 0.2, v, 8);
+    CHECK_MSG(hi0 >= 2 && hi1 == hi0, "a = 0.95: k %d without catch-up cost, %d with", hi0, hi1);
+    CHECK(spc__best_k(0.95, 0.3, 0, v, 1) == 1);    /* capped by k_max */
+}
+
 TEST(no_allocation_in_loop) {
     if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
     int methods[] = { SPC_SPEC_NONE, SPC_SPEC_PLD, SPC_SPEC_NGRAM, SPC_SPEC_SELFSPEC, SPC_SPEC_MEMORY };
@@ -924,6 +939,7 @@ int main(int argc, char **argv) {
     RUN(stops_inside_accepted_runs);
     RUN(eog_inside_accepted_run);
     RUN(cost_model_follows_context_length);
+    RUN(controller_charges_catch_up_to_rests);
     RUN(no_allocation_in_loop);
     RUN(incompatible_draft_vocabulary);
     RUN(bad_requests_leave_generator_usable);
