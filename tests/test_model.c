@@ -437,8 +437,8 @@ TEST(evict_keeps_positions) {
 
 /* One pass with explicit positions (a drafter's catch-up that re-inserts an evicted stretch ahead
    of its new tokens): the stretch attends to cached keys of earlier positions only and the new
-   tokens to everything, so K/V, positions and logits equal two separate passes (the stretch with
-   then the tokens at their position), byte for byte. Positions must ascend. */
+   tokens to everything, so K/V, positions and logits equal two separate passes (the stretch at its
+   positions, then the tokens at theirs), byte for byte. Positions must ascend. */
 TEST(explicit_positions_pass) {
     if (!setup_small()) SKIP("model smollm2-135m not cached");
     int32_t t[28];
