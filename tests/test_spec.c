@@ -109,6 +109,8 @@ static void check_lossless(struct spc_model *m, struct spc_model *draft, int met
         gp.draft_p_min = 0;     /* draft the full K: more rejections to check */
         gp.draft_vocab = k == 3 ? 20000 : 0;    /* a drafter with logits for part of the vocabulary */
         gp.adaptive = k % 2;    /* odd K adaptive, even K always K */
+        if (k % 2 == 0 && gp.draft_policy == SPC_POLICY_ADAPTIVE)
+            gp.draft_policy = SPC_POLICY_FIXED;     /* the memory's own timed policy too (see params) */
         struct spc_gen_stats st;
         int n = generate(m, &gp, prompt, n_predict, out, &st);
         CHECK_MSG(n == nr, "K=%d: %d tokens, plain gave %d", k, n, nr);
