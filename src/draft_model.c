@@ -61,6 +61,15 @@ struct mdraft {
     int32_t *pend;                  /* masw, own cache: positions of retrieved chunks not cached yet, ascending */
     int n_pend;
     int32_t *bpos, *btok;           /* masw, own cache: a catch-up pass's positions and tokens (n_batch) */
+    /* masw, own cache: the store, K/V of up to store_cap evicted chunks (the best-scored when they
+       went), brought back by copying instead of re-forwarding */
+    int store_cap, n_store;
+    int32_t *store_chunk;           /* per entry: its chunk (-1: free) */
+    int32_t *store_of;              /* per chunk: its entry or -1 */
+    uint8_t *store_buf;             /* store_cap x MEM_CHUNK positions of pos_bytes */
+    size_t pos_bytes;
+    int32_t *slot_of;               /* per history position: its slot or -1 (scratch) */
+    long n_restored;                /* positions copied back from the store this request */
     int view_max;
     int n_evict;                    /* history tokens evicted: slots = n_past - n_evict */
     int chunk;                      /* prefill chunk (window: at most the window) */
@@ -135,6 +144,7 @@ static void mem_select(struct mdraft *md, int n, const uint8_t *have) {
             int a, e, m = 0;
             chunk_span(md, best, n - md->window, &a, &e);
             for (int i = a; i < e; i++) m += !have[i];
+            if (md->store_of && md->store_of[best] >= 0) m = 0;     /* copied back, not re-forwarded */
             if (m && (missing || !md->refresh)) {      /* refresh 0: cached chunks only */
                 tried[best] = 2;
                 r--;
@@ -172,13 +182,57 @@ static int view_slots(struct mdraft *md, int n) {
     return k;
 }
 
+/* The history positions of chunk b as the store keeps it (a whole chunk past the sinks). */
+static void store_span(const struct mdraft *md, int b, int *a, int *e) {
+    *a = b * MEM_CHUNK > md->sinks ? b * MEM_CHUNK : md->sinks;
+    *e = (b + 1) * MEM_CHUNK;
+}
+
+/* masw's store, before md_fit evicts the middle [sinks, w0): each chunk about to go whole (not
+   retrieved, every position cached, entirely before w0) and ever attended to is kept if the store
+   has room or it outscores the worst chunk held (scores as they stand now; the store is small, a
+   linear scan). Chunks the target attends to later are then copied back, not re-forwarded. */
+static int store_save(struct mdraft *md, int w0) {
+    if (!md->store_cap || w0 <= md->sinks) return SPC_OK;
+    const int32_t *kp = spc_kv_positions(md->ctx, 0);
+    int slots = spc_kv_len(md->ctx, 0);
+    for (int i = 0; i < w0; i++) md->slot_of[i] = -1;
+    for (int s = 0; s < slots; s++)
+        if (kp[s] < w0) md->slot_of[kp[s]] = s;
+    for (int b = md->sinks / MEM_CHUNK; b < md->n_chunk && (b + 1) * MEM_CHUNK <= w0; b++) {
+        if (md->in_mem[b] || md->store_of[b] >= 0 || md->score[b] <= 0) continue;
+        int a, e, x;
+        store_span(md, b, &a, &e);
+        for (x = a; x < e && md->slot_of[x] >= 0;) x++;
+        if (a >= e || x < e) continue;
+        int ent = md->n_store;
+        if (ent == md->store_cap) {
+            ent = 0;
+            for (int j = 1; j < md->n_store; j++)
+                if (md->score[md->store_chunk[j]] < md->score[md->store_chunk[ent]]) ent = j;
+            if (md->score[md->store_chunk[ent]] >= md->score[b]) continue;
+            md->store_of[md->store_chunk[ent]] = -1;
+        } else {
+            md->n_store++;
+        }
+        md->store_chunk[ent] = b;
+        md->store_of[b] = ent;
+        for (x = a; x < e; x++) {
+            int st = spc__kv_get(md->ctx, 0, md->slot_of[x], md->store_buf + ((size_t)ent * MEM_CHUNK + (size_t)(x - a)) * md->pos_bytes);
+            if (st) return st;
+        }
+    }
+    return SPC_OK;
+}
+
 /* Keeps the drafter's own cache bounded while it holds history [0, at): window evicts the middle
    when the cache holds more than sinks + window + WIN_SLACK; masw evicts, when the cache holds more
    than sinks + window + memory + WIN_SLACK, every position of the middle whose chunk is not
    retrieved (until then dropped chunks stay readable; evicting every step instead moved the whole
-   cache each call, 12 MB for the 0.5b). Slots are in insertion order (re-inserted chunks come after
-   the window's older part), so masw evicts runs of slots, last first. */
-static int md_fit(struct mdraft *md, int at) {
+   cache each call, 12 MB for the 0.5b); force: evict them now. Slots are in insertion order
+   (re-inserted chunks come after the window's older part), so masw evicts runs of slots, last
+   first. */
+static int md_fit(struct mdraft *md, int at, bool force) {
     int slots = spc_kv_len(md->ctx, 0);
     if (md->kv_policy == SPC_DRAFT_KV_WINDOW) {
         if (slots <= md->sinks + md->window + WIN_SLACK) return SPC_OK;
@@ -186,17 +240,18 @@ static int md_fit(struct mdraft *md, int at) {
         md->n_evict += n;
         return spc_kv_evict(md->ctx, 0, md->sinks, n);
     }
-    if (md->kv_policy != SPC_DRAFT_KV_MASW || slots <= md->sinks + md->window + md->memory + WIN_SLACK)
+    if (md->kv_policy != SPC_DRAFT_KV_MASW || (!force && slots <= md->sinks + md->window + md->memory + WIN_SLACK))
         return SPC_OK;
     const int32_t *kp = spc_kv_positions(md->ctx, 0);
     int w0 = at - md->window;
+    int st = store_save(md, w0);
+    if (st) return st;
 #define EVICTABLE(p) ((p) >= md->sinks && (p) < w0 && !md->in_mem[(p) / MEM_CHUNK])
     for (int s = slots - 1; s >= 0; s--) {
         if (!EVICTABLE(kp[s])) continue;
         int e = s;
         while (s > 0 && EVICTABLE(kp[s - 1])) s--;
-        int st = spc_kv_evict(md->ctx, 0, s, e - s + 1);
-        if (st) return st;
+        if ((st = spc_kv_evict(md->ctx, 0, s, e - s + 1))) return st;
         md->n_evict += e - s + 1;
     }
 #undef EVICTABLE
@@ -205,18 +260,42 @@ static int md_fit(struct mdraft *md, int at) {
 
 /* masw with the drafter's own cache (a standalone draft model, which cannot read the target's):
    selects the chunks as above, keeps the cache within its budget (md_fit) and lists the missing
-   positions of the chunks retrieved (md->pend), which the next catch-up passes re-insert. The cache
-   holds history [0, n). */
-static int mem_refresh(struct mdraft *md, int n) {
+   positions of the chunks retrieved: those of stored chunks are copied back now, the others listed
+   (md->pend) for the next catch-up passes to re-insert. The cache holds history [0, n). */
+static int mem_refresh(struct mdraft *md, const int32_t *hist, int n) {
     const int32_t *kp = spc_kv_positions(md->ctx, 0);
     int slots = spc_kv_len(md->ctx, 0);
     memset(md->have, 0, (size_t)n);
     for (int s = 0; s < slots; s++)
         if (kp[s] < n) md->have[kp[s]] = 1;
     mem_select(md, n, md->have);
-    int st = md_fit(md, n);
+    int st = md_fit(md, n, false);
     if (st) return st;
-    int w0 = n - md->window;
+    int w0 = n - md->window, need = 0;
+    for (int b = md->sinks / MEM_CHUNK; md->store_cap && b < md->n_chunk && b * MEM_CHUNK < w0; b++) {
+        if (!md->in_mem[b] || md->store_of[b] < 0) continue;
+        int a, e;
+        store_span(md, b, &a, &e);
+        for (int x = a; x < e && x < n; x++) need += !md->have[x];
+    }
+    if (need) {
+        /* room first: what the selection dropped goes now rather than at the next slack */
+        if (spc_kv_len(md->ctx, 0) + need > md->sinks + md->window + md->memory + WIN_SLACK && (st = md_fit(md, n, true)))
+            return st;
+        for (int b = md->sinks / MEM_CHUNK; b < md->n_chunk && b * MEM_CHUNK < w0; b++) {
+            if (!md->in_mem[b] || md->store_of[b] < 0) continue;
+            int a, e;
+            store_span(md, b, &a, &e);
+            const uint8_t *src = md->store_buf + (size_t)md->store_of[b] * MEM_CHUNK * md->pos_bytes;
+            for (int x = a; x < e && x < n; x++) {
+                if (md->have[x]) continue;
+                if ((st = spc__kv_put(md->ctx, 0, src + (size_t)(x - a) * md->pos_bytes, hist[x], x))) return st;
+                md->have[x] = 1;
+                md->n_evict--;
+                md->n_restored++;
+            }
+        }
+    }
     md->n_pend = 0;
     for (int b = md->sinks / MEM_CHUNK; b < md->n_chunk && b * MEM_CHUNK < w0; b++) {
         if (!md->in_mem[b]) continue;
@@ -236,7 +315,7 @@ static int mem_refresh(struct mdraft *md, int n) {
 static int md_forward_hist(struct mdraft *md, const int32_t *hist, int from, int to) {
     int li = 0;
     for (int at = from; at < to; at += md->chunk) {
-        int st = md_fit(md, at);
+        int st = md_fit(md, at, false);
         if (st) return st;
         int n = to - at < md->chunk ? to - at : md->chunk;
         int nf = md->n_pend < md->refresh ? md->n_pend : md->refresh;
@@ -289,7 +368,7 @@ static int md_propose(struct spc__drafter *d, const int32_t *hist, int n_hist, i
     if (md->off) return 0;
     if (md->n_past > n_hist - 1) md->n_past = n_hist - 1;
     int st = md->view ? SPC_OK : spc_kv_truncate(md->ctx, 0, md->n_past - md->n_evict);
-    if (!st && !md->view && md->kv_policy == SPC_DRAFT_KV_MASW && !(st = mem_refresh(md, md->n_past)))
+    if (!st && !md->view && md->kv_policy == SPC_DRAFT_KV_MASW && !(st = mem_refresh(md, hist, md->n_past)))
         st = spc__ctx_att_collect(md->target_ctx, MEM_CHUNK, md->sinks);  /* during the verification */
     double t0 = spc__now();
     int li = st ? st : md->view ? view_catch_up(md, hist, n_hist) : md_forward_hist(md, hist, md->n_past, n_hist);
@@ -538,7 +617,10 @@ static int md_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int
         md->n_sel = 0;
         md->n_retrieved = 0;
         md->n_reforward = 0;
+        md->n_restored = 0;
         md->n_pend = 0;
+        for (int j = 0; j < md->n_store; j++) md->store_of[md->store_chunk[j]] = -1;    /* another history's */
+        md->n_store = 0;
     }
     if (!st && md->selfspec && !md->searched) {
         const int32_t *cal = md->gp->calib ? md->gp->calib : hist;
@@ -605,6 +687,9 @@ static const char *md_describe(struct spc__drafter *d) {
         }
         desc_add(md, ", %ld retrieved this request", md->n_retrieved);
         if (!md->view) desc_add(md, " (%ld positions re-forwarded)", md->n_reforward);
+        if (md->store_cap)
+            desc_add(md, "; store of %d positions (%.1f MiB): %d chunks held, %ld positions copied back", md->store_cap * MEM_CHUNK,
+                     (double)md->store_cap * MEM_CHUNK * md->pos_bytes / (1 << 20), md->n_store, md->n_restored);
     }
     desc_add(md, "; %scache of %d positions (%.1f MiB)", md->view ? "own " : "", spc_ctx_n_ctx(md->ctx),
              (double)spc_ctx_kv_bytes(md->ctx) / (1 << 20));
@@ -627,6 +712,10 @@ static void md_free(struct spc__drafter *d) {
     spc__free(md->pend);
     spc__free(md->bpos);
     spc__free(md->btok);
+    spc__free(md->store_chunk);
+    spc__free(md->store_of);
+    spc__free(md->store_buf);
+    spc__free(md->slot_of);
     spc__free(md);
 }
 
@@ -701,6 +790,18 @@ int spc__drafter_model_new(struct spc__drafter **out, const struct spc__draft_cf
         }
         if (!st && (!md->score || !md->mass || !md->in_mem || (!md->view && (!md->have || !md->pend || !md->bpos || !md->btok))))
             st = spc__err(SPC_ERR_NOMEM, "draft: out of memory");
+        md->store_cap = md->view ? 0 : gp->draft_store / MEM_CHUNK;
+        if (!st && md->store_cap) {
+            md->pos_bytes = spc__ctx_kv_pos_bytes(md->ctx);
+            md->store_chunk = spc__calloc((size_t)md->store_cap, sizeof *md->store_chunk);
+            md->store_of = spc__alloc(sizeof *md->store_of * (size_t)md->n_chunk);
+            md->store_buf = spc__alloc((size_t)md->store_cap * MEM_CHUNK * md->pos_bytes);
+            md->slot_of = spc__alloc(sizeof *md->slot_of * ((size_t)cfg->n_ctx + 1));
+            if (!md->store_chunk || !md->store_of || !md->store_buf || !md->slot_of)
+                st = spc__err(SPC_ERR_NOMEM, "draft: out of memory (a masw store of %d positions)", gp->draft_store);
+            else
+                for (int b = 0; b < md->n_chunk; b++) md->store_of[b] = -1;
+        }
         if (!st && !(st = spc__ctx_att_collect(cfg->target_ctx, MEM_CHUNK, 0)))    /* the target's sums: now, not in the loop */
             st = spc__ctx_att_collect(cfg->target_ctx, 0, 0);
     }

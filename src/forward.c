@@ -339,6 +339,38 @@ int spc_kv_evict(struct spc_ctx *c, int seq, int start, int n) {
     return SPC_OK;
 }
 
+size_t spc__ctx_kv_pos_bytes(const struct spc_ctx *c) { return 2 * (size_t)c->m->hp.n_layer * kv_dim(c->m) * c->kv_elt; }
+
+int spc__kv_get(const struct spc_ctx *c, int seq, int slot, void *dst) {
+    if (seq < 0 || seq >= c->p.n_seq || slot < 0 || slot >= c->kv_len[seq])
+        return spc__err(SPC_ERR_INVALID, "kv: no slot %d in sequence %d", slot, seq);
+    size_t row = kv_head_row(c);
+    uint8_t *d = dst;
+    for (int il = 0; il < c->m->hp.n_layer; il++)
+        for (int h = 0; h < c->m->hp.n_head_kv; h++, d += 2 * row) {
+            memcpy(d, kv_at(c, c->kv_k, seq, il, h, slot), row);
+            memcpy(d + row, kv_at(c, c->kv_v, seq, il, h, slot), row);
+        }
+    return SPC_OK;
+}
+
+int spc__kv_put(struct spc_ctx *c, int seq, const void *src, int32_t tok, int32_t pos) {
+    if (seq < 0 || seq >= c->p.n_seq) return spc__err(SPC_ERR_INVALID, "kv: no sequence %d", seq);
+    int slot = c->kv_len[seq];
+    if (slot >= c->p.n_ctx) return spc__err(SPC_ERR_CONTEXT, "kv: sequence %d is full (%d positions)", seq, slot);
+    size_t row = kv_head_row(c);
+    const uint8_t *sp = src;
+    for (int il = 0; il < c->m->hp.n_layer; il++)
+        for (int h = 0; h < c->m->hp.n_head_kv; h++, sp += 2 * row) {
+            memcpy(kv_at(c, c->kv_k, seq, il, h, slot), sp, row);
+            memcpy(kv_at(c, c->kv_v, seq, il, h, slot), sp + row, row);
+        }
+    c->kv_tok[(size_t)seq * c->p.n_ctx + slot] = tok;
+    c->kv_pos[(size_t)seq * c->p.n_ctx + slot] = pos;
+    c->kv_len[seq] = slot + 1;
+    return SPC_OK;
+}
+
 const int32_t *spc_kv_positions(const struct spc_ctx *c, int seq) {
     return c && seq >= 0 && seq < c->p.n_seq ? c->kv_pos + (size_t)seq * c->p.n_ctx : NULL;
 }

@@ -93,6 +93,13 @@ int spc__ctx_logits_width(const struct spc_ctx *c);
 /* The K (kv = 0) or V (kv = 1) row of KV head kvh at (seq, layer, slot) and its size; NULL past the
  * sequence's length. For tests (KV after rollback equals KV after a fresh prefill). */
 const void *spc__ctx_kv_row(const struct spc_ctx *c, int kv, int seq, int il, int kvh, int slot, size_t *bytes);
+/* One position's K and V over all layers and KV heads: spc__ctx_kv_pos_bytes bytes, which
+ * spc__kv_get copies out of a slot and spc__kv_put appends as a new last slot (token tok at position
+ * pos). A drafter keeps evicted stretches of its cache this way and brings them back without
+ * re-forwarding them (the rows carry RoPE at their positions, so they must return to the same). */
+size_t spc__ctx_kv_pos_bytes(const struct spc_ctx *c);
+int spc__kv_get(const struct spc_ctx *c, int seq, int slot, void *dst);
+int spc__kv_put(struct spc_ctx *c, int seq, const void *src, int32_t tok, int32_t pos);
 void spc__vocab_free(struct spc_vocab *v);
 
 #endif

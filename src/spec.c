@@ -102,6 +102,7 @@ struct spc_gen_params spc_gen_default_params(void) {
     p.draft_window = 1024;
     p.draft_memory = 512;
     p.draft_refresh = 2;
+    p.draft_store = 2048;
     return p;
 }
 
@@ -173,6 +174,8 @@ int spc_gen_new(struct spc_gen **out, const struct spc_model *m, const struct sp
         return spc__err(SPC_ERR_INVALID, "gen: bad drafter memory %d (want 0..%d)", p->draft_memory, 1 << 24);
     if (p->draft_kv == SPC_DRAFT_KV_MASW && (p->draft_refresh < 0 || p->draft_refresh > (1 << 24)))
         return spc__err(SPC_ERR_INVALID, "gen: bad drafter refresh %d (want 0..%d)", p->draft_refresh, 1 << 24);
+    if (p->draft_kv == SPC_DRAFT_KV_MASW && (p->draft_store < 0 || p->draft_store > (1 << 24)))
+        return spc__err(SPC_ERR_INVALID, "gen: bad drafter store %d (want 0..%d)", p->draft_store, 1 << 24);
     if (p->draft_kv != SPC_DRAFT_KV_FULL && (p->draft_sinks < 0 || p->draft_window < 64))
         return spc__err(SPC_ERR_INVALID, "gen: the drafter's window needs sinks >= 0 and a window >= 64 (got %d, %d)",
                         p->draft_sinks, p->draft_window);

@@ -56,6 +56,7 @@ struct bopts {
     int draft_kv[MAX_METHODS];          /* draft/selfspec/memory variants: ":window" or ":full" (-1: --draft-kv) */
     int draft_mem[MAX_METHODS];         /* ":maswN": masw with a memory of N positions (0: --draft-memory) */
     int draft_ref[MAX_METHODS];         /* ":masw[N]rR": re-forwarding R retrieved positions per catch-up pass (-1: --draft-refresh) */
+    int draft_sto[MAX_METHODS];         /* ":masw[N][rR]sS": a store of S evicted positions (-1: --draft-store) */
     char label[MAX_METHODS][48];        /* the name as given ("memory:fixed") */
     struct spc_gen_params gp;
 };
@@ -139,6 +140,7 @@ static int parse(int argc, char **argv, struct bopts *o) {
     o->draft_kv[o->n_methods] = -1;
     o->draft_mem[o->n_methods] = 0;
     o->draft_ref[o->n_methods] = -1;
+    o->draft_sto[o->n_methods] = -1;
     snprintf(o->label[o->n_methods++], sizeof o->label[0], "none");
     char buf[512];
     snprintf(buf, sizeof buf, "%s", methods);
@@ -149,15 +151,19 @@ static int parse(int argc, char **argv, struct bopts *o) {
         if (var) *var++ = 0;
         int mth = spc_spec_method_from_name(name), pol = -1;
         unsigned src = 0;
-        int dkv = -1, dmem = 0, dref = -1;
+        int dkv = -1, dmem = 0, dref = -1, dsto = -1;
         if (var && (mth == SPC_SPEC_DRAFT || mth == SPC_SPEC_SELFSPEC || mth == SPC_SPEC_MEMORY)) {
             /* a drafter KV policy suffix: draft:window, selfspec:full, memory:draft:window,
                draft:masw1024 (masw with that memory budget), draft:maswr16 / masw1024r16 (re-forwarding
-               16 retrieved positions per catch-up pass) */
+               16 retrieved positions per catch-up pass), draft:maswr8s0 / masws4096 (a store of that
+               many evicted positions) */
             char *last = strrchr(var, ':') ? strrchr(var, ':') + 1 : var;
             if (!strncmp(last, "masw", 4) && last[4]) {
+                char *s = strchr(last + 4, 's');
+                bool okm = !s || parse_int(s + 1, 0, 1 << 24, &dsto);
+                if (okm && s) *s = 0;
                 char *r = strchr(last + 4, 'r');
-                bool okm = !r || parse_int(r + 1, 0, 1 << 20, &dref);
+                okm = okm && (!r || parse_int(r + 1, 0, 1 << 20, &dref));
                 if (okm && r) *r = 0;
                 if (okm && (!last[4] || parse_int(last + 4, 1, 1 << 20, &dmem))) last[4] = 0;
             }
@@ -206,6 +212,7 @@ static int parse(int argc, char **argv, struct bopts *o) {
             o->draft_kv[o->n_methods] = dkv;
             o->draft_mem[o->n_methods] = dmem;
             o->draft_ref[o->n_methods] = dref;
+            o->draft_sto[o->n_methods] = dsto;
             snprintf(o->label[o->n_methods++], sizeof o->label[0], "%s", tok);
         }
         if (mth == SPC_SPEC_DRAFT && !o->draft) {
@@ -654,6 +661,7 @@ int cmd_bench_prompts(int argc, char **argv) {
         if (o.draft_kv[j] >= 0) gp.draft_kv = o.draft_kv[j];
         if (o.draft_mem[j] > 0) gp.draft_memory = o.draft_mem[j];
         if (o.draft_ref[j] >= 0) gp.draft_refresh = o.draft_ref[j];
+        if (o.draft_sto[j] >= 0) gp.draft_store = o.draft_sto[j];
         gp.ctx.n_ctx = o.n_ctx;
         gp.ctx.n_threads = o.n_threads;
         gp.target_ctx = tctx;
