@@ -206,11 +206,12 @@ static int store_save(struct mdraft *md, int w0) {
         for (x = a; x < e && md->slot_of[x] >= 0;) x++;
         if (a >= e || x < e) continue;
         int ent = md->n_store;
-        if (ent == md->store_cap) {
-            ent = 0;
-            for (int j = 1; j < md->n_store; j++)
-                if (md->score[md->store_chunk[j]] < md->score[md->store_chunk[ent]]) ent = j;
-            if (md->score[md->store_chunk[ent]] >= md->score[b]) continue;
+        if (ent == md->store_cap) {         /* replace the worst chunk not retrieved now */
+            ent = -1;
+            for (int j = 0; j < md->n_store; j++)
+                if (!md->in_mem[md->store_chunk[j]] && (ent < 0 || md->score[md->store_chunk[j]] < md->score[md->store_chunk[ent]]))
+                    ent = j;
+            if (ent < 0 || md->score[md->store_chunk[ent]] >= md->score[b]) continue;
             md->store_of[md->store_chunk[ent]] = -1;
         } else {
             md->n_store++;

@@ -479,6 +479,58 @@ TEST(explicit_positions_pass) {
     spc_ctx_free(two);
 }
 
+/* masw's store: a slot's K/V copied out (spc__kv_get), evicted and appended back (spc__kv_put) holds
+   the same bytes, token and position at every layer and head, and the next token's logits equal
+   those of a cache that never lost the stretch (up to the order of the attention's sums). */
+TEST(kv_store_round_trip) {
+    if (!setup_small()) SKIP("model smollm2-135m not cached");
+    int32_t t[25];
+    for (int i = 0; i < 25; i++) t[i] = 300 + (i * 71) % 4000;
+    struct spc_ctx_params cp;
+    struct spc_ctx *one, *two;
+    CHECK_OK(f32_pair(&one, &two, &cp));
+    CHECK_OK(spc_forward(one, &(struct spc_batch){ .n = 24, .token = t }));
+    CHECK_OK(spc_forward(two, &(struct spc_batch){ .n = 24, .token = t }));
+    size_t pb = spc__ctx_kv_pos_bytes(one);
+    CHECK(pb == 2 * (size_t)spc_model_n_layer(g_m) * g_m->hp.n_head_kv * g_m->hp.head_dim * sizeof(float));
+    uint8_t *buf = malloc(8 * pb);
+    CHECK(buf != NULL);
+    if (!buf) return;
+    for (int i = 0; i < 8; i++) CHECK_OK(spc__kv_get(one, 0, 8 + i, buf + (size_t)i * pb));
+    CHECK(spc__kv_get(one, 0, 24, buf) == SPC_ERR_INVALID);        /* past the end */
+    CHECK_OK(spc_kv_evict(one, 0, 4, 12));                         /* positions 0-3 and 16-23 stay */
+    for (int i = 0; i < 8; i++) CHECK_OK(spc__kv_put(one, 0, buf + (size_t)i * pb, t[8 + i], 8 + i));
+    CHECK_OK(spc_kv_evict(two, 0, 4, 4));                          /* 0-3 and 8-23, in order */
+    CHECK(spc_kv_len(one, 0) == 20 && spc_kv_len(two, 0) == 20);
+    const int32_t *p1 = spc_kv_positions(one, 0), *k1 = spc_kv_tokens(one, 0);
+    long bad = 0;
+    for (int s = 12; s < 20; s++) {
+        bad += p1[s] != s - 4 || k1[s] != t[s - 4];
+        for (int il = 0; il < spc_model_n_layer(g_m); il++)
+            for (int h = 0; h < g_m->hp.n_head_kv; h++)
+                for (int kv = 0; kv < 2; kv++) {
+                    size_t n1, n2;
+                    const void *r1 = spc__ctx_kv_row(one, kv, 0, il, h, s, &n1), *r2 = spc__ctx_kv_row(two, kv, 0, il, h, s - 8, &n2);
+                    bad += !r1 || !r2 || n1 != n2 || memcmp(r1, r2, n1);
+                }
+    }
+    CHECK_MSG(bad == 0, "%ld restored rows differ (position, token, K or V)", bad);
+    spc__ctx_set_next_pos(one, 24);
+    CHECK_OK(spc_forward(one, &(struct spc_batch){ .n = 1, .token = t + 24 }));
+    CHECK_OK(spc_forward(two, &(struct spc_batch){ .n = 1, .token = t + 24 }));
+    const float *l1 = spc_ctx_logits(one, 0), *l2 = spc_ctx_logits(two, 0);
+    float dmax = 0;
+    for (int i = 0; l1 && l2 && i < spc_model_n_vocab(g_m); i++) dmax = fmaxf(dmax, fabsf(l1[i] - l2[i]));
+    CHECK_MSG(l1 && l2 && dmax < 1e-3f, "logits after the restored stretch differ by %g", dmax);
+    /* a full cache refuses another slot */
+    CHECK_OK(spc_kv_truncate(one, 0, 0));
+    for (int i = 0; i < cp.n_ctx; i++) CHECK_OK(spc__kv_put(one, 0, buf, t[8], i));
+    CHECK(spc__kv_put(one, 0, buf, t[8], cp.n_ctx) == SPC_ERR_CONTEXT && spc_kv_len(one, 0) == cp.n_ctx);
+    free(buf);
+    spc_ctx_free(one);
+    spc_ctx_free(two);
+}
+
 TEST(multi_sequence_batch) {
     if (!setup_small()) SKIP("model smollm2-135m not cached");
     int nv = spc_model_n_vocab(g_m);
@@ -598,6 +650,7 @@ int main(int argc, char **argv) {
     RUN(tree_and_compaction);
     RUN(evict_keeps_positions);
     RUN(explicit_positions_pass);
+    RUN(kv_store_round_trip);
     RUN(multi_sequence_batch);
     RUN(context_overflow_is_an_error);
     RUN(no_allocation_in_decode_loop);

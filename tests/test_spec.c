@@ -312,6 +312,14 @@ static void long_code_prompt(char *prompt, size_t cap) {
 
 /* The drafter's KV window (sinks + recent positions, the middle evicted, positions kept): with a
    prompt several times the window, greedy output still equals plain decoding at every K. */
+/* The number just before `suffix` in s, or -1. */
+static long number_before(const char *s, const char *suffix) {
+    const char *p = strstr(s, suffix);
+    if (!p) return -1;
+    while (p > s && p[-1] >= '0' && p[-1] <= '9') p--;
+    return p[0] >= '0' && p[0] <= '9' ? strtol(p, NULL, 10) : -1;
+}
+
 TEST(lossless_draft_kv_window) {
     if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
     char prompt[4096];
@@ -346,16 +354,24 @@ TEST(lossless_draft_kv_window) {
     gp = params(SPC_SPEC_DRAFT, 4);
     gp.draft_model = g_small;
     gp.draft_p_min = 0;
-    CHECK_OK(spc_gen_new(&g, g_small, &gp));
-    rq.n_predict = 120;
-    CHECK_OK(spc_gen_run(g, &rq, NULL, NULL, &res));
-    CHECK(res.n_tokens == 120 && memcmp(res.tokens, ref, sizeof ref) == 0);
-    info = spc_gen_drafter_info(g);
-    const char *rf = strstr(info, " positions re-forwarded");
-    int refwd = 0;
-    while (rf && rf > info && rf[-1] != '(') rf--;
-    CHECK_MSG(rf && sscanf(rf, "%d", &refwd) == 1 && refwd > 0, "masw re-forwarded nothing: %s", info);
-    spc_gen_free(g);
+    /* with the store (the default) chunks the cache evicted come back by copy, so fewer positions
+       are re-forwarded than without it */
+    long refwd[2], copied[2];
+    for (int s = 0; s < 2; s++) {
+        gp.draft_store = s ? 0 : 2048;
+        CHECK_OK(spc_gen_new(&g, g_small, &gp));
+        rq.n_predict = 120;
+        CHECK_OK(spc_gen_run(g, &rq, NULL, NULL, &res));
+        CHECK(res.n_tokens == 120 && memcmp(res.tokens, ref, sizeof ref) == 0);
+        info = spc_gen_drafter_info(g);
+        refwd[s] = number_before(info, " positions re-forwarded");
+        copied[s] = number_before(info, " positions copied back");
+        printf("    store %d: %ld re-forwarded, %ld copied back: %s\n", gp.draft_store, refwd[s], copied[s], info);
+        spc_gen_free(g);
+    }
+    CHECK_MSG(refwd[1] > 0, "masw re-forwarded nothing without a store");
+    CHECK_MSG(copied[0] > 0 && copied[1] == -1 && refwd[0] < refwd[1], "store: %ld copied back, %ld re-forwarded (without: %ld)",
+              copied[0], refwd[0], refwd[1]);
     g_draft_kv = SPC_DRAFT_KV_FULL;
 }
 
