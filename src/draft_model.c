@@ -105,7 +105,11 @@ enum { WIN_SLACK = 64 };     /* evict in steps of at least this many positions (
    drafter's catch-up pass over the one or two tokens verification committed is bound by reading
    the weights, and a few more positions in it cost little (mm_lab, q8_0: 2 positions 0.98 ms per
    matrix, 4: 1.08). So the retrieved positions ride along, gp->draft_refresh per catch-up pass, and
-   the selection holds until they are all in. */
+   the selection holds until they are all in. Before that, the store: when the cache evicts the
+   middle, the best-scored chunks going (gp->draft_store positions of them, a fixed budget like the
+   cache's) keep their K/V rows, and a retrieved chunk found there is copied back at once (its rows
+   carry RoPE at their own positions, which they return to); only chunks the store lost or never
+   held are re-forwarded. */
 enum { MEM_CHUNK = 32, MEM_PRIME = 8 };
 #define MEM_DECAY 0.7f
 #define MEM_STICKY 1.25f

@@ -743,8 +743,9 @@ int cmd_bench_prompts(int argc, char **argv) {
                 a->n_compared++;
                 a->n_lossless += same[j];
             }
-            fprintf(stderr, " %s %.1f t/s%s", o.label[j], gen_s[j] > 0 ? st_m[j].n_gen / gen_s[j] : 0,
-                    same[j] ? "" : " (DIFFERS)");
+            fprintf(stderr, " %s %.1f t/s", o.label[j], gen_s[j] > 0 ? st_m[j].n_gen / gen_s[j] : 0);
+            if (j) fprintf(stderr, " %ld/%ld", (long)st_m[j].n_accepted, (long)st_m[j].n_drafted);  /* accepted/drafted */
+            fprintf(stderr, "%s", same[j] ? "" : " (DIFFERS)");
         }
         fprintf(stderr, "\n");
     }
