@@ -187,9 +187,29 @@ static int view_slots(struct mdraft *md, int n) {
 }
 
 /* The history positions of chunk b as the store keeps it (a whole chunk past the sinks). */
-static void store_span(const struct mdraft *md, int b, int *a, int *e) {
-    *a = b * MEM_CHUNK > md->sinks ? b * MEM_CHUNK : md->sinks;
-    *e = (b + 1) * MEM_CHUNK;
+static void store_span(const struct mdraft *md, int b, int *a, int *e) { chunk_span(md, b, (b + 1) * MEM_CHUNK, a, e); }
+
+/* The positions below n, missing from the cache (md->have), of the retrieved chunks the store holds:
+   counted, or (copy) appended from the store at their own positions. Returns the count or a status. */
+static int store_restore(struct mdraft *md, const int32_t *hist, int n, bool copy) {
+    int got = 0;
+    for (int b = md->sinks / MEM_CHUNK; b < md->n_chunk && b * MEM_CHUNK < n - md->window; b++) {
+        if (!md->in_mem[b] || md->store_of[b] < 0) continue;
+        int a, e;
+        store_span(md, b, &a, &e);
+        const uint8_t *src = md->store_buf + (size_t)md->store_of[b] * MEM_CHUNK * md->pos_bytes;
+        for (int x = a; x < e && x < n; x++) {
+            if (md->have[x]) continue;
+            got++;
+            if (!copy) continue;
+            int st = spc__kv_put(md->ctx, 0, src + (size_t)(x - a) * md->pos_bytes, hist[x], x);
+            if (st) return st;
+            md->have[x] = 1;
+            md->n_evict--;
+            md->n_restored++;
+        }
+    }
+    return got;
 }
 
 /* masw's store, before md_fit evicts the middle [sinks, w0): each chunk about to go whole (not
@@ -276,30 +296,12 @@ static int mem_refresh(struct mdraft *md, const int32_t *hist, int n) {
     mem_select(md, n, md->have);
     int st = md_fit(md, n, false);
     if (st) return st;
-    int w0 = n - md->window, need = 0;
-    for (int b = md->sinks / MEM_CHUNK; md->store_cap && b < md->n_chunk && b * MEM_CHUNK < w0; b++) {
-        if (!md->in_mem[b] || md->store_of[b] < 0) continue;
-        int a, e;
-        store_span(md, b, &a, &e);
-        for (int x = a; x < e && x < n; x++) need += !md->have[x];
-    }
+    int w0 = n - md->window, need = md->store_cap ? store_restore(md, hist, n, false) : 0;
     if (need) {
         /* room first: what the selection dropped goes now rather than at the next slack */
         if (spc_kv_len(md->ctx, 0) + need > md->sinks + md->window + md->memory + WIN_SLACK && (st = md_fit(md, n, true)))
             return st;
-        for (int b = md->sinks / MEM_CHUNK; b < md->n_chunk && b * MEM_CHUNK < w0; b++) {
-            if (!md->in_mem[b] || md->store_of[b] < 0) continue;
-            int a, e;
-            store_span(md, b, &a, &e);
-            const uint8_t *src = md->store_buf + (size_t)md->store_of[b] * MEM_CHUNK * md->pos_bytes;
-            for (int x = a; x < e && x < n; x++) {
-                if (md->have[x]) continue;
-                if ((st = spc__kv_put(md->ctx, 0, src + (size_t)(x - a) * md->pos_bytes, hist[x], x))) return st;
-                md->have[x] = 1;
-                md->n_evict--;
-                md->n_restored++;
-            }
-        }
+        if ((st = store_restore(md, hist, n, true)) < 0) return st;
     }
     md->n_pend = 0;
     for (int b = md->sinks / MEM_CHUNK; b < md->n_chunk && b * MEM_CHUNK < w0; b++) {
