@@ -256,6 +256,14 @@ int spc_kv_compact(struct spc_ctx *ctx, int seq, int start, const int32_t *keep,
 int spc_kv_evict(struct spc_ctx *ctx, int seq, int start, int n);
 /* The position of each slot of seq, spc_kv_len of them (slot i holds position i unless evicted). */
 const int32_t *spc_kv_positions(const struct spc_ctx *ctx, int seq);
+/* Saves the first n slots of seq (tokens, positions, K/V) to path (written to path.tmp, then
+ * renamed); spc_kv_load replaces seq's cache with a saved one. A file saved with another model file
+ * (by its fingerprint) or KV type is refused (SPC_ERR_INVALID), one longer than the context gives
+ * SPC_ERR_CONTEXT, a damaged one SPC_ERR_FORMAT, a missing one SPC_ERR_NOTFOUND; the sequence is left
+ * empty if the load failed after it began reading the rows. Prompt caching across runs (the
+ * prefilled prompt of a long document is loaded instead of forwarded again). */
+int spc_kv_save(const struct spc_ctx *ctx, int seq, int n, const char *path);
+int spc_kv_load(struct spc_ctx *ctx, int seq, const char *path);
 
 /* ---- sampling --------------------------------------------------------------------------- */
 
@@ -311,6 +319,9 @@ enum spc_spec_method { SPC_SPEC_NONE = 0, SPC_SPEC_DRAFT = 1, SPC_SPEC_PLD = 2, 
  * and the last window positions, or those plus the memory: the chunks of the evicted middle that
  * the target attended to most (MASW, memory-augmented sliding window). */
 enum spc_draft_kv { SPC_DRAFT_KV_FULL = 0, SPC_DRAFT_KV_WINDOW = 1, SPC_DRAFT_KV_MASW = 2 };
+/* How masw scores a chunk from the target's attention: the probability mass it receives (all heads
+ * and positions), or the sum over heads and positions of the largest probability one gives it. */
+enum spc_draft_score { SPC_DRAFT_SCORE_MASS = 0, SPC_DRAFT_SCORE_PEAK = 1 };
 /* How the memory drafter decides the draft length of a step. */
 enum spc_draft_policy { SPC_POLICY_FIXED = 0, SPC_POLICY_THRESHOLD = 1, SPC_POLICY_ADAPTIVE = 2 };
 int spc_draft_policy_from_name(const char *name);     /* "fixed", "threshold", "adaptive"; -1 if unknown */
@@ -353,6 +364,8 @@ struct spc_gen_params {
     int draft_refresh;          /* masw, draft model: retrieved positions re-forwarded per catch-up pass (default 2) */
     int draft_store;            /* masw, draft model: positions of evicted chunks whose K/V are kept to bring
                                    back without re-forwarding (default 2048; 0: none) */
+    int draft_score;            /* masw: how a chunk is scored from the target's attention (enum
+                                   spc_draft_score) */
     int draft_tree;             /* memory, adaptive policy: 1 (default) proposes a token tree where
                                    several continuations are plausible; 0: chains only */
     int memory_model;           /* memory: 0 alone; SPC_SPEC_DRAFT or SPC_SPEC_SELFSPEC: hybrid, the

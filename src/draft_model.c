@@ -48,6 +48,7 @@ struct mdraft {
     int kv_policy, sinks, window;   /* SPC_DRAFT_KV_*; window: positions kept at the start and end */
     bool view;                      /* selfspec: drafts on a view of the target's cache */
     int memory;                     /* masw: positions of retrieved chunks */
+    bool peak;                      /* masw: chunks scored by the heads' peak attention (gp->draft_score) */
     int refresh;                    /* masw, own cache: positions re-inserted per catch-up pass (gp->draft_refresh) */
     int n_chunk;                    /* masw: chunks of MEM_CHUNK history positions */
     float *score;                   /* masw: per chunk, the target's decayed attention to it */
@@ -357,7 +358,7 @@ static int view_catch_up(struct mdraft *md, const int32_t *hist, int n_hist) {
         return spc__err(SPC_ERR_INVALID, "selfspec: %d history tokens are not in the target's cache", n_hist - tl);
     if (md->kv_policy == SPC_DRAFT_KV_MASW) {
         mem_select(md, tl, NULL);
-        int st = spc__ctx_att_collect(md->target_ctx, MEM_CHUNK, md->sinks);  /* during the verification */
+        int st = spc__ctx_att_collect(md->target_ctx, MEM_CHUNK, md->sinks, md->peak);  /* during the verification */
         if (st) return st;
     }
     int nv = view_slots(md, tl);
@@ -376,7 +377,7 @@ static int md_propose(struct spc__drafter *d, const int32_t *hist, int n_hist, i
     if (md->n_past > n_hist - 1) md->n_past = n_hist - 1;
     int st = md->view ? SPC_OK : spc_kv_truncate(md->ctx, 0, md->n_past - md->n_evict);
     if (!st && !md->view && md->kv_policy == SPC_DRAFT_KV_MASW && !(st = mem_refresh(md, hist, md->n_past)))
-        st = spc__ctx_att_collect(md->target_ctx, MEM_CHUNK, md->sinks);  /* during the verification */
+        st = spc__ctx_att_collect(md->target_ctx, MEM_CHUNK, md->sinks, md->peak);  /* during the verification */
     double t0 = spc__now();
     int li = st ? st : md->view ? view_catch_up(md, hist, n_hist) : md_forward_hist(md, hist, md->n_past, n_hist);
     if (li < 0) return li;
@@ -443,7 +444,7 @@ static void md_observe(struct spc__drafter *d, const int32_t *hist, int n_hist, 
     (void)hist, (void)nd, (void)na;
     struct mdraft *md = (struct mdraft *)d;
     if (md->n_past > n_hist - 1) md->n_past = n_hist - 1;
-    if (md->kv_policy == SPC_DRAFT_KV_MASW) spc__ctx_att_collect(md->target_ctx, 0, 0);
+    if (md->kv_policy == SPC_DRAFT_KV_MASW) spc__ctx_att_collect(md->target_ctx, 0, 0, false);
 }
 
 /* ---- selfspec: the skipped set ---- */
@@ -655,9 +656,9 @@ static int md_prefilled(struct spc__drafter *d, const int32_t *hist, int n_hist)
     if (n > md->sinks + md->window && spc_kv_len(md->target_ctx, 0) == n) {
         int tail = n - md->sinks < MEM_PRIME ? n - md->sinks : MEM_PRIME;
         if (!(st = spc_kv_truncate(md->target_ctx, 0, n - tail)) &&
-            !(st = spc__ctx_att_collect(md->target_ctx, MEM_CHUNK, md->sinks))) {
+            !(st = spc__ctx_att_collect(md->target_ctx, MEM_CHUNK, md->sinks, md->peak))) {
             int li = spc__forward_tokens(md->target_ctx, hist + n - tail, tail, md->gp->ctx.n_batch);
-            st = li < 0 ? li : spc__ctx_att_collect(md->target_ctx, 0, 0);
+            st = li < 0 ? li : spc__ctx_att_collect(md->target_ctx, 0, 0, false);
         }
         if (st) return st;
         mem_select(md, n, NULL);
@@ -684,7 +685,8 @@ static const char *md_describe(struct spc__drafter *d) {
     else desc_add(md, "%s; KV %s", md->info, pol[md->kv_policy]);
     if (md->kv_policy != SPC_DRAFT_KV_FULL) desc_add(md, ": %d sinks + %d recent", md->sinks, md->window);
     if (md->kv_policy == SPC_DRAFT_KV_MASW) {
-        desc_add(md, " + memory of %d in chunks of %d: %d held", md->memory, MEM_CHUNK, md->n_sel);
+        desc_add(md, " + memory of %d in chunks of %d (scored by %s attention): %d held", md->memory, MEM_CHUNK,
+                 md->peak ? "peak" : "mass of", md->n_sel);
         int shown = 0;          /* the positions held, as ranges (the first few) */
         for (int b = 0; b < md->n_chunk && shown < 6; b++) {
             if (!md->in_mem[b] || (b && md->in_mem[b - 1])) continue;
@@ -755,6 +757,7 @@ int spc__drafter_model_new(struct spc__drafter **out, const struct spc__draft_cf
     md->window = gp->draft_window;
     md->memory = gp->draft_memory;
     md->refresh = gp->draft_refresh;
+    md->peak = gp->draft_score == SPC_DRAFT_SCORE_PEAK;
     md->view = selfspec;
     struct spc_ctx_params cp = gp->ctx;
     cp.n_ctx = cfg->n_ctx;
@@ -809,8 +812,8 @@ int spc__drafter_model_new(struct spc__drafter **out, const struct spc__draft_cf
             else
                 for (int b = 0; b < md->n_chunk; b++) md->store_of[b] = -1;
         }
-        if (!st && !(st = spc__ctx_att_collect(cfg->target_ctx, MEM_CHUNK, 0)))    /* the target's sums: now, not in the loop */
-            st = spc__ctx_att_collect(cfg->target_ctx, 0, 0);
+        if (!st && !(st = spc__ctx_att_collect(cfg->target_ctx, MEM_CHUNK, 0, false)))    /* the target's sums: now, not in the loop */
+            st = spc__ctx_att_collect(cfg->target_ctx, 0, 0, false);
     }
     if (!st && md->sampling) {
         struct spc_sampler_params sp = gp->sampling;

@@ -14,11 +14,15 @@
  *
  * KV layout: per sequence, per layer, n_ctx slots of n_head_kv * head_dim values (f16 or f32).
  * Nothing is allocated after spc_ctx_new.
- * Depends on: base, pool, quant, matmul, model.
+ * Depends on: base, pool, quant, matmul, model, gguf (a saved cache's model fingerprint).
  */
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <string.h>
 
+#include "gguf.h"
 #include "matmul.h"
 #include "model.h"
 #include "ops.h"
@@ -57,6 +61,7 @@ struct spc_ctx {
     /* attention statistics (spc__ctx_att_collect): per thread, the attention probability mass that
        sequence 0's prefix keys from slot stat_from on received, per chunk of stat_chunk slots */
     int stat_chunk, stat_from, n_stat, stat_alloc;
+    bool stat_peak;                 /* per row and chunk its largest probability, not the sum */
     float *stat;                    /* n_threads x n_stat */
     /* the next forward only: sequence 0's positions start at next_pos (-1: after the last slot's;
        spc__ctx_set_next_pos), or are given one by one (pos_list; spc__ctx_set_next_positions), and
@@ -265,7 +270,7 @@ void spc__ctx_set_next_positions(struct spc_ctx *c, const int32_t *pos) {
     c->pos_list = pos;
 }
 
-int spc__ctx_att_collect(struct spc_ctx *c, int chunk, int from) {
+int spc__ctx_att_collect(struct spc_ctx *c, int chunk, int from, bool peak) {
     if (chunk <= 0) {
         c->stat_chunk = 0;
         return SPC_OK;
@@ -280,6 +285,7 @@ int spc__ctx_att_collect(struct spc_ctx *c, int chunk, int from) {
     }
     c->stat_chunk = chunk;
     c->stat_from = from < 0 ? 0 : from;
+    c->stat_peak = peak;
     return SPC_OK;
 }
 
@@ -369,6 +375,93 @@ int spc__kv_put(struct spc_ctx *c, int seq, const void *src, int32_t tok, int32_
     c->kv_pos[(size_t)seq * c->p.n_ctx + slot] = pos;
     c->kv_len[seq] = slot + 1;
     return SPC_OK;
+}
+
+/* ---- saved caches (prompt caching across runs) ----
+   A file: "SPCKV001", the model's fingerprint (u64), then u32 kv_elt, n_layer, n_head_kv, head_dim
+   and n; the n tokens and n positions (i32); then per layer and KV head its n K rows and n V rows,
+   as the cache holds them (host byte order). */
+static const char kv_magic[8] = { 'S', 'P', 'C', 'K', 'V', '0', '0', '1' };
+
+int spc_kv_save(const struct spc_ctx *c, int seq, int n, const char *path) {
+    if (!c || !path) return spc__err(SPC_ERR_INVALID, "kv save: NULL argument");
+    if (seq < 0 || seq >= c->p.n_seq) return spc__err(SPC_ERR_INVALID, "kv save: no sequence %d", seq);
+    if (n < 0 || n > c->kv_len[seq])
+        return spc__err(SPC_ERR_INVALID, "kv save: sequence %d holds %d positions, not %d", seq, c->kv_len[seq], n);
+    const struct spc_hparams *hp = &c->m->hp;
+    size_t plen = strlen(path);
+    char *tmp = spc__alloc(plen + 5);
+    if (!tmp) return spc__err(SPC_ERR_NOMEM, "kv save: out of memory");
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp", 5);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        int st = spc__err(SPC_ERR_IO, "kv save: cannot write '%s': %s", tmp, strerror(errno));
+        spc__free(tmp);
+        return st;
+    }
+    uint64_t fp = spc__gguf_fingerprint(c->m->gguf);
+    uint32_t h[5] = { (uint32_t)c->kv_elt, (uint32_t)hp->n_layer, (uint32_t)hp->n_head_kv, (uint32_t)hp->head_dim, (uint32_t)n };
+    bool ok = fwrite(kv_magic, 1, 8, f) == 8 && fwrite(&fp, 8, 1, f) == 1 && fwrite(h, 4, 5, f) == 5 &&
+              fwrite(c->kv_tok + (size_t)seq * c->p.n_ctx, 4, (size_t)n, f) == (size_t)n &&
+              fwrite(c->kv_pos + (size_t)seq * c->p.n_ctx, 4, (size_t)n, f) == (size_t)n;
+    size_t rows = (size_t)n * kv_head_row(c);
+    for (int il = 0; ok && il < hp->n_layer; il++)
+        for (int kh = 0; ok && kh < hp->n_head_kv; kh++)
+            ok = fwrite(kv_at(c, c->kv_k, seq, il, kh, 0), 1, rows, f) == rows &&
+                 fwrite(kv_at(c, c->kv_v, seq, il, kh, 0), 1, rows, f) == rows;
+    ok &= fclose(f) == 0;
+    int st = SPC_OK;
+    if (!ok || rename(tmp, path)) {
+        st = spc__err(SPC_ERR_IO, "kv save: cannot write '%s': %s", ok ? path : tmp, strerror(errno));
+        remove(tmp);
+    }
+    spc__free(tmp);
+    return st;
+}
+
+int spc_kv_load(struct spc_ctx *c, int seq, const char *path) {
+    if (!c || !path) return spc__err(SPC_ERR_INVALID, "kv load: NULL argument");
+    if (seq < 0 || seq >= c->p.n_seq) return spc__err(SPC_ERR_INVALID, "kv load: no sequence %d", seq);
+    const struct spc_hparams *hp = &c->m->hp;
+    FILE *f = fopen(path, "rb");
+    if (!f) return spc__err(errno == ENOENT ? SPC_ERR_NOTFOUND : SPC_ERR_IO, "kv load: cannot open '%s': %s", path, strerror(errno));
+    char magic[8];
+    uint64_t fp;
+    uint32_t h[5];
+    int st = SPC_OK;
+    if (fread(magic, 1, 8, f) != 8 || memcmp(magic, kv_magic, 8) || fread(&fp, 8, 1, f) != 1 || fread(h, 4, 5, f) != 5) {
+        st = spc__err(SPC_ERR_FORMAT, "kv load: '%s' is not a saved KV cache", path);
+    } else if (fp != spc__gguf_fingerprint(c->m->gguf) || h[1] != (uint32_t)hp->n_layer ||
+               h[2] != (uint32_t)hp->n_head_kv || h[3] != (uint32_t)hp->head_dim) {
+        st = spc__err(SPC_ERR_INVALID, "kv load: '%s' was saved with another model", path);
+    } else if (h[0] != (uint32_t)c->kv_elt) {
+        st = spc__err(SPC_ERR_INVALID, "kv load: '%s' holds an %s cache; the context's is %s", path, h[0] == 2 ? "f16" : "f32",
+                      c->kv_elt == 2 ? "f16" : "f32");
+    } else if (h[4] > (uint32_t)c->p.n_ctx) {
+        st = spc__err(SPC_ERR_CONTEXT, "kv load: '%s' holds %u positions; the context holds %d", path, h[4], c->p.n_ctx);
+    }
+    int n = (int)h[4];
+    size_t rows = (size_t)n * kv_head_row(c);
+    if (!st) {      /* the exact size, before anything changes */
+        long want = 8 + 8 + 20 + 8L * n + 2L * hp->n_layer * hp->n_head_kv * (long)rows;
+        if (fseek(f, 0, SEEK_END) || ftell(f) != want || fseek(f, 8 + 8 + 20, SEEK_SET))
+            st = spc__err(SPC_ERR_FORMAT, "kv load: '%s' is truncated or has trailing bytes (want %ld bytes)", path, want);
+    }
+    int32_t *tok = c->kv_tok + (size_t)seq * c->p.n_ctx, *pos = c->kv_pos + (size_t)seq * c->p.n_ctx;
+    if (!st) c->kv_len[seq] = 0;        /* from here on a failure leaves the sequence empty */
+    if (!st && (fread(tok, 4, (size_t)n, f) != (size_t)n || fread(pos, 4, (size_t)n, f) != (size_t)n))
+        st = spc__err(SPC_ERR_IO, "kv load: cannot read '%s'", path);
+    for (int i = 0; !st && i < n; i++)
+        if (tok[i] < 0 || tok[i] >= hp->n_vocab || pos[i] < 0 || pos[i] >= (1 << 30))
+            st = spc__err(SPC_ERR_FORMAT, "kv load: '%s': slot %d holds token %d at position %d", path, i, tok[i], pos[i]);
+    for (int il = 0; !st && il < hp->n_layer; il++)
+        for (int kh = 0; !st && kh < hp->n_head_kv; kh++)
+            if (fread(kv_at(c, c->kv_k, seq, il, kh, 0), 1, rows, f) != rows || fread(kv_at(c, c->kv_v, seq, il, kh, 0), 1, rows, f) != rows)
+                st = spc__err(SPC_ERR_IO, "kv load: cannot read '%s'", path);
+    fclose(f);
+    if (!st) c->kv_len[seq] = n;
+    return st;
 }
 
 const int32_t *spc_kv_positions(const struct spc_ctx *c, int seq) {
@@ -547,7 +640,7 @@ static void att_axpy(const struct spc_ops *ops, bool f16, float *out, int nq, in
 }
 
 /* Adds the rows' probabilities of prefix slots first.. (n of them) from stat_from on to this
-   thread's per-chunk sums. */
+   thread's per-chunk sums (stat_peak: each row's largest probability in the chunk). */
 static void att_stat(struct spc_ctx *c, int ith, const float *p, size_t ss, int rows, int first, int n) {
     float *st = c->stat + (size_t)ith * c->n_stat;
     int ch = c->stat_chunk, s0 = c->stat_from > first ? c->stat_from - first : 0;
@@ -557,7 +650,10 @@ static void att_stat(struct spc_ctx *c, int ith, const float *p, size_t ss, int 
             int slot = first + s, b = slot / ch, end = (b + 1) * ch - first;
             if (end > n) end = n;
             float sum = 0;
-            for (; s < end; s++) sum += pj[s];
+            if (c->stat_peak)
+                for (; s < end; s++) sum = pj[s] > sum ? pj[s] : sum;
+            else
+                for (; s < end; s++) sum += pj[s];
             st[b] += sum;
         }
     }

@@ -333,6 +333,20 @@ void spc__gguf_release(const struct spc_gguf *g, const void *p, size_t n) {
     if (e > a) madvise((void *)a, e - a, MADV_DONTNEED);
 }
 
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+uint64_t spc__gguf_fingerprint(const struct spc_gguf *g) {
+    uint64_t h = fnv1a(0xcbf29ce484222325ull, g->base, g->data_offset < g->size ? g->data_offset : g->size);
+    h = fnv1a(h, &g->size, sizeof g->size);
+    for (int64_t i = 0; i < g->n_tensors; i++)
+        h = fnv1a(h, g->tensors[i].data, g->tensors[i].size < 64 ? g->tensors[i].size : 64);
+    return h;
+}
+
 void spc_gguf_close(struct spc_gguf *g) {
     if (!g) return;
     for (int64_t i = 0; i < g->n_kv; i++) {

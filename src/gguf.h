@@ -21,5 +21,8 @@ size_t spc__gguf_type_size(enum spc_gguf_type t);
 /* Tells the kernel that [p, p + n) of a mapped file will not be read again (the whole pages inside
    it leave the process's resident set; the file keeps them). No effect on a caller's buffer. */
 void spc__gguf_release(const struct spc_gguf *g, const void *p, size_t n);
+/* 64-bit FNV-1a over the file's header and metadata (everything before the tensor data), its size
+   and the first bytes of every tensor: tells one model file from another (a saved KV cache's key). */
+uint64_t spc__gguf_fingerprint(const struct spc_gguf *g);
 
 #endif

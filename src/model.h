@@ -73,9 +73,11 @@ int spc__ctx_new_view(struct spc_ctx **out, const struct spc_model *m, const str
 int spc__ctx_set_view(struct spc_ctx *c, const struct spc_ctx *src, int seq, const int32_t *slots, int n);
 /* Attention statistics: while chunk > 0, every forward adds the attention probability that sequence
  * 0's cached keys from slot `from` on receive (all layers, heads and positions of the batch) to a
- * sum per chunk of slots; spc__ctx_att_take copies up to n chunk sums into out, clears them and
- * returns how many. chunk 0 stops collecting. */
-int spc__ctx_att_collect(struct spc_ctx *c, int chunk, int from);
+ * sum per chunk of slots (peak: each head and position adds its largest probability in the chunk,
+ * so a head that attends to one place counts and one that spreads thin hardly does);
+ * spc__ctx_att_take copies up to n chunk sums into out, clears them and returns how many. chunk 0
+ * stops collecting. */
+int spc__ctx_att_collect(struct spc_ctx *c, int chunk, int from, bool peak);
 /* For the next forward only: sequence 0's first position is pos (instead of one after the last
  * slot's); a drafter whose cache holds evicted history passes the true position this way. */
 void spc__ctx_set_next_pos(struct spc_ctx *c, int pos);

@@ -192,6 +192,66 @@ TEST(bench_long_contexts) {
     CHECK(run("bench --long ../shared/bench/long -m smollm2-135m --methods selfspec:masw64rq") == 2 && strstr(g_out, "unknown method"));
 }
 
+/* bench --prompt-cache DIR: the first run saves the target's prefilled prompt there, the second
+   loads it (and decodes the same tokens); a damaged file is reported and the prompt prefilled. */
+TEST(bench_prompt_cache) {
+    if (!test_model_path("smollm2-135m")) SKIP("model smollm2-135m not cached");
+    FILE *d = fopen("../shared/bench/long/leval_gov_report_summ.jsonl", "r");
+    if (!d) SKIP("../shared/bench/long not present");
+    fclose(d);
+    const char *dir = "/tmp/spc_cli_kv";
+    char cmd[512], kv[256] = "", out1[4096], out2[4096];
+    if (system("rm -rf /tmp/spc_cli_kv") != 0) {}
+    for (int r = 0; r < 3; r++) {
+        snprintf(cmd, sizeof cmd, "bench --long ../shared/bench/long --lengths 300 --limit 1 -m smollm2-135m -n 8 "
+                 "--methods pld --prompt-cache %s --outputs /tmp/spc_cli_kv_out%d.jsonl", dir, r);
+        CHECK_MSG(run(cmd) == 0 && strstr(g_out, "yes 1/1"), "%s", g_out);
+        CHECK_MSG(!strstr(g_out, "(prompt cached)") == (r != 1), "run %d: %s", r, g_out);
+        if (r == 0) {   /* one file, named by the prompt's hash and length */
+            FILE *ls = popen("ls /tmp/spc_cli_kv", "r");
+            CHECK(ls && fgets(kv, sizeof kv, ls));
+            if (ls) pclose(ls);
+            kv[strcspn(kv, "\n")] = 0;
+            CHECK_MSG(strlen(kv) > 20 && !strcmp(kv + strlen(kv) - 3, ".kv"), "%s", kv);
+            CHECK(slurp("/tmp/spc_cli_kv_out0.jsonl", out1, sizeof out1));
+        }
+        if (r == 1) {   /* same outputs; then the file is damaged */
+            CHECK(slurp("/tmp/spc_cli_kv_out1.jsonl", out2, sizeof out2));
+            CHECK(!strcmp(out1, out2));
+            char path[300];
+            snprintf(path, sizeof path, "%s/%s", dir, kv);
+            put(path, "SPCKV001 but not much else");
+        }
+    }
+    CHECK_MSG(strstr(g_out, "prompt cache: kv load:") && strstr(g_out, "prefilling instead"), "%s", g_out);
+    CHECK(slurp("/tmp/spc_cli_kv_out2.jsonl", out2, sizeof out2) && !strcmp(out1, out2));
+    for (int r = 0; r < 3; r++) {
+        snprintf(cmd, sizeof cmd, "/tmp/spc_cli_kv_out%d.jsonl", r);
+        remove(cmd);
+    }
+    if (system("rm -rf /tmp/spc_cli_kv") != 0) {}
+    /* run --prompt-cache FILE: saved by the first run, all of it reused by the same prompt (same
+       tokens out), the shared prefix by another prompt; another model's file is refused */
+    const char *kf = "/tmp/spc_cli_run.kv", *p1 = "-p 'The quick brown fox jumps over the lazy dog. The quick brown fox'";
+    remove(kf);
+    char tok1[512];
+    snprintf(cmd, sizeof cmd, "run -m smollm2-135m %s -n 8 --json --prompt-cache %s", p1, kf);
+    CHECK_MSG(run(cmd) == 0 && strstr(g_out, "\"n_prompt_cached\": 0,"), "%s", g_out);
+    char *tk = strstr(g_out, "\"tokens\": [");
+    CHECK(tk != NULL);
+    snprintf(tok1, sizeof tok1, "%.*s", tk ? (int)strcspn(tk, "]") : 0, tk ? tk : "");
+    CHECK_MSG(run(cmd) == 0 && strstr(g_out, tok1), "%s", g_out);
+    char *np = strstr(g_out, "\"n_prompt\": "), *nc = strstr(g_out, "\"n_prompt_cached\": ");
+    CHECK_MSG(np && nc && atoi(nc + 19) == atoi(np + 12) - 1 && atoi(nc + 19) > 10, "%s", g_out);
+    CHECK(run("run -m smollm2-135m -p 'The quick brown fox jumps over the lazy cat' -n 2 --prompt-cache /tmp/spc_cli_run.kv") == 0);
+    CHECK_MSG(strstr(g_out, " from the cache)") && !strstr(g_out, "(0 from"), "%s", g_out);
+    if (test_model_path("gemma3-270m")) {
+        CHECK(run("run -m gemma3-270m -p 'The quick brown fox' -n 2 --prompt-cache /tmp/spc_cli_run.kv") == 0);
+        CHECK_MSG(strstr(g_out, "prompt cache: kv load:") && strstr(g_out, "another model"), "%s", g_out);
+    }
+    remove(kf);
+}
+
 int main(int argc, char **argv) {
     test_init(argc, argv);
     RUN(run_json);
@@ -200,5 +260,6 @@ int main(int argc, char **argv) {
     RUN(bench_json);
     RUN(spec_run_and_bench_prompts);
     RUN(bench_long_contexts);
+    RUN(bench_prompt_cache);
     return test_done();
 }

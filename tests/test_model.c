@@ -22,6 +22,7 @@
 
 #include <ctype.h>
 #include <stdint.h>
+#include <unistd.h>
 #include "model.h"
 
 #define MAX_TOK 4096
@@ -531,6 +532,66 @@ TEST(kv_store_round_trip) {
     spc_ctx_free(two);
 }
 
+/* Rewrites len bytes at off of file path (a damaged copy), or truncates it to off (data NULL). */
+static int patch_file(const char *path, long off, const void *data, size_t len) {
+    if (!data) return truncate(path, off);
+    FILE *f = fopen(path, "r+b");
+    if (!f) return -1;
+    int bad = fseek(f, off, SEEK_SET) || fwrite(data, 1, len, f) != len;
+    return fclose(f) || bad ? -1 : 0;
+}
+
+TEST(kv_save_load) {
+    if (!setup_small()) SKIP("model smollm2-135m not cached");
+    int32_t t[25];
+    for (int i = 0; i < 25; i++) t[i] = 300 + (i * 53) % 4000;
+    struct spc_ctx_params cp;
+    struct spc_ctx *one, *two, *tiny = NULL;
+    CHECK_OK(f32_pair(&one, &two, &cp));
+    char path[256];
+    snprintf(path, sizeof path, "%s/specula-test-kv-%d.kv", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+    CHECK_OK(spc_forward(one, &(struct spc_batch){ .n = 24, .token = t }));
+    CHECK_OK(spc_kv_save(one, 0, 20, path));
+    CHECK(spc_kv_save(one, 0, 25, path) == SPC_ERR_INVALID);
+    CHECK_OK(spc_forward(two, &(struct spc_batch){ .n = 3, .token = t + 10 }));   /* replaced by the load */
+    CHECK_OK(spc_kv_load(two, 0, path));
+    CHECK(spc_kv_len(two, 0) == 20);
+    long bad = 0;
+    for (int s = 0; s < 20; s++) {
+        bad += spc_kv_positions(two, 0)[s] != s || spc_kv_tokens(two, 0)[s] != t[s];
+        for (int il = 0; il < spc_model_n_layer(g_m); il++) bad += k_differs(one, s, two, s, il);
+    }
+    CHECK_MSG(bad == 0, "%ld loaded slots differ (position, token or K)", bad);
+    /* the next positions give the same bits as the cache that was saved */
+    CHECK_OK(spc_kv_truncate(one, 0, 20));
+    CHECK_OK(spc_forward(one, &(struct spc_batch){ .n = 5, .token = t + 20 }));
+    CHECK_OK(spc_forward(two, &(struct spc_batch){ .n = 5, .token = t + 20 }));
+    const float *l1 = spc_ctx_logits(one, 4), *l2 = spc_ctx_logits(two, 4);
+    CHECK(l1 && l2 && same_bits(l1, l2, spc_model_n_vocab(g_m)));
+    /* refused, with the cache left as it was: an f16 context, a context too short, a file of another
+       model (its fingerprint changed), a damaged header, a truncated file, a missing one */
+    int before = spc_kv_len(g_c, 0);
+    CHECK(spc_kv_load(g_c, 0, path) == SPC_ERR_INVALID && spc_kv_len(g_c, 0) == before);
+    struct spc_ctx_params small = cp;
+    small.n_ctx = 16;
+    CHECK_OK(spc_ctx_new(&tiny, g_m, &small));
+    CHECK(tiny && spc_kv_load(tiny, 0, path) == SPC_ERR_CONTEXT);
+    CHECK(patch_file(path, 8, "\x01", 1) == 0);
+    CHECK(spc_kv_load(two, 0, path) == SPC_ERR_INVALID && spc_kv_len(two, 0) == 25);
+    CHECK(strstr(spc_errmsg(), "another model") != NULL);
+    CHECK_OK(spc_kv_save(one, 0, 20, path));
+    CHECK(patch_file(path, 0, "X", 1) == 0);
+    CHECK(spc_kv_load(two, 0, path) == SPC_ERR_FORMAT && spc_kv_len(two, 0) == 25);
+    CHECK_OK(spc_kv_save(one, 0, 20, path));
+    CHECK(patch_file(path, 4000, NULL, 0) == 0);
+    CHECK(spc_kv_load(two, 0, path) == SPC_ERR_FORMAT && spc_kv_len(two, 0) == 25);
+    CHECK(remove(path) == 0);
+    CHECK(spc_kv_load(two, 0, path) == SPC_ERR_NOTFOUND && spc_kv_len(two, 0) == 25);
+    spc_ctx_free(tiny);
+    spc_ctx_free(one);
+    spc_ctx_free(two);
+}
+
 TEST(multi_sequence_batch) {
     if (!setup_small()) SKIP("model smollm2-135m not cached");
     int nv = spc_model_n_vocab(g_m);
@@ -651,6 +712,7 @@ int main(int argc, char **argv) {
     RUN(evict_keeps_positions);
     RUN(explicit_positions_pass);
     RUN(kv_store_round_trip);
+    RUN(kv_save_load);
     RUN(multi_sequence_batch);
     RUN(context_overflow_is_an_error);
     RUN(no_allocation_in_decode_loop);

@@ -421,14 +421,15 @@ TEST(masw_retrieves_the_relevant_chunk) {
     /* selfspec reads the chunks from the target's cache; a draft model (here the model itself)
        re-forwards them into its own */
     for (int mth = 0; mth < 2; mth++) {
-        double alpha[2];
-        char info[2][640];
-        const int pol[] = { SPC_DRAFT_KV_WINDOW, SPC_DRAFT_KV_MASW };
-        for (int i = 0; i < 2; i++) {
+        double alpha[3];
+        char info[3][640];
+        const int pol[] = { SPC_DRAFT_KV_WINDOW, SPC_DRAFT_KV_MASW, SPC_DRAFT_KV_MASW };    /* masw: mass, peak */
+        for (int i = 0; i < 3; i++) {
             struct spc_gen_params gp = params(mth ? SPC_SPEC_DRAFT : SPC_SPEC_SELFSPEC, 4);
             if (mth) gp.draft_model = g_small;
             else gp.skip_layers = "4,9-14,20";
             gp.draft_kv = pol[i];
+            gp.draft_score = i == 2 ? SPC_DRAFT_SCORE_PEAK : SPC_DRAFT_SCORE_MASS;
             gp.draft_memory = 64;
             gp.draft_p_min = 0;
             struct spc_gen *g;
@@ -442,20 +443,23 @@ TEST(masw_retrieves_the_relevant_chunk) {
             snprintf(info[i], sizeof info[i], "%s", spc_gen_drafter_info(g));
             spc_gen_free(g);
         }
-        /* the code sits at positions [nh, nh + ~50): masw holds a chunk that overlaps it */
-        const char *at = strstr(info[1], " held at ");
-        int a = -1, b = -1;
-        CHECK_MSG(at && sscanf(at, " held at %d-%d", &a, &b) == 2, "info: %s", info[1]);
-        CHECK_MSG(a < nh + 40 && b >= nh, "held %d-%d, the code starts at %d: %s", a, b, nh, info[1]);
-        CHECK_MSG(alpha[1] > alpha[0], "%s: masw acceptance %.3f not above the window's %.3f (%s)", mth ? "draft" : "selfspec",
-                  alpha[1], alpha[0], info[1]);
-        /* the prompt's end asks for the code: the target's attention there picks its chunk before the
-           draft model's prefill would evict it, so nothing is re-forwarded */
-        long refw = -1;
-        const char *rf = strstr(info[1], "retrieved this request (");
-        CHECK_MSG(!mth || (rf && sscanf(rf, "retrieved this request (%ld", &refw) == 1 && refw == 0),
-                  "re-forwarded %ld: %s", refw, info[1]);
-        printf("    %s: window alpha %.3f, masw alpha %.3f; %s\n", mth ? "draft" : "selfspec", alpha[0], alpha[1], info[1]);
+        for (int i = 1; i < 3; i++) {
+            /* the code sits at positions [nh, nh + ~50): masw holds a chunk that overlaps it */
+            const char *at = strstr(info[i], " held at ");
+            int a = -1, b = -1;
+            CHECK_MSG(at && sscanf(at, " held at %d-%d", &a, &b) == 2, "info: %s", info[i]);
+            CHECK_MSG(a < nh + 40 && b >= nh, "held %d-%d, the code starts at %d: %s", a, b, nh, info[i]);
+            CHECK_MSG(alpha[i] > alpha[0], "%s: masw acceptance %.3f not above the window's %.3f (%s)", mth ? "draft" : "selfspec",
+                      alpha[i], alpha[0], info[i]);
+            /* the prompt's end asks for the code: the target's attention there picks its chunk before
+               the draft model's prefill would evict it, so nothing is re-forwarded */
+            long refw = -1;
+            const char *rf = strstr(info[i], "retrieved this request (");
+            CHECK_MSG(!mth || (rf && sscanf(rf, "retrieved this request (%ld", &refw) == 1 && refw == 0),
+                      "re-forwarded %ld: %s", refw, info[i]);
+            printf("    %s: window alpha %.3f, masw (%s) alpha %.3f; %s\n", mth ? "draft" : "selfspec", alpha[0],
+                   i == 2 ? "peak" : "mass", alpha[i], info[i]);
+        }
     }
 }
 

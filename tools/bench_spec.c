@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "tools.h"
 
@@ -45,7 +46,7 @@ struct agg {                    /* one method in one category (or all: cat index
 };
 
 struct bopts {
-    const char *model, *draft, *prompts, *json, *outputs, *cats, *long_dir, *lengths, *plot;
+    const char *model, *draft, *prompts, *json, *outputs, *cats, *long_dir, *lengths, *plot, *kv_dir;
     int limit, long_skip, n_gen, n_ctx, n_threads, force_chat;   /* force_chat: -1 raw, 0 auto, 1 chat */
     int methods[MAX_METHODS], n_methods;
     int policy[MAX_METHODS];            /* memory variants: -1 = the --draft-policy option */
@@ -57,6 +58,7 @@ struct bopts {
     int draft_mem[MAX_METHODS];         /* ":maswN": masw with a memory of N positions (0: --draft-memory) */
     int draft_ref[MAX_METHODS];         /* ":masw[N]rR": re-forwarding R retrieved positions per catch-up pass (-1: --draft-refresh) */
     int draft_sto[MAX_METHODS];         /* ":masw[N][rR]sS": a store of S evicted positions (-1: --draft-store) */
+    int draft_sco[MAX_METHODS];         /* ":maswp...": chunks scored by peak attention (-1: --draft-score) */
     char label[MAX_METHODS][48];        /* the name as given ("memory:fixed") */
     struct spc_gen_params gp;
 };
@@ -70,6 +72,8 @@ static int usage(void) {
                     "                     [-md DRAFT] [--draft-max K]\n"
                     "                     [--draft-min K] [-c CTX] [-t THREADS] [--chat | --raw] [--json OUT]\n"
                     "                     [--outputs OUT.jsonl] (each prompt's tokens and `none`'s output tokens)\n"
+                    "                     [--prompt-cache DIR] (the target's prefilled prompts saved there and loaded\n"
+                    "                     by later runs: a 16k prompt is read in a second instead of forwarded)\n"
                     "                     (and the speculation options of `specula run`)\n");
     return 2;
 }
@@ -95,6 +99,7 @@ static int parse(int argc, char **argv, struct bopts *o) {
         else if (!strcmp(a, "--lengths")) o->lengths = v;
         else if (!strcmp(a, "--long-skip")) ok = v && parse_int(v, 0, 1 << 20, &o->long_skip);
         else if (!strcmp(a, "--plot")) o->plot = v;
+        else if (!strcmp(a, "--prompt-cache")) o->kv_dir = v;
         else if (!strcmp(a, "-m")) o->model = v;
         else if (!strcmp(a, "--category")) o->cats = v;
         else if (!strcmp(a, "--limit")) ok = v && parse_int(v, 1, 1 << 20, &o->limit);
@@ -151,13 +156,17 @@ static int parse(int argc, char **argv, struct bopts *o) {
         if (var) *var++ = 0;
         int mth = spc_spec_method_from_name(name), pol = -1;
         unsigned src = 0;
-        int dkv = -1, dmem = 0, dref = -1, dsto = -1;
+        int dkv = -1, dmem = 0, dref = -1, dsto = -1, dsco = -1;
         if (var && (mth == SPC_SPEC_DRAFT || mth == SPC_SPEC_SELFSPEC || mth == SPC_SPEC_MEMORY)) {
             /* a drafter KV policy suffix: draft:window, selfspec:full, memory:draft:window,
                draft:masw1024 (masw with that memory budget), draft:maswr16 / masw1024r16 (re-forwarding
                16 retrieved positions per catch-up pass), draft:maswr8s0 / masws4096 (a store of that
-               many evicted positions) */
+               many evicted positions), draft:maswp / maswp1024r8 (chunks scored by peak attention) */
             char *last = strrchr(var, ':') ? strrchr(var, ':') + 1 : var;
+            if (!strncmp(last, "maswp", 5)) {
+                dsco = SPC_DRAFT_SCORE_PEAK;
+                memmove(last + 4, last + 5, strlen(last + 5) + 1);
+            }
             if (!strncmp(last, "masw", 4) && last[4]) {
                 char *s = strchr(last + 4, 's');
                 bool okm = !s || parse_int(s + 1, 0, 1 << 24, &dsto);
@@ -213,6 +222,7 @@ static int parse(int argc, char **argv, struct bopts *o) {
             o->draft_mem[o->n_methods] = dmem;
             o->draft_ref[o->n_methods] = dref;
             o->draft_sto[o->n_methods] = dsto;
+            o->draft_sco[o->n_methods] = dsco;
             snprintf(o->label[o->n_methods++], sizeof o->label[0], "%s", tok);
         }
         if (mth == SPC_SPEC_DRAFT && !o->draft) {
@@ -541,6 +551,33 @@ static int build_long_prompts(struct bopts *o, const struct spc_model *m, struct
 
 /* --plot FILE (long contexts): an SVG of speedup over plain decoding and acceptance (alpha,
    accepted / drafted) against L, one line per method; x is log2(L). y[m][c] for methods 1..nm-1. */
+/* --prompt-cache: the file for a prompt of the model (FNV-1a of the model's path and the tokens;
+   spc_kv_load refuses a file of another model file). */
+static char *kv_cache_path(const char *dir, const char *model, const int32_t *toks, int n) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const char *p = model; *p; p++) h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+    for (int i = 0; i < n; i++)
+        for (int b = 0; b < 4; b++) h = (h ^ (uint8_t)((uint32_t)toks[i] >> (8 * b))) * 0x100000001b3ull;
+    size_t cap = strlen(dir) + 40;
+    char *p = malloc(cap);
+    if (p) snprintf(p, cap, "%s/%016llx-%d.kv", dir, (unsigned long long)h, n);
+    return p;
+}
+
+/* Loads a saved prompt into the target's cache; true if it holds the prompt's first n - 1 tokens.
+   Otherwise the prompt is prefilled as usual (the gen's prompt caching keeps whatever prefix the
+   cache shares with it). */
+static bool kv_cache_load(struct spc_ctx *c, const char *path, const int32_t *toks, int n) {
+    int st = spc_kv_load(c, 0, path);
+    if (st && st != SPC_ERR_NOTFOUND) fprintf(stderr, "specula bench: prompt cache: %s; prefilling instead\n", spc_errmsg());
+    if (st) return false;
+    const int32_t *kt = spc_kv_tokens(c, 0), *kp = spc_kv_positions(c, 0);
+    bool ok = spc_kv_len(c, 0) == n - 1;
+    for (int i = 0; ok && i < n - 1; i++) ok = kt[i] == toks[i] && kp[i] == i;
+    if (!ok) fprintf(stderr, "specula bench: prompt cache: '%s' holds another prompt; prefilling instead\n", path);
+    return ok;
+}
+
 static int write_plot(const char *path, const char *const *labels, int nm, const char *const *cats, int nc,
                       double (*sp)[MAX_CATS], double (*al)[MAX_CATS]) {
     FILE *f = fopen(path, "w");
@@ -602,6 +639,10 @@ int cmd_bench_prompts(int argc, char **argv) {
     if (rc) return rc;
     struct prompt *ps = NULL;
     int np = 0;
+    if (o.kv_dir && mkdir(o.kv_dir, 0755) && errno != EEXIST) {
+        fprintf(stderr, "specula bench: cannot create '%s': %s\n", o.kv_dir, strerror(errno));
+        return 1;
+    }
     if (!o.long_dir && load_prompts(&o, &ps, &np)) return 1;
     FILE *jf = NULL;
     if (o.json && !(jf = fopen(o.json, "w"))) {
@@ -662,6 +703,7 @@ int cmd_bench_prompts(int argc, char **argv) {
         if (o.draft_mem[j] > 0) gp.draft_memory = o.draft_mem[j];
         if (o.draft_ref[j] >= 0) gp.draft_refresh = o.draft_ref[j];
         if (o.draft_sto[j] >= 0) gp.draft_store = o.draft_sto[j];
+        if (o.draft_sco[j] >= 0) gp.draft_score = o.draft_sco[j];
         gp.ctx.n_ctx = o.n_ctx;
         gp.ctx.n_threads = o.n_threads;
         gp.target_ctx = tctx;
@@ -698,6 +740,8 @@ int cmd_bench_prompts(int argc, char **argv) {
         }
         int c = 0;
         while (strcmp(cats[c], ps[i].cat)) c++;
+        char *kvp = o.kv_dir ? kv_cache_path(o.kv_dir, o.model, toks, n) : NULL;
+        bool kv_loaded = kvp && kv_cache_load(tctx, kvp, toks, n);
         int n_ref = 0;
         struct spc_gen_stats st_m[MAX_METHODS];
         double gen_s[MAX_METHODS];
@@ -716,6 +760,8 @@ int cmd_bench_prompts(int argc, char **argv) {
             }
             spc_gen_stats(gens[j], &st_m[j]);
             gen_s[j] = st_m[j].t_total - st_m[j].t_prompt;
+            if (j == 0 && kvp && !kv_loaded && spc_kv_len(tctx, 0) >= n - 1 && spc_kv_save(tctx, 0, n - 1, kvp))
+                fprintf(stderr, "specula bench: prompt cache: %s\n", spc_errmsg());
             if (j == 0) {
                 n_ref = res.n_tokens;
                 memcpy(ref, res.tokens, sizeof *ref * (size_t)n_ref);
@@ -735,7 +781,8 @@ int cmd_bench_prompts(int argc, char **argv) {
             fflush(of); /* whole lines even if the run is stopped */
         }
         free(toks);
-        fprintf(stderr, "[%d/%d] %-14s %4d+%-4d tok:", i + 1, np, ps[i].cat, n, n_ref);
+        free(kvp);
+        fprintf(stderr, "[%d/%d] %-14s %4d+%-4d tok%s:", i + 1, np, ps[i].cat, n, n_ref, kv_loaded ? " (prompt cached)" : "");
         for (int j = 0; j < o.n_methods; j++) {
             for (int cc = 0; cc < 2; cc++) {
                 struct agg *a = &ag[j][cc ? n_cats : c];

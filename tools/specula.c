@@ -148,7 +148,7 @@ bool parse_float(const char *s, float *out) {
 #define MAX_STOP 16
 
 struct run_opts {
-    const char *model, *prompt, *file, *draft;
+    const char *model, *prompt, *file, *draft, *kv_file;
     int n_gen, n_ctx, n_threads, chat, json, n_stop;
     const char *stop[MAX_STOP];
     struct spc_gen_params gp;
@@ -158,10 +158,12 @@ static int usage_run(void) {
     fprintf(stderr,
             "usage: specula run -m MODEL (-p PROMPT | -f FILE) [-n N] [--temp T] [--top-k K] [--top-p P]\n"
             "                   [--min-p P] [--seed S] [-c CTX] [-t THREADS] [--chat] [--json] [--stop STR]...\n"
+            "                   [--prompt-cache FILE] (the target's prefilled prompt: reused from FILE as far as\n"
+            "                   the prompts agree, saved there when it was not all in it)\n"
             "                   [--spec none|draft|pld|ngram|selfspec|memory[,draft|,selfspec]] [-md DRAFT]\n"
             "                   [--draft-max K] [--draft-min K] [--draft-p-min P] [--draft-vocab N]\n"
             "                   [--draft-kv full|window|masw] [--draft-sinks N] [--draft-window N] [--draft-memory N] [--draft-refresh N]\n"
-            "                   [--draft-store N]\n"
+            "                   [--draft-store N] [--draft-score mass|peak]\n"
             "                   [--lookup-min N] [--lookup-max N]\n"
             "                   [--ngram-cache FILE] [--ngram-corpus FILE] [--ngram-min-count N] [--ngram-min-share S]\n"
             "                   [--skip-layers auto|LIST] [--draft-adapt 0|1] [--draft-policy fixed|threshold|adaptive]\n"
@@ -225,6 +227,10 @@ int parse_spec_opt(const char *cmd, const char *a, const char *v, struct spc_gen
     else if (!strcmp(a, "--draft-memory")) ok = v && parse_int(v, 0, 1 << 24, &gp->draft_memory);
     else if (!strcmp(a, "--draft-refresh")) ok = v && parse_int(v, 0, 1 << 24, &gp->draft_refresh);
     else if (!strcmp(a, "--draft-store")) ok = v && parse_int(v, 0, 1 << 24, &gp->draft_store);
+    else if (!strcmp(a, "--draft-score")) {
+        ok = v && (!strcmp(v, "mass") || !strcmp(v, "peak"));
+        if (ok) gp->draft_score = !strcmp(v, "peak") ? SPC_DRAFT_SCORE_PEAK : SPC_DRAFT_SCORE_MASS;
+    }
     else if (!strcmp(a, "--lookup-min")) ok = v && parse_int(v, 1, 64, &gp->lookup_min);
     else if (!strcmp(a, "--lookup-max")) ok = v && parse_int(v, 1, 64, &gp->lookup_max);
     else if (!strcmp(a, "--ngram-cache")) gp->ngram_cache = v;
@@ -271,6 +277,7 @@ static int parse_run(int argc, char **argv, struct run_opts *o) {
         if (!strcmp(a, "-m")) o->model = v;
         else if (!strcmp(a, "-p")) o->prompt = v;
         else if (!strcmp(a, "-f")) o->file = v;
+        else if (!strcmp(a, "--prompt-cache")) o->kv_file = v;
         else if (!strcmp(a, "-n")) ok = v && parse_int(v, 0, 1 << 24, &o->n_gen);
         else if (!strcmp(a, "-c")) ok = v && parse_int(v, 0, 1 << 24, &o->n_ctx);
         else if (!strcmp(a, "-t")) ok = v && parse_int(v, 1, 512, &o->n_threads);
@@ -396,22 +403,29 @@ static int cmd_run(int argc, char **argv) {
     o.gp.draft_model = dm;
     int st = spc_gen_new(&g, m, &o.gp);
     if (st) { fail("cannot set up generation", st); goto done; }
+    /* --prompt-cache: the saved prompt goes into the target's cache; the gen keeps the prefix it
+       shares with this prompt (llama.cpp's --prompt-cache) */
+    if (o.kv_file && (st = spc_kv_load(spc_gen_ctx(g), 0, o.kv_file)) && st != SPC_ERR_NOTFOUND)
+        fprintf(stderr, "specula: prompt cache: %s; prefilling instead\n", spc_errmsg());
     struct spc_gen_request rq = { toks, n_prompt, o.n_gen, o.stop, o.n_stop };
     struct spc_gen_result res;
     st = spc_gen_run(g, &rq, o.json ? NULL : stream_piece, NULL, &res);
     if (st) { fail("generation", st); goto done; }
-    if ((st = spc_gen_save(g))) fail("saving the n-gram cache or memory file", st);
     struct spc_gen_stats gs;
     spc_gen_stats(g, &gs);
+    if (o.kv_file && gs.n_prompt_cached < n_prompt - 1 && (st = spc_kv_save(spc_gen_ctx(g), 0, n_prompt - 1, o.kv_file)))
+        fail("saving the prompt cache", st);
+    if ((st = spc_gen_save(g))) fail("saving the n-gram cache or memory file", st);
     double t_gen = gs.t_total - gs.t_prompt;
-    double pp = gs.t_prompt > 0 ? n_prompt / gs.t_prompt : 0, tg = res.n_tokens > 0 && t_gen > 0 ? res.n_tokens / t_gen : 0;
+    int n_fwd = n_prompt - gs.n_prompt_cached;     /* prompt tokens forwarded */
+    double pp = gs.t_prompt > 0 && n_fwd > 0 ? n_fwd / gs.t_prompt : 0, tg = res.n_tokens > 0 && t_gen > 0 ? res.n_tokens / t_gen : 0;
     if (o.json) {
         printf("{\"text\": ");
         json_str(stdout, res.text, res.text_len);
         printf(", \"tokens\": [");
         for (int i = 0; i < res.n_tokens; i++) printf("%s%d", i ? ", " : "", res.tokens[i]);
-        printf("], \"n_prompt\": %d, \"n_gen\": %d, \"stop\": \"%s\", \"prompt_tok_per_s\": %.2f, "
-               "\"gen_tok_per_s\": %.2f, \"model\": ", n_prompt, res.n_tokens, res.stop, pp, tg);
+        printf("], \"n_prompt\": %d, \"n_prompt_cached\": %d, \"n_gen\": %d, \"stop\": \"%s\", \"prompt_tok_per_s\": %.2f, "
+               "\"gen_tok_per_s\": %.2f, \"model\": ", n_prompt, gs.n_prompt_cached, res.n_tokens, res.stop, pp, tg);
         json_str(stdout, o.model, strlen(o.model));
         printf(", \"spec\": \"%s\", \"draft_max\": %d, \"drafter\": ", spc_spec_method_name(o.gp.method), o.gp.draft_max);
         const char *info = spc_gen_drafter_info(g);
@@ -422,8 +436,9 @@ static int cmd_run(int argc, char **argv) {
     } else {
         printf("\n");
         fflush(stdout);
-        fprintf(stderr, "specula: prompt %d tokens, %.1f tok/s; generated %d tokens, %.1f tok/s; stop: %s\n", n_prompt, pp,
-                res.n_tokens, tg, res.stop);
+        fprintf(stderr, "specula: prompt %d tokens", n_prompt);
+        if (gs.n_prompt_cached) fprintf(stderr, " (%d from the cache)", gs.n_prompt_cached);
+        fprintf(stderr, ", %.1f tok/s; generated %d tokens, %.1f tok/s; stop: %s\n", pp, res.n_tokens, tg, res.stop);
         if (o.gp.method != SPC_SPEC_NONE)
             fprintf(stderr, "specula: %s: drafted %d, accepted %d (alpha %.3f), %.2f tokens per target pass%s%s\n",
                     spc_spec_method_name(o.gp.method), gs.n_drafted, gs.n_accepted, gs.alpha, gs.tau,
