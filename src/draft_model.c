@@ -96,8 +96,9 @@ enum { WIN_SLACK = 64 };     /* evict in steps of at least this many positions (
 /* MASW. The target verifies with its whole cache, so its attention says which stretches of the
    context the next tokens draw on: while a masw drafter is active the target's context sums, per
    chunk of MEM_CHUNK positions, the attention probability every verified position gives it (all
-   layers and heads; spc__ctx_att_collect). The drafter keeps a decayed score per chunk and, every
-   step, retrieves the best-scored chunks of the evicted middle (past the sinks, before the window)
+   layers and heads; spc__ctx_att_collect; gp->draft_score peak: each head's largest probability
+   in the chunk instead, no better at 16k, zx). The drafter keeps a decayed score per chunk and,
+   every step, retrieves the best-scored chunks of the evicted middle (past the sinks, before the window)
    into its memory budget; chunks the target never attends to never come back. The first selection
    is made from the prompt (md_prefilled): the target's attention from the prompt's last MEM_PRIME
    positions, before the draft model's prefill, which then keeps those chunks.

@@ -401,7 +401,8 @@ int spc_kv_save(const struct spc_ctx *c, int seq, int n, const char *path) {
         return st;
     }
     uint64_t fp = spc__gguf_fingerprint(c->m->gguf);
-    uint32_t h[5] = { (uint32_t)c->kv_elt, (uint32_t)hp->n_layer, (uint32_t)hp->n_head_kv, (uint32_t)hp->head_dim, (uint32_t)n };
+    uint32_t h[5] = { (uint32_t)c->kv_elt, (uint32_t)hp->n_layer, (uint32_t)hp->n_head_kv, (uint32_t)hp->head_dim,
+                      (uint32_t)n };
     bool ok = fwrite(kv_magic, 1, 8, f) == 8 && fwrite(&fp, 8, 1, f) == 1 && fwrite(h, 4, 5, f) == 5 &&
               fwrite(c->kv_tok + (size_t)seq * c->p.n_ctx, 4, (size_t)n, f) == (size_t)n &&
               fwrite(c->kv_pos + (size_t)seq * c->p.n_ctx, 4, (size_t)n, f) == (size_t)n;
@@ -425,10 +426,12 @@ int spc_kv_load(struct spc_ctx *c, int seq, const char *path) {
     if (seq < 0 || seq >= c->p.n_seq) return spc__err(SPC_ERR_INVALID, "kv load: no sequence %d", seq);
     const struct spc_hparams *hp = &c->m->hp;
     FILE *f = fopen(path, "rb");
-    if (!f) return spc__err(errno == ENOENT ? SPC_ERR_NOTFOUND : SPC_ERR_IO, "kv load: cannot open '%s': %s", path, strerror(errno));
+    if (!f)
+        return spc__err(errno == ENOENT ? SPC_ERR_NOTFOUND : SPC_ERR_IO, "kv load: cannot open '%s': %s", path,
+                        strerror(errno));
     char magic[8];
     uint64_t fp;
-    uint32_t h[5];
+    uint32_t h[5] = { 0 };
     int st = SPC_OK;
     if (fread(magic, 1, 8, f) != 8 || memcmp(magic, kv_magic, 8) || fread(&fp, 8, 1, f) != 1 || fread(h, 4, 5, f) != 5) {
         st = spc__err(SPC_ERR_FORMAT, "kv load: '%s' is not a saved KV cache", path);
@@ -436,8 +439,8 @@ int spc_kv_load(struct spc_ctx *c, int seq, const char *path) {
                h[2] != (uint32_t)hp->n_head_kv || h[3] != (uint32_t)hp->head_dim) {
         st = spc__err(SPC_ERR_INVALID, "kv load: '%s' was saved with another model", path);
     } else if (h[0] != (uint32_t)c->kv_elt) {
-        st = spc__err(SPC_ERR_INVALID, "kv load: '%s' holds an %s cache; the context's is %s", path, h[0] == 2 ? "f16" : "f32",
-                      c->kv_elt == 2 ? "f16" : "f32");
+        st = spc__err(SPC_ERR_INVALID, "kv load: '%s' holds an %s cache; the context's is %s", path,
+                      h[0] == 2 ? "f16" : "f32", c->kv_elt == 2 ? "f16" : "f32");
     } else if (h[4] > (uint32_t)c->p.n_ctx) {
         st = spc__err(SPC_ERR_CONTEXT, "kv load: '%s' holds %u positions; the context holds %d", path, h[4], c->p.n_ctx);
     }
@@ -457,7 +460,8 @@ int spc_kv_load(struct spc_ctx *c, int seq, const char *path) {
             st = spc__err(SPC_ERR_FORMAT, "kv load: '%s': slot %d holds token %d at position %d", path, i, tok[i], pos[i]);
     for (int il = 0; !st && il < hp->n_layer; il++)
         for (int kh = 0; !st && kh < hp->n_head_kv; kh++)
-            if (fread(kv_at(c, c->kv_k, seq, il, kh, 0), 1, rows, f) != rows || fread(kv_at(c, c->kv_v, seq, il, kh, 0), 1, rows, f) != rows)
+            if (fread(kv_at(c, c->kv_k, seq, il, kh, 0), 1, rows, f) != rows ||
+                fread(kv_at(c, c->kv_v, seq, il, kh, 0), 1, rows, f) != rows)
                 st = spc__err(SPC_ERR_IO, "kv load: cannot read '%s'", path);
     fclose(f);
     if (!st) c->kv_len[seq] = n;

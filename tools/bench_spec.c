@@ -73,7 +73,7 @@ static int usage(void) {
                     "                     [--draft-min K] [-c CTX] [-t THREADS] [--chat | --raw] [--json OUT]\n"
                     "                     [--outputs OUT.jsonl] (each prompt's tokens and `none`'s output tokens)\n"
                     "                     [--prompt-cache DIR] (the target's prefilled prompts saved there and loaded\n"
-                    "                     by later runs: a 16k prompt is read in a second instead of forwarded)\n"
+                    "                     by later runs instead of forwarded again)\n"
                     "                     (and the speculation options of `specula run`)\n");
     return 2;
 }
@@ -549,8 +549,6 @@ static int build_long_prompts(struct bopts *o, const struct spc_model *m, struct
     return rc;
 }
 
-/* --plot FILE (long contexts): an SVG of speedup over plain decoding and acceptance (alpha,
-   accepted / drafted) against L, one line per method; x is log2(L). y[m][c] for methods 1..nm-1. */
 /* --prompt-cache: the file for a prompt of the model (FNV-1a of the model's path and the tokens;
    spc_kv_load refuses a file of another model file). */
 static char *kv_cache_path(const char *dir, const char *model, const int32_t *toks, int n) {
@@ -578,6 +576,8 @@ static bool kv_cache_load(struct spc_ctx *c, const char *path, const int32_t *to
     return ok;
 }
 
+/* --plot FILE (long contexts): an SVG of speedup over plain decoding and acceptance (alpha,
+   accepted / drafted) against L, one line per method; x is log2(L). y[m][c] for methods 1..nm-1. */
 static int write_plot(const char *path, const char *const *labels, int nm, const char *const *cats, int nc,
                       double (*sp)[MAX_CATS], double (*al)[MAX_CATS]) {
     FILE *f = fopen(path, "w");
@@ -756,6 +756,7 @@ int cmd_bench_prompts(int argc, char **argv) {
                 fprintf(stderr, "specula bench: prompt %d, %s: ", i, o.label[j]);
                 fail("generation", st);
                 free(toks);
+                free(kvp);
                 goto done;
             }
             spc_gen_stats(gens[j], &st_m[j]);
