@@ -322,6 +322,10 @@ enum spc_draft_kv { SPC_DRAFT_KV_FULL = 0, SPC_DRAFT_KV_WINDOW = 1, SPC_DRAFT_KV
 /* How masw scores a chunk from the target's attention: the probability mass it receives (all heads
  * and positions), or the sum over heads and positions of the largest probability one gives it. */
 enum spc_draft_score { SPC_DRAFT_SCORE_MASS = 0, SPC_DRAFT_SCORE_PEAK = 1 };
+/* What masw's draft model prefills of a long prompt: every position (its cache evicting as it goes),
+ * or only what its cache and store will hold: the sinks, the best-scored chunks and the last two
+ * windows' worth of positions. */
+enum spc_draft_prefill { SPC_DRAFT_PREFILL_FULL = 0, SPC_DRAFT_PREFILL_SPARSE = 1 };
 /* How the memory drafter decides the draft length of a step. */
 enum spc_draft_policy { SPC_POLICY_FIXED = 0, SPC_POLICY_THRESHOLD = 1, SPC_POLICY_ADAPTIVE = 2 };
 int spc_draft_policy_from_name(const char *name);     /* "fixed", "threshold", "adaptive"; -1 if unknown */
@@ -366,6 +370,7 @@ struct spc_gen_params {
                                    back without re-forwarding (default 2048; 0: none) */
     int draft_score;            /* masw: how a chunk is scored from the target's attention (enum
                                    spc_draft_score) */
+    int draft_prefill;          /* masw, draft model: enum spc_draft_prefill */
     int draft_tree;             /* memory, adaptive policy: 1 (default) proposes a token tree where
                                    several continuations are plausible; 0: chains only */
     int memory_model;           /* memory: 0 alone; SPC_SPEC_DRAFT or SPC_SPEC_SELFSPEC: hybrid, the

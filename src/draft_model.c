@@ -71,6 +71,8 @@ struct mdraft {
     size_t pos_bytes;
     int32_t *slot_of;               /* per history position: its slot or -1 (scratch) */
     long n_restored;                /* positions copied back from the store this request */
+    bool sparse;                    /* masw, own cache: the prefill forwards only what is kept (gp->draft_prefill) */
+    long n_prefilled;               /* masw, own cache: prompt positions the prefill forwarded this request */
     int view_max;
     int n_evict;                    /* history tokens evicted: slots = n_past - n_evict */
     int chunk;                      /* prefill chunk (window: at most the window) */
@@ -604,6 +606,52 @@ static int md_prefill(struct mdraft *md, const int32_t *hist, int n_hist) {
     return SPC_OK;
 }
 
+/* masw, a draft model's sparse prefill of the prompt but its last token (n positions): only what
+   its cache keeps or its store saves goes in. The target's attention from the prompt's end has
+   scored the chunks (md_prefilled); the draft model forwards the sinks, the best-scored whole
+   chunks of the middle (those retrieved, then as many as the store holds) and the prompt's last
+   2 x window positions (the window, and a window before it, so that the window's first positions
+   read as much recent context as in a full prefill, where a position reads the window before it),
+   ascending, each at its own position and attending to the cached positions before it, as a
+   re-forwarded chunk does; md_fit evicts and stores as in the full prefill. It forwards about
+   sinks + memory + store + 2 x window positions, whatever the prompt's length. */
+static int md_prefill_sparse(struct mdraft *md, const int32_t *hist, int n) {
+    int tail = n - 2 * md->window, lo = md->n_past > md->sinks ? md->n_past : md->sinks;
+    uint8_t *fw = md->have;             /* here: per position, 1 to forward */
+    memset(fw, 0, (size_t)n);
+    for (int x = md->n_past; x < n; x++) fw[x] = x < md->sinks || x >= tail;
+    int want = md->memory / MEM_CHUNK + md->store_cap;
+    for (int r = 0; r < want; r++) {    /* retrieved chunks first, then the best-scored (a repeated max) */
+        int best = -1, a, e;
+        for (int b = lo / MEM_CHUNK; b < md->n_chunk && (b + 1) * MEM_CHUNK <= tail; b++) {
+            chunk_span(md, b, tail, &a, &e);
+            if (a < lo || fw[a] || md->score[b] <= 0) continue;
+            if (best < 0 || md->in_mem[b] > md->in_mem[best] || (md->in_mem[b] == md->in_mem[best] && md->score[b] > md->score[best]))
+                best = b;
+        }
+        if (best < 0) break;
+        chunk_span(md, best, tail, &a, &e);
+        memset(fw + a, 1, (size_t)(e - a));
+    }
+    int nb = 0;
+    for (int x = md->n_past; x <= n; x++) {
+        if (x < n && !fw[x]) continue;
+        if (x < n) md->bpos[nb] = x, md->btok[nb++] = hist[x];
+        if (nb && (nb == md->chunk || x == n)) {
+            int st = md_fit(md, md->bpos[0], false);
+            if (st) return st;
+            spc__ctx_set_next_positions(md->ctx, md->bpos);
+            struct spc_batch b = { .n = nb, .token = md->btok };
+            if ((st = spc_forward(md->ctx, &b))) return st;
+            md->n_prefilled += nb;
+            nb = 0;
+        }
+    }
+    md->n_past = n;
+    md->n_evict = n - spc_kv_len(md->ctx, 0);    /* history positions not cached: evicted or skipped */
+    return SPC_OK;
+}
+
 static int md_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int n_max) {
     (void)n_max;
     struct mdraft *md = (struct mdraft *)d;
@@ -627,6 +675,7 @@ static int md_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int
         md->n_retrieved = 0;
         md->n_reforward = 0;
         md->n_restored = 0;
+        md->n_prefilled = 0;
         md->n_pend = 0;
         for (int j = 0; j < md->n_store; j++) md->store_of[md->store_chunk[j]] = -1;    /* another history's */
         md->n_store = 0;
@@ -664,7 +713,13 @@ static int md_prefilled(struct spc__drafter *d, const int32_t *hist, int n_hist)
         if (st) return st;
         mem_select(md, n, NULL);
     }
-    return !md->view && n > md->n_past ? md_prefill(md, hist, n_hist) : SPC_OK;
+    if (md->view || n <= md->n_past) return SPC_OK;
+    if (md->sparse && n > md->sinks + 2 * md->window) {
+        if ((st = spc_kv_truncate(md->ctx, 0, md->n_past))) return st;     /* md_reset: nothing evicted */
+        return md_prefill_sparse(md, hist, n);
+    }
+    md->n_prefilled += n - md->n_past;
+    return md_prefill(md, hist, n_hist);
 }
 
 /* snprintf at the end of md->desc (truncating quietly) */
@@ -697,6 +752,7 @@ static const char *md_describe(struct spc__drafter *d) {
         }
         desc_add(md, ", %ld retrieved this request", md->n_retrieved);
         if (!md->view) desc_add(md, " (%ld positions re-forwarded)", md->n_reforward);
+        if (!md->view) desc_add(md, "; %s prefill: %ld prompt positions forwarded", md->sparse ? "sparse" : "full", md->n_prefilled);
         if (md->store_cap)
             desc_add(md, "; store of %d positions (%.1f MiB): %d chunks held, %ld positions copied back", md->store_cap * MEM_CHUNK,
                      (double)md->store_cap * MEM_CHUNK * md->pos_bytes / (1 << 20), md->n_store, md->n_restored);
@@ -759,6 +815,7 @@ int spc__drafter_model_new(struct spc__drafter **out, const struct spc__draft_cf
     md->memory = gp->draft_memory;
     md->refresh = gp->draft_refresh;
     md->peak = gp->draft_score == SPC_DRAFT_SCORE_PEAK;
+    md->sparse = !selfspec && gp->draft_prefill == SPC_DRAFT_PREFILL_SPARSE;
     md->view = selfspec;
     struct spc_ctx_params cp = gp->ctx;
     cp.n_ctx = cfg->n_ctx;

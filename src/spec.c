@@ -176,6 +176,8 @@ int spc_gen_new(struct spc_gen **out, const struct spc_model *m, const struct sp
         return spc__err(SPC_ERR_INVALID, "gen: bad drafter refresh %d (want 0..%d)", p->draft_refresh, 1 << 24);
     if (p->draft_kv == SPC_DRAFT_KV_MASW && p->draft_score != SPC_DRAFT_SCORE_MASS && p->draft_score != SPC_DRAFT_SCORE_PEAK)
         return spc__err(SPC_ERR_INVALID, "gen: bad drafter score %d (want mass 0 or peak 1)", p->draft_score);
+    if (p->draft_kv == SPC_DRAFT_KV_MASW && p->draft_prefill != SPC_DRAFT_PREFILL_FULL && p->draft_prefill != SPC_DRAFT_PREFILL_SPARSE)
+        return spc__err(SPC_ERR_INVALID, "gen: bad drafter prefill %d (want full 0 or sparse 1)", p->draft_prefill);
     if (p->draft_kv == SPC_DRAFT_KV_MASW && (p->draft_store < 0 || p->draft_store > (1 << 24)))
         return spc__err(SPC_ERR_INVALID, "gen: bad drafter store %d (want 0..%d)", p->draft_store, 1 << 24);
     if (p->draft_kv != SPC_DRAFT_KV_FULL && (p->draft_sinks < 0 || p->draft_window < 64))

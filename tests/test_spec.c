@@ -356,9 +356,11 @@ TEST(lossless_draft_kv_window) {
     gp.draft_p_min = 0;
     /* with the store (the default) chunks the cache evicted come back by copy: never more positions
        re-forwarded than without it (the long runs: bench/results/2026-12-02zw-masw-store.md) */
-    long refwd[2], copied[2];
-    for (int s = 0; s < 2; s++) {
-        gp.draft_store = s ? 0 : 2048;
+    long refwd[3], copied[3], prefilled[3];
+    for (int s = 0; s < 3; s++) {
+        /* 2: the sparse prefill, with a store of 2 chunks so that it skips most of the prompt */
+        gp.draft_store = s == 0 ? 2048 : s == 1 ? 0 : 64;
+        gp.draft_prefill = s == 2 ? SPC_DRAFT_PREFILL_SPARSE : SPC_DRAFT_PREFILL_FULL;
         CHECK_OK(spc_gen_new(&g, g_small, &gp));
         rq.n_predict = 120;
         CHECK_OK(spc_gen_run(g, &rq, NULL, NULL, &res));
@@ -366,12 +368,18 @@ TEST(lossless_draft_kv_window) {
         info = spc_gen_drafter_info(g);
         refwd[s] = number_before(info, " positions re-forwarded");
         copied[s] = number_before(info, " positions copied back");
-        printf("    store %d: %ld re-forwarded, %ld copied back: %s\n", gp.draft_store, refwd[s], copied[s], info);
+        prefilled[s] = number_before(info, " prompt positions forwarded");
+        printf("    store %d: %ld re-forwarded, %ld copied back, %ld prefilled: %s\n", gp.draft_store, refwd[s], copied[s],
+               prefilled[s], info);
         spc_gen_free(g);
     }
     CHECK_MSG(refwd[1] > 0, "masw re-forwarded nothing without a store");
     CHECK_MSG(copied[0] >= 0 && copied[1] == -1 && refwd[0] >= 0 && refwd[0] <= refwd[1],
               "store: %ld copied back, %ld re-forwarded (without: %ld)", copied[0], refwd[0], refwd[1]);
+    /* the full prefill forwards the prompt but its last token; the sparse one the sinks, the memory's
+       and the store's chunks and the last two windows */
+    CHECK_MSG(prefilled[0] == np - 1 && prefilled[2] > 2 * 64 && prefilled[2] <= 4 + 64 + 64 + 2 * 64,
+              "prefilled %ld (full) and %ld (sparse) of %d", prefilled[0], prefilled[2], np - 1);
     g_draft_kv = SPC_DRAFT_KV_FULL;
 }
 
@@ -421,10 +429,12 @@ TEST(masw_retrieves_the_relevant_chunk) {
     /* selfspec reads the chunks from the target's cache; a draft model (here the model itself)
        re-forwards them into its own */
     for (int mth = 0; mth < 2; mth++) {
-        double alpha[3];
-        char info[3][640];
-        const int pol[] = { SPC_DRAFT_KV_WINDOW, SPC_DRAFT_KV_MASW, SPC_DRAFT_KV_MASW };    /* masw: mass, peak */
-        for (int i = 0; i < 3; i++) {
+        double alpha[4];
+        char info[4][640];
+        /* masw: mass, peak, and (a draft model) mass with the sparse prefill and a store of 2 chunks */
+        const int pol[] = { SPC_DRAFT_KV_WINDOW, SPC_DRAFT_KV_MASW, SPC_DRAFT_KV_MASW, SPC_DRAFT_KV_MASW };
+        int n_cfg = mth ? 4 : 3;
+        for (int i = 0; i < n_cfg; i++) {
             struct spc_gen_params gp = params(mth ? SPC_SPEC_DRAFT : SPC_SPEC_SELFSPEC, 4);
             if (mth) gp.draft_model = g_small;
             else gp.skip_layers = "4,9-14,20";
@@ -432,6 +442,7 @@ TEST(masw_retrieves_the_relevant_chunk) {
             gp.draft_score = i == 2 ? SPC_DRAFT_SCORE_PEAK : SPC_DRAFT_SCORE_MASS;
             gp.draft_memory = 64;
             gp.draft_p_min = 0;
+            if (i == 3) gp.draft_prefill = SPC_DRAFT_PREFILL_SPARSE, gp.draft_store = 64;
             struct spc_gen *g;
             CHECK_OK(spc_gen_new(&g, g_small, &gp));
             struct spc_gen_request rq = { pt, np, 24, NULL, 0 };
@@ -443,7 +454,7 @@ TEST(masw_retrieves_the_relevant_chunk) {
             snprintf(info[i], sizeof info[i], "%s", spc_gen_drafter_info(g));
             spc_gen_free(g);
         }
-        for (int i = 1; i < 3; i++) {
+        for (int i = 1; i < n_cfg; i++) {
             /* the code sits at positions [nh, nh + ~50): masw holds a chunk that overlaps it */
             const char *at = strstr(info[i], " held at ");
             int a = -1, b = -1;
@@ -457,8 +468,10 @@ TEST(masw_retrieves_the_relevant_chunk) {
             const char *rf = strstr(info[i], "retrieved this request (");
             CHECK_MSG(!mth || (rf && sscanf(rf, "retrieved this request (%ld", &refw) == 1 && refw == 0),
                       "re-forwarded %ld: %s", refw, info[i]);
+            long pre = number_before(info[i], " prompt positions forwarded");
+            CHECK_MSG(!mth || (i == 3 ? pre > 0 && pre < np / 2 : pre == np - 1), "prefilled %ld of %d: %s", pre, np - 1, info[i]);
             printf("    %s: window alpha %.3f, masw (%s) alpha %.3f; %s\n", mth ? "draft" : "selfspec", alpha[0],
-                   i == 2 ? "peak" : "mass", alpha[i], info[i]);
+                   i == 3 ? "mass, sparse prefill" : i == 2 ? "peak" : "mass", alpha[i], info[i]);
         }
     }
 }

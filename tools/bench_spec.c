@@ -59,6 +59,7 @@ struct bopts {
     int draft_ref[MAX_METHODS];         /* ":masw[N]rR": re-forwarding R retrieved positions per catch-up pass (-1: --draft-refresh) */
     int draft_sto[MAX_METHODS];         /* ":masw[N][rR]sS": a store of S evicted positions (-1: --draft-store) */
     int draft_sco[MAX_METHODS];         /* ":maswp...": chunks scored by peak attention (-1: --draft-score) */
+    int draft_pre[MAX_METHODS];         /* ":masw[p]x..." / "f": sparse / full prefill (-1: --draft-prefill) */
     char label[MAX_METHODS][48];        /* the name as given ("memory:fixed") */
     struct spc_gen_params gp;
 };
@@ -156,15 +157,20 @@ static int parse(int argc, char **argv, struct bopts *o) {
         if (var) *var++ = 0;
         int mth = spc_spec_method_from_name(name), pol = -1;
         unsigned src = 0;
-        int dkv = -1, dmem = 0, dref = -1, dsto = -1, dsco = -1;
+        int dkv = -1, dmem = 0, dref = -1, dsto = -1, dsco = -1, dpre = -1;
         if (var && (mth == SPC_SPEC_DRAFT || mth == SPC_SPEC_SELFSPEC || mth == SPC_SPEC_MEMORY)) {
             /* a drafter KV policy suffix: draft:window, selfspec:full, memory:draft:window,
                draft:masw1024 (masw with that memory budget), draft:maswr16 / masw1024r16 (re-forwarding
                16 retrieved positions per catch-up pass), draft:maswr8s0 / masws4096 (a store of that
-               many evicted positions), draft:maswp / maswp1024r8 (chunks scored by peak attention) */
+               many evicted positions), draft:maswp / maswp1024r8 (chunks scored by peak attention),
+               draft:maswx / maswpxr8 (sparse prefill), maswf (full prefill) */
             char *last = strrchr(var, ':') ? strrchr(var, ':') + 1 : var;
             if (!strncmp(last, "maswp", 5)) {
                 dsco = SPC_DRAFT_SCORE_PEAK;
+                memmove(last + 4, last + 5, strlen(last + 5) + 1);
+            }
+            if (!strncmp(last, "maswx", 5) || !strncmp(last, "maswf", 5)) {
+                dpre = last[4] == 'x' ? SPC_DRAFT_PREFILL_SPARSE : SPC_DRAFT_PREFILL_FULL;
                 memmove(last + 4, last + 5, strlen(last + 5) + 1);
             }
             if (!strncmp(last, "masw", 4) && last[4]) {
@@ -223,6 +229,7 @@ static int parse(int argc, char **argv, struct bopts *o) {
             o->draft_ref[o->n_methods] = dref;
             o->draft_sto[o->n_methods] = dsto;
             o->draft_sco[o->n_methods] = dsco;
+            o->draft_pre[o->n_methods] = dpre;
             snprintf(o->label[o->n_methods++], sizeof o->label[0], "%s", tok);
         }
         if (mth == SPC_SPEC_DRAFT && !o->draft) {
@@ -704,6 +711,7 @@ int cmd_bench_prompts(int argc, char **argv) {
         if (o.draft_ref[j] >= 0) gp.draft_refresh = o.draft_ref[j];
         if (o.draft_sto[j] >= 0) gp.draft_store = o.draft_sto[j];
         if (o.draft_sco[j] >= 0) gp.draft_score = o.draft_sco[j];
+        if (o.draft_pre[j] >= 0) gp.draft_prefill = o.draft_pre[j];
         gp.ctx.n_ctx = o.n_ctx;
         gp.ctx.n_threads = o.n_threads;
         gp.target_ctx = tctx;

@@ -163,7 +163,7 @@ static int usage_run(void) {
             "                   [--spec none|draft|pld|ngram|selfspec|memory[,draft|,selfspec]] [-md DRAFT]\n"
             "                   [--draft-max K] [--draft-min K] [--draft-p-min P] [--draft-vocab N]\n"
             "                   [--draft-kv full|window|masw] [--draft-sinks N] [--draft-window N] [--draft-memory N] [--draft-refresh N]\n"
-            "                   [--draft-store N] [--draft-score mass|peak]\n"
+            "                   [--draft-store N] [--draft-score mass|peak] [--draft-prefill full|sparse]\n"
             "                   [--lookup-min N] [--lookup-max N]\n"
             "                   [--ngram-cache FILE] [--ngram-corpus FILE] [--ngram-min-count N] [--ngram-min-share S]\n"
             "                   [--skip-layers auto|LIST] [--draft-adapt 0|1] [--draft-policy fixed|threshold|adaptive]\n"
@@ -230,6 +230,10 @@ int parse_spec_opt(const char *cmd, const char *a, const char *v, struct spc_gen
     else if (!strcmp(a, "--draft-score")) {
         ok = v && (!strcmp(v, "mass") || !strcmp(v, "peak"));
         if (ok) gp->draft_score = !strcmp(v, "peak") ? SPC_DRAFT_SCORE_PEAK : SPC_DRAFT_SCORE_MASS;
+    }
+    else if (!strcmp(a, "--draft-prefill")) {
+        ok = v && (!strcmp(v, "full") || !strcmp(v, "sparse"));
+        if (ok) gp->draft_prefill = !strcmp(v, "sparse") ? SPC_DRAFT_PREFILL_SPARSE : SPC_DRAFT_PREFILL_FULL;
     }
     else if (!strcmp(a, "--lookup-min")) ok = v && parse_int(v, 1, 64, &gp->lookup_min);
     else if (!strcmp(a, "--lookup-max")) ok = v && parse_int(v, 1, 64, &gp->lookup_max);
