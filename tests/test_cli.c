@@ -122,6 +122,9 @@ TEST(spec_run_and_bench_prompts) {
     static char buf[16384];
     CHECK(slurp("/tmp/spc_cli_prompts.json", buf, sizeof buf));
     CHECK_MSG(strstr(buf, "\"method\": \"ngram\"") && strstr(buf, "\"speedup\":") && strstr(buf, "\"lossless\": true"), "%s", buf);
+    /* the prompt time is summed per method: the baseline prefilled both prompts */
+    const char *ps = strstr(buf, "\"prompt_s\": ");
+    CHECK_MSG(ps && atof(ps + 12) > 0, "%s", buf);
     /* --outputs: one line per prompt, its tokens and the baseline's 8 output tokens */
     CHECK(slurp("/tmp/spc_cli_outputs.jsonl", buf, sizeof buf));
     char *l2 = strchr(buf, '\n');

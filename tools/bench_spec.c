@@ -147,6 +147,8 @@ static int parse(int argc, char **argv, struct bopts *o) {
     o->draft_mem[o->n_methods] = 0;
     o->draft_ref[o->n_methods] = -1;
     o->draft_sto[o->n_methods] = -1;
+    o->draft_sco[o->n_methods] = -1;
+    o->draft_pre[o->n_methods] = -1;
     snprintf(o->label[o->n_methods++], sizeof o->label[0], "none");
     char buf[512];
     snprintf(buf, sizeof buf, "%s", methods);
@@ -334,6 +336,8 @@ static void add_stats(struct agg *a, const struct spc_gen_stats *s, double gen_s
     t->n_draft_calls += s->n_draft_calls;
     t->t_draft += s->t_draft;
     t->t_verify += s->t_verify;
+    t->t_prompt += s->t_prompt;     /* the target's prefill (unless an earlier method left it) and the drafter's */
+    t->t_total += s->t_total;
     for (int k = 0; k < SPC_SPEC_KMAX; k++) {
         t->drafted_at[k] += s->drafted_at[k];
         t->accepted_at[k] += s->accepted_at[k];
@@ -801,6 +805,7 @@ int cmd_bench_prompts(int argc, char **argv) {
             }
             fprintf(stderr, " %s %.1f t/s", o.label[j], gen_s[j] > 0 ? st_m[j].n_gen / gen_s[j] : 0);
             if (j) fprintf(stderr, " %ld/%ld", (long)st_m[j].n_accepted, (long)st_m[j].n_drafted);  /* accepted/drafted */
+            fprintf(stderr, " (prompt %.1f s)", st_m[j].t_prompt);
             fprintf(stderr, "%s", same[j] ? "" : " (DIFFERS)");
         }
         fprintf(stderr, "\n");
