@@ -356,11 +356,13 @@ TEST(lossless_draft_kv_window) {
     gp.draft_p_min = 0;
     /* with the store (the default) chunks the cache evicted come back by copy: never more positions
        re-forwarded than without it (the long runs: bench/results/2026-12-02zw-masw-store.md) */
-    long refwd[3], copied[3], prefilled[3];
-    for (int s = 0; s < 3; s++) {
-        /* 2: the sparse prefill, with a store of 2 chunks so that it skips most of the prompt */
-        gp.draft_store = s == 0 ? 2048 : s == 1 ? 0 : 64;
-        gp.draft_prefill = s == 2 ? SPC_DRAFT_PREFILL_SPARSE : SPC_DRAFT_PREFILL_FULL;
+    long refwd[4], copied[4], prefilled[4];
+    struct spc_gen_stats gs[4];
+    for (int s = 0; s < 4; s++) {
+        /* 2: the sparse prefill, with a store of 2 chunks so that it skips most of the prompt; 3: with
+           the default store, which holds every chunk of this prompt: nothing is skipped */
+        gp.draft_store = s == 1 ? 0 : s == 2 ? 64 : 2048;
+        gp.draft_prefill = s >= 2 ? SPC_DRAFT_PREFILL_SPARSE : SPC_DRAFT_PREFILL_FULL;
         CHECK_OK(spc_gen_new(&g, g_small, &gp));
         rq.n_predict = 120;
         CHECK_OK(spc_gen_run(g, &rq, NULL, NULL, &res));
@@ -369,6 +371,7 @@ TEST(lossless_draft_kv_window) {
         refwd[s] = number_before(info, " positions re-forwarded");
         copied[s] = number_before(info, " positions copied back");
         prefilled[s] = number_before(info, " prompt positions forwarded");
+        spc_gen_stats(g, &gs[s]);
         printf("    store %d: %ld re-forwarded, %ld copied back, %ld prefilled: %s\n", gp.draft_store, refwd[s], copied[s],
                prefilled[s], info);
         spc_gen_free(g);
@@ -378,8 +381,14 @@ TEST(lossless_draft_kv_window) {
               "store: %ld copied back, %ld re-forwarded (without: %ld)", copied[0], refwd[0], refwd[1]);
     /* the full prefill forwards the prompt but its last token; the sparse one the sinks, the memory's
        and the store's chunks and the last two windows */
-    CHECK_MSG(prefilled[0] == np - 1 && prefilled[2] > 2 * 64 && prefilled[2] <= 4 + 64 + 64 + 2 * 64,
+    CHECK_MSG(prefilled[0] == np - 1 && prefilled[2] > 2 * 64 && prefilled[2] <= 4 + 64 + 64 + 2 * 64 + 31,
               "prefilled %ld (full) and %ld (sparse) of %d", prefilled[0], prefilled[2], np - 1);
+    /* when the sparse prefill skips nothing it forwards the same positions in the same passes: the
+       same drafts */
+    CHECK_MSG(prefilled[3] == np - 1 && gs[3].n_drafted == gs[0].n_drafted && gs[3].n_accepted == gs[0].n_accepted &&
+              refwd[3] == refwd[0] && copied[3] == copied[0],
+              "sparse skipping nothing: %ld prefilled, %d/%d accepted (full prefill %d/%d)", prefilled[3], gs[3].n_accepted,
+              gs[3].n_drafted, gs[0].n_accepted, gs[0].n_drafted);
     g_draft_kv = SPC_DRAFT_KV_FULL;
 }
 
