@@ -451,6 +451,7 @@ TEST(masw_retrieves_the_relevant_chunk) {
             gp.draft_score = i == 2 ? SPC_DRAFT_SCORE_PEAK : SPC_DRAFT_SCORE_MASS;
             gp.draft_memory = 64;
             gp.draft_p_min = 0;
+            gp.draft_prefill = SPC_DRAFT_PREFILL_FULL;
             if (i == 3) gp.draft_prefill = SPC_DRAFT_PREFILL_SPARSE, gp.draft_store = 64;
             struct spc_gen *g;
             CHECK_OK(spc_gen_new(&g, g_small, &gp));
