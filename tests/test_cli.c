@@ -193,6 +193,7 @@ TEST(bench_long_contexts) {
     /* masw suffixes: a memory budget and a refresh per step (draft:masw1024r16); anything else is an unknown method */
     CHECK(run("bench --long ../shared/bench/long -m smollm2-135m --methods selfspec:maswr16x") == 2 && strstr(g_out, "unknown method"));
     CHECK(run("bench --long ../shared/bench/long -m smollm2-135m --methods selfspec:masw64rq") == 2 && strstr(g_out, "unknown method"));
+    CHECK(run("run -m smollm2-135m -p hi --draft-prefill some") == 2 && strstr(g_out, "--draft-prefill"));
 }
 
 /* bench --prompt-cache DIR: the first run saves the target's prefilled prompt there, the second
