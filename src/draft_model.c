@@ -602,6 +602,7 @@ static int md_prefill(struct mdraft *md, const int32_t *hist, int n_hist) {
     if (st) return st;
     int li = md_forward_hist(md, hist, md->n_past, n_hist - 1);
     if (li < 0) return li;
+    md->n_prefilled += n_hist - 1 - md->n_past;
     md->n_past = n_hist - 1;
     return SPC_OK;
 }
@@ -618,6 +619,8 @@ static int md_prefill(struct mdraft *md, const int32_t *hist, int n_hist) {
    length (16k: 3.6k positions, the drafter's prefill 3.3-3.6x cheaper for 3 fewer accepted tokens
    of 168 over 4 documents, bench/results/2026-12-02zz-masw-sparse-prefill.md). */
 static int md_prefill_sparse(struct mdraft *md, const int32_t *hist, int n) {
+    int st = spc_kv_truncate(md->ctx, 0, md->n_past - md->n_evict);
+    if (st) return st;
     int tail = (n - 2 * md->window) / MEM_CHUNK * MEM_CHUNK, lo = md->n_past > md->sinks ? md->n_past : md->sinks;
     uint8_t *fw = md->have;             /* here: per position, 1 to forward */
     memset(fw, 0, (size_t)n);
@@ -640,8 +643,7 @@ static int md_prefill_sparse(struct mdraft *md, const int32_t *hist, int n) {
         if (x < n && !fw[x]) continue;
         if (x < n) md->bpos[nb] = x, md->btok[nb++] = hist[x];
         if (nb && (nb == md->chunk || x == n)) {
-            int st = md_fit(md, md->bpos[0], false);
-            if (st) return st;
+            if ((st = md_fit(md, md->bpos[0], false))) return st;
             spc__ctx_set_next_positions(md->ctx, md->bpos);
             struct spc_batch b = { .n = nb, .token = md->btok };
             if ((st = spc_forward(md->ctx, &b))) return st;
@@ -715,13 +717,9 @@ static int md_prefilled(struct spc__drafter *d, const int32_t *hist, int n_hist)
         if (st) return st;
         mem_select(md, n, NULL);
     }
+    /* a prompt within sinks + 2 x window: the sparse prefill forwards it all, as md_prefill */
     if (md->view || n <= md->n_past) return SPC_OK;
-    if (md->sparse && n > md->sinks + 2 * md->window) {
-        if ((st = spc_kv_truncate(md->ctx, 0, md->n_past))) return st;     /* md_reset: nothing evicted */
-        return md_prefill_sparse(md, hist, n);
-    }
-    md->n_prefilled += n - md->n_past;
-    return md_prefill(md, hist, n_hist);
+    return md->sparse ? md_prefill_sparse(md, hist, n) : md_prefill(md, hist, n_hist);
 }
 
 /* snprintf at the end of md->desc (truncating quietly) */
