@@ -365,7 +365,7 @@ struct spc_gen_params {
     int draft_sinks;            /* window: first positions always kept (attention sinks; default 4) */
     int draft_window;           /* window, masw: most recent positions kept (default 1024, >= 64) */
     int draft_memory;           /* masw: positions of evicted chunks brought back (default 512) */
-    int draft_refresh;          /* masw, draft model: retrieved positions re-forwarded per catch-up pass (default 8) */
+    int draft_refresh;          /* masw, draft model: retrieved positions re-forwarded per catch-up pass (default 16) */
     int draft_store;            /* masw, draft model: positions of evicted chunks whose K/V are kept to bring
                                    back without re-forwarding (default 2048; 0: none) */
     int draft_score;            /* masw: how a chunk is scored from the target's attention (enum
