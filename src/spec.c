@@ -101,9 +101,9 @@ struct spc_gen_params spc_gen_default_params(void) {
     p.draft_sinks = 4;
     p.draft_window = 1024;
     p.draft_memory = 512;
-    p.draft_refresh = 16;      /* 16k, 4 documents, share of full's acceptance: full prefill 2 65%, 8 88%;
-                                  sparse prefill 8 84%, 16 91%, 32 94% (bench/results/2026-12-02zz-masw-
-                                  sparse-prefill.md, 2026-12-02zzb-masw-refresh16.md) */
+    /* 16k, 4 documents, share of full's acceptance: full prefill 2 65%, 8 88%; sparse prefill 8 84%,
+       16 91%, 32 94% (bench/results/2026-12-02zz-masw-sparse-prefill.md, ...zzb-masw-refresh16.md) */
+    p.draft_refresh = 16;
     p.draft_store = 2048;
     p.draft_prefill = SPC_DRAFT_PREFILL_SPARSE;
     return p;
