@@ -366,6 +366,8 @@ struct spc_gen_params {
     int draft_window;           /* window, masw: most recent positions kept (default 1024, >= 64) */
     int draft_memory;           /* masw: positions of evicted chunks brought back (default 512) */
     int draft_refresh;          /* masw, draft model: retrieved positions re-forwarded per catch-up pass (default 16) */
+    float draft_refresh_share;  /* masw, draft model: the most re-forwarding may add to the drafting time, as
+                                   a share of it, measured (default 1: no limit) */
     int draft_store;            /* masw, draft model: positions of evicted chunks whose K/V are kept to bring
                                    back without re-forwarding (default 2048; 0: none) */
     int draft_score;            /* masw: how a chunk is scored from the target's attention (enum
@@ -428,6 +430,10 @@ int spc_gen_run(struct spc_gen *g, const struct spc_gen_request *rq, spc_piece_f
 void spc_gen_stats(const struct spc_gen *g, struct spc_gen_stats *out);
 /* The drafter's configuration, e.g. "skip 3,5,9 (auto: ...)"; "" for none. */
 const char *spc_gen_drafter_info(struct spc_gen *g);
+/* The next request's model drafter starts from an empty cache instead of keeping the K/V of the
+ * prefix its prompt shares with the last one (measurements that must not depend on request order);
+ * what lookup drafters learned stays, as does the target's cache. */
+void spc_gen_forget_drafter_cache(struct spc_gen *g);
 /* Saves what must persist across runs (the ngram drafter's table of earlier generations). */
 int spc_gen_save(struct spc_gen *g);
 /* The target's context (e.g. to measure it); owned by the generator. */

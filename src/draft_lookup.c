@@ -58,7 +58,7 @@ static int pld_reset(struct spc__drafter *d, const int32_t *h, int n, int nmax) 
 }
 static void pld_free(struct spc__drafter *d) { spc__free(d); }
 
-static const struct spc__drafter_vt pld_vt = { pld_propose, pld_observe, pld_reset, NULL, NULL, NULL, pld_free, NULL };
+static const struct spc__drafter_vt pld_vt = { pld_propose, pld_observe, pld_reset, NULL, NULL, NULL, pld_free, NULL, NULL };
 
 static int check_orders(const struct spc_gen_params *gp, int hi) {
     if (gp->lookup_min < 1 || gp->lookup_max < gp->lookup_min || gp->lookup_max > hi)
@@ -429,7 +429,7 @@ static void ngram_free(struct spc__drafter *d) {
 }
 
 static const struct spc__drafter_vt ngram_vt = { ngram_propose, ngram_observe, ngram_reset, ngram_finish,
-                                                 ngram_save, ngram_describe, ngram_free, NULL };
+                                                 ngram_save, ngram_describe, ngram_free, NULL, NULL };
 
 int spc__drafter_ngram_new(struct spc__drafter **out, const struct spc__draft_cfg *cfg) {
     const struct spc_gen_params *gp = cfg->gp;

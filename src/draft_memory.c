@@ -807,8 +807,14 @@ static void memory_free(struct spc__drafter *d) {
     spc__free(mm);
 }
 
+static void memory_forget(struct spc__drafter *d) {
+    struct memory *mm = (struct memory *)d;
+    if (mm->model && mm->model->vt->forget) mm->model->vt->forget(mm->model);
+}
+
 static const struct spc__drafter_vt memory_vt = { memory_propose, memory_observe, memory_reset, memory_finish,
-                                                  memory_save, memory_describe, memory_free, memory_prefilled };
+                                                  memory_save, memory_describe, memory_free, memory_prefilled,
+                                                  memory_forget };
 
 int spc__drafter_memory_new(struct spc__drafter **out, const struct spc__draft_cfg *cfg) {
     const struct spc_gen_params *gp = cfg->gp;

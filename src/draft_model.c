@@ -35,6 +35,9 @@
 #include "model.h"
 #include "spec.h"
 
+/* masw re-forwarding's time budget: catch-up passes timed by their size (up to K + 1 positions);
+   credit held for at most this many calls' income */
+enum { RF_BASE_N = SPC_SPEC_KMAX + 2, RF_CREDIT_CALLS = 8 };
 
 struct mdraft {
     struct spc__drafter base;
@@ -50,6 +53,11 @@ struct mdraft {
     int memory;                     /* masw: positions of retrieved chunks */
     bool peak;                      /* masw: chunks scored by the heads' peak attention (gp->draft_score) */
     int refresh;                    /* masw, own cache: positions re-inserted per catch-up pass (gp->draft_refresh) */
+    float rf_share;                 /* masw, own cache: re-forwarding's most time, a share of drafting's (1: no limit) */
+    double rf_credit;               /* seconds re-forwarding may take now (income: each call's time x rf_share) */
+    double rf_base[RF_BASE_N];      /* seconds of a catch-up pass over n positions with nothing re-forwarded (0: not seen) */
+    double rf_call;                 /* seconds re-forwarding added to this call */
+    double rf_spent;                /* seconds re-forwarding added this request */
     int n_chunk;                    /* masw: chunks of MEM_CHUNK history positions */
     float *score;                   /* masw: per chunk, the target's decayed attention to it */
     float *mass;                    /* masw: the last steps' attention per chunk (scratch) */
@@ -331,6 +339,8 @@ static int md_forward_hist(struct mdraft *md, const int32_t *hist, int from, int
         int n = to - at < md->chunk ? to - at : md->chunk;
         int nf = md->n_pend < md->refresh ? md->n_pend : md->refresh;
         if (nf > md->chunk - n) nf = 0;        /* a pass adds at most a chunk (the cache's headroom) */
+        if (md->rf_share < 1 && md->rf_credit <= 0) nf = 0;    /* over its share of the time: later */
+        double t0 = spc__now();
         if (nf > 0) {
             for (int i = 0; i < nf; i++) md->bpos[i] = md->pend[i], md->btok[i] = hist[md->pend[i]];
             for (int i = 0; i < n; i++) md->bpos[nf + i] = at + i, md->btok[nf + i] = hist[at + i];
@@ -342,11 +352,21 @@ static int md_forward_hist(struct mdraft *md, const int32_t *hist, int from, int
             struct spc_batch b = { .n = nf + n, .token = md->btok };
             if ((st = spc_forward(md->ctx, &b))) return st;
             li = nf + n - 1;
+            /* what the re-forwarded positions added: the pass's time beyond a pass over its n alone */
+            double t = spc__now() - t0, base = n < RF_BASE_N && md->rf_base[n] > 0 ? md->rf_base[n] : t * n / (n + nf);
+            double extra = t > base ? t - base : 0;
+            md->rf_credit -= extra;
+            md->rf_call += extra;
+            md->rf_spent += extra;
             continue;
         }
         spc__ctx_set_next_pos(md->ctx, at);      /* history index = position, whatever the slots */
         li = spc__forward_tokens(md->ctx, hist + at, n, md->chunk);
         if (li < 0) return li;
+        if (n == to - from && n < RF_BASE_N) {   /* a catch-up pass, timed for the budget */
+            double t = spc__now() - t0;
+            md->rf_base[n] = md->rf_base[n] > 0 ? 0.9 * md->rf_base[n] + 0.1 * t : t;
+        }
     }
     return li;
 }
@@ -378,6 +398,8 @@ static int md_propose(struct spc__drafter *d, const int32_t *hist, int n_hist, i
     struct mdraft *md = (struct mdraft *)d;
     if (md->off) return 0;
     if (md->n_past > n_hist - 1) md->n_past = n_hist - 1;
+    double t_call = spc__now();
+    md->rf_call = 0;
     int st = md->view ? SPC_OK : spc_kv_truncate(md->ctx, 0, md->n_past - md->n_evict);
     if (!st && !md->view && md->kv_policy == SPC_DRAFT_KV_MASW && !(st = mem_refresh(md, hist, md->n_past)))
         st = spc__ctx_att_collect(md->target_ctx, MEM_CHUNK, md->sinks, md->peak);  /* during the verification */
@@ -439,6 +461,12 @@ static int md_propose(struct spc__drafter *d, const int32_t *hist, int n_hist, i
         d->fwd_s = FWD_DECAY * d->fwd_s + (spc__now() - t1);
         d->fwd_n = FWD_DECAY * d->fwd_n + 1;
         md->n_past++;
+    }
+    if (md->kv_policy == SPC_DRAFT_KV_MASW && !md->view) {
+        /* the budget: re-forwarding may add rf_share of the drafting time without it */
+        double inc = md->rf_share * (spc__now() - t_call - md->rf_call);
+        md->rf_credit += inc;
+        if (md->rf_credit > RF_CREDIT_CALLS * inc) md->rf_credit = RF_CREDIT_CALLS * inc;
     }
     return k;
 }
@@ -678,6 +706,8 @@ static int md_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int
         md->n_sel = 0;
         md->n_retrieved = 0;
         md->n_reforward = 0;
+        md->rf_credit = 0;
+        md->rf_spent = 0;
         md->n_restored = 0;
         md->n_prefilled = 0;
         md->n_pend = 0;
@@ -751,7 +781,12 @@ static const char *md_describe(struct spc__drafter *d) {
             desc_add(md, "%s%d-%d", shown++ ? "," : " at ", b * MEM_CHUNK, (e + 1) * MEM_CHUNK - 1);
         }
         desc_add(md, ", %ld retrieved this request", md->n_retrieved);
-        if (!md->view) desc_add(md, " (%ld positions re-forwarded)", md->n_reforward);
+        if (!md->view)
+        {
+            desc_add(md, " (%ld positions re-forwarded, adding %.1f s", md->n_reforward, md->rf_spent);
+            if (md->rf_share < 1) desc_add(md, ", at most %.0f%% of the drafting time)", 100.0 * md->rf_share);
+            else desc_add(md, ")");
+        }
         if (!md->view) desc_add(md, "; %s prefill: %ld prompt positions forwarded", md->sparse ? "sparse" : "full", md->n_prefilled);
         if (md->store_cap)
             desc_add(md, "; store of %d positions (%.1f MiB): %d chunks held, %ld positions copied back", md->store_cap * MEM_CHUNK,
@@ -785,8 +820,14 @@ static void md_free(struct spc__drafter *d) {
     spc__free(md);
 }
 
+static void md_forget(struct spc__drafter *d) {
+    struct mdraft *md = (struct mdraft *)d;
+    spc_kv_truncate(md->ctx, 0, 0);     /* to 0: cannot fail */
+    md->n_past = md->n_evict = 0;
+}
+
 static const struct spc__drafter_vt md_vt = { md_propose, md_observe, md_reset, NULL, NULL, md_describe, md_free,
-                                              md_prefilled };
+                                              md_prefilled, md_forget };
 
 int spc__drafter_model_new(struct spc__drafter **out, const struct spc__draft_cfg *cfg, bool selfspec) {
     const struct spc_gen_params *gp = cfg->gp;
@@ -814,6 +855,7 @@ int spc__drafter_model_new(struct spc__drafter **out, const struct spc__draft_cf
     md->window = gp->draft_window;
     md->memory = gp->draft_memory;
     md->refresh = gp->draft_refresh;
+    md->rf_share = gp->draft_refresh_share;
     md->peak = gp->draft_score == SPC_DRAFT_SCORE_PEAK;
     md->sparse = !selfspec && gp->draft_prefill == SPC_DRAFT_PREFILL_SPARSE;
     md->view = selfspec;

@@ -104,6 +104,10 @@ struct spc_gen_params spc_gen_default_params(void) {
     /* 16k, 4 documents, share of full's acceptance: full prefill 2 65%, 8 88%; sparse prefill 8 84%,
        16 91%, 32 94% (bench/results/2026-12-02zz-masw-sparse-prefill.md, ...zzb-masw-refresh16.md) */
     p.draft_refresh = 16;
+    /* no time limit: at 16k on 4 documents a share of 0.15 held the drafting call within 4% of
+       its 2k time but kept 61% of full's acceptance (91% without) and ran slower, 0.480 of plain
+       against 0.521 (bench/results/2026-12-02zzc-masw-refresh-share.md) */
+    p.draft_refresh_share = 1;
     p.draft_store = 2048;
     p.draft_prefill = SPC_DRAFT_PREFILL_SPARSE;
     return p;
@@ -181,6 +185,8 @@ int spc_gen_new(struct spc_gen **out, const struct spc_model *m, const struct sp
         return spc__err(SPC_ERR_INVALID, "gen: bad drafter score %d (want mass 0 or peak 1)", p->draft_score);
     if (p->draft_kv == SPC_DRAFT_KV_MASW && p->draft_prefill != SPC_DRAFT_PREFILL_FULL && p->draft_prefill != SPC_DRAFT_PREFILL_SPARSE)
         return spc__err(SPC_ERR_INVALID, "gen: bad drafter prefill %d (want full 0 or sparse 1)", p->draft_prefill);
+    if (p->draft_kv == SPC_DRAFT_KV_MASW && !(p->draft_refresh_share >= 0 && p->draft_refresh_share <= 1))
+        return spc__err(SPC_ERR_INVALID, "gen: bad drafter refresh share %g (want 0..1)", (double)p->draft_refresh_share);
     if (p->draft_kv == SPC_DRAFT_KV_MASW && (p->draft_store < 0 || p->draft_store > (1 << 24)))
         return spc__err(SPC_ERR_INVALID, "gen: bad drafter store %d (want 0..%d)", p->draft_store, 1 << 24);
     if (p->draft_kv != SPC_DRAFT_KV_FULL && (p->draft_sinks < 0 || p->draft_window < 64))
@@ -257,6 +263,10 @@ struct spc_ctx *spc_gen_ctx(struct spc_gen *g) { return g ? g->ctx : NULL; }
 
 const char *spc_gen_drafter_info(struct spc_gen *g) {
     return g && g->dr && g->dr->vt->describe ? g->dr->vt->describe(g->dr) : "";
+}
+
+void spc_gen_forget_drafter_cache(struct spc_gen *g) {
+    if (g && g->dr && g->dr->vt->forget) g->dr->vt->forget(g->dr);
 }
 
 int spc_gen_save(struct spc_gen *g) {

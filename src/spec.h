@@ -51,6 +51,9 @@ struct spc__drafter_vt {
      * called after reset, as prompt time. masw chooses its first chunks here, from the target's
      * attention to the prompt, before its own prefill would evict them. */
     int (*prefilled)(struct spc__drafter *d, const int32_t *hist, int n_hist);
+    /* Optional: drops the K/V a model drafter keeps from the last request (its prompt cache), so
+     * the next request starts from an empty cache; what lookups learned stays. */
+    void (*forget)(struct spc__drafter *d);
 };
 struct spc__drafter {
     const struct spc__drafter_vt *vt;

@@ -354,15 +354,19 @@ TEST(lossless_draft_kv_window) {
     gp = params(SPC_SPEC_DRAFT, 4);
     gp.draft_model = g_small;
     gp.draft_p_min = 0;
+    gp.draft_refresh_share = 1;     /* no time budget: what is re-forwarded does not depend on timings */
     /* with the store (the default) chunks the cache evicted come back by copy: never more positions
        re-forwarded than without it (the long runs: bench/results/2026-12-02zw-masw-store.md) */
-    long refwd[4], copied[4], prefilled[4];
-    struct spc_gen_stats gs[4];
-    for (int s = 0; s < 4; s++) {
+    long refwd[5], copied[5], prefilled[5];
+    struct spc_gen_stats gs[5];
+    bool budget0 = false;
+    for (int s = 0; s < 5; s++) {
+        /* 4: no store and a time budget of 0: nothing re-forwarded, the output unchanged */
+        if (s == 4) gp.draft_refresh_share = 0;
         /* 2: the sparse prefill, with a store of 2 chunks so that it skips most of the prompt; 3: with
            the default store, which holds every chunk of this prompt: nothing is skipped */
-        gp.draft_store = s == 1 ? 0 : s == 2 ? 64 : 2048;
-        gp.draft_prefill = s >= 2 ? SPC_DRAFT_PREFILL_SPARSE : SPC_DRAFT_PREFILL_FULL;
+        gp.draft_store = s == 1 || s == 4 ? 0 : s == 2 ? 64 : 2048;
+        gp.draft_prefill = s == 2 || s == 3 ? SPC_DRAFT_PREFILL_SPARSE : SPC_DRAFT_PREFILL_FULL;
         CHECK_OK(spc_gen_new(&g, g_small, &gp));
         rq.n_predict = 120;
         CHECK_OK(spc_gen_run(g, &rq, NULL, NULL, &res));
@@ -371,12 +375,14 @@ TEST(lossless_draft_kv_window) {
         refwd[s] = number_before(info, " positions re-forwarded");
         copied[s] = number_before(info, " positions copied back");
         prefilled[s] = number_before(info, " prompt positions forwarded");
+        if (s == 4) budget0 = strstr(info, "adding 0.0 s, at most 0% of the drafting time") != NULL;
         spc_gen_stats(g, &gs[s]);
         printf("    store %d: %ld re-forwarded, %ld copied back, %ld prefilled: %s\n", gp.draft_store, refwd[s], copied[s],
                prefilled[s], info);
         spc_gen_free(g);
     }
     CHECK_MSG(refwd[1] > 0, "masw re-forwarded nothing without a store");
+    CHECK_MSG(refwd[4] == 0 && budget0, "a time budget of 0 re-forwarded %ld positions", refwd[4]);
     CHECK_MSG(copied[0] >= 0 && copied[1] == -1 && refwd[0] >= 0 && refwd[0] <= refwd[1],
               "store: %ld copied back, %ld re-forwarded (without: %ld)", copied[0], refwd[0], refwd[1]);
     /* the full prefill forwards the prompt but its last token; the sparse one the sinks, the memory's
@@ -390,6 +396,41 @@ TEST(lossless_draft_kv_window) {
               "sparse skipping nothing: %ld prefilled, %d/%d accepted (full prefill %d/%d)", prefilled[3], gs[3].n_accepted,
               gs[3].n_drafted, gs[0].n_accepted, gs[0].n_drafted);
     g_draft_kv = SPC_DRAFT_KV_FULL;
+}
+
+/* A draft model keeps the K/V of the prefix the next prompt shares with the last (prompt caching);
+   spc_gen_forget_drafter_cache makes the next request start cold, with the same output. */
+TEST(drafter_cache_forget) {
+    if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
+    char prompt[4096];
+    long_code_prompt(prompt, sizeof prompt);
+    int32_t pt[512];
+    int np = tokenize(g_small, prompt, pt, 512);
+    struct spc_gen_params gp = params(SPC_SPEC_DRAFT, 4);
+    gp.draft_model = g_small;
+    gp.draft_kv = SPC_DRAFT_KV_MASW;       /* its count of prompt positions forwarded shows the reuse */
+    gp.draft_window = 64;
+    gp.draft_memory = 64;
+    gp.draft_prefill = SPC_DRAFT_PREFILL_FULL;
+    struct spc_gen *g;
+    CHECK_OK(spc_gen_new(&g, g_small, &gp));
+    struct spc_gen_request rq = { pt, np, 6, NULL, 0 };
+    struct spc_gen_result res;
+    long pre[3];
+    int32_t out[3][6];
+    for (int r = 0; r < 3; r++) {
+        if (r == 2) spc_gen_forget_drafter_cache(g);
+        CHECK_OK(spc_gen_run(g, &rq, NULL, NULL, &res));
+        CHECK(res.n_tokens == 6);
+        memcpy(out[r], res.tokens, sizeof out[r]);
+        pre[r] = number_before(spc_gen_drafter_info(g), " prompt positions forwarded");
+    }
+    /* cold, warm (the sinks and the first chunk, held at their positions, are reused), cold again */
+    CHECK_MSG(pre[0] == np - 1 && pre[1] > 0 && pre[1] < np - 1 && pre[2] == np - 1, "prefilled %ld, %ld, %ld of %d", pre[0],
+              pre[1], pre[2], np - 1);
+    CHECK(!memcmp(out[0], out[1], sizeof out[0]) && !memcmp(out[0], out[2], sizeof out[0]));
+    spc_gen_free(g);
+    spc_gen_forget_drafter_cache(NULL);
 }
 
 /* selfspec drafts on a view of the target's cache: full, window and masw are lossless on a prompt
@@ -900,6 +941,15 @@ TEST(bad_requests_leave_generator_usable) {
     gp.draft_max = 0;
     struct spc_gen *g2 = NULL;
     CHECK(spc_gen_new(&g2, g_small, &gp) == SPC_ERR_INVALID);
+    /* masw's budgets out of range */
+    gp = params(SPC_SPEC_DRAFT, 4);
+    gp.draft_model = g_small;
+    gp.draft_kv = SPC_DRAFT_KV_MASW;
+    const float shares[] = { -0.1f, 1.5f, NAN };
+    for (int i = 0; i < 3; i++) {
+        gp.draft_refresh_share = shares[i];
+        CHECK(spc_gen_new(&g2, g_small, &gp) == SPC_ERR_INVALID && g2 == NULL && strstr(spc_errmsg(), "refresh share"));
+    }
     spc_gen_free(g);
 }
 
@@ -973,6 +1023,7 @@ int main(int argc, char **argv) {
     RUN(memory_file_round_trip_and_corruption);
     RUN(lossless_selfspec);
     RUN(lossless_draft_kv_window);
+    RUN(drafter_cache_forget);
     RUN(lossless_selfspec_views);
     RUN(masw_retrieves_the_relevant_chunk);
     RUN(lossless_draft_model);

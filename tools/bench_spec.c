@@ -58,6 +58,7 @@ struct bopts {
     int draft_mem[MAX_METHODS];         /* ":maswN": masw with a memory of N positions (0: --draft-memory) */
     int draft_ref[MAX_METHODS];         /* ":masw[N]rR": re-forwarding R retrieved positions per catch-up pass (-1: --draft-refresh) */
     int draft_sto[MAX_METHODS];         /* ":masw[N][rR]sS": a store of S evicted positions (-1: --draft-store) */
+    int draft_shr[MAX_METHODS];         /* ":masw[N][rR][sS]cC": re-forwarding takes at most C% of the drafting time (-1: --draft-refresh-share) */
     int draft_sco[MAX_METHODS];         /* ":maswp...": chunks scored by peak attention (-1: --draft-score) */
     int draft_pre[MAX_METHODS];         /* ":masw[p]x..." / "f": sparse / full prefill (-1: --draft-prefill) */
     char label[MAX_METHODS][48];        /* the name as given ("memory:fixed") */
@@ -147,6 +148,7 @@ static int parse(int argc, char **argv, struct bopts *o) {
     o->draft_mem[o->n_methods] = 0;
     o->draft_ref[o->n_methods] = -1;
     o->draft_sto[o->n_methods] = -1;
+    o->draft_shr[o->n_methods] = -1;
     o->draft_sco[o->n_methods] = -1;
     o->draft_pre[o->n_methods] = -1;
     snprintf(o->label[o->n_methods++], sizeof o->label[0], "none");
@@ -159,12 +161,13 @@ static int parse(int argc, char **argv, struct bopts *o) {
         if (var) *var++ = 0;
         int mth = spc_spec_method_from_name(name), pol = -1;
         unsigned src = 0;
-        int dkv = -1, dmem = 0, dref = -1, dsto = -1, dsco = -1, dpre = -1;
+        int dkv = -1, dmem = 0, dref = -1, dsto = -1, dshr = -1, dsco = -1, dpre = -1;
         if (var && (mth == SPC_SPEC_DRAFT || mth == SPC_SPEC_SELFSPEC || mth == SPC_SPEC_MEMORY)) {
             /* a drafter KV policy suffix: draft:window, selfspec:full, memory:draft:window,
                draft:masw1024 (masw with that memory budget), draft:maswr16 / masw1024r16 (re-forwarding
                16 retrieved positions per catch-up pass), draft:maswr8s0 / masws4096 (a store of that
-               many evicted positions), draft:maswp / maswp1024r8 (chunks scored by peak attention),
+               many evicted positions), draft:maswr16c30 (re-forwarding up to 30% of the drafting time;
+               c100: no limit), draft:maswp / maswp1024r8 (chunks scored by peak attention),
                draft:maswx / maswpxr8 (sparse prefill), maswf (full prefill) */
             char *last = strrchr(var, ':') ? strrchr(var, ':') + 1 : var;
             if (!strncmp(last, "maswp", 5)) {
@@ -176,8 +179,11 @@ static int parse(int argc, char **argv, struct bopts *o) {
                 memmove(last + 4, last + 5, strlen(last + 5) + 1);
             }
             if (!strncmp(last, "masw", 4) && last[4]) {
+                char *c = strchr(last + 4, 'c');
+                bool okm = !c || parse_int(c + 1, 0, 100, &dshr);
+                if (okm && c) *c = 0;
                 char *s = strchr(last + 4, 's');
-                bool okm = !s || parse_int(s + 1, 0, 1 << 24, &dsto);
+                okm = okm && (!s || parse_int(s + 1, 0, 1 << 24, &dsto));
                 if (okm && s) *s = 0;
                 char *r = strchr(last + 4, 'r');
                 okm = okm && (!r || parse_int(r + 1, 0, 1 << 20, &dref));
@@ -230,6 +236,7 @@ static int parse(int argc, char **argv, struct bopts *o) {
             o->draft_mem[o->n_methods] = dmem;
             o->draft_ref[o->n_methods] = dref;
             o->draft_sto[o->n_methods] = dsto;
+            o->draft_shr[o->n_methods] = dshr;
             o->draft_sco[o->n_methods] = dsco;
             o->draft_pre[o->n_methods] = dpre;
             snprintf(o->label[o->n_methods++], sizeof o->label[0], "%s", tok);
@@ -714,6 +721,7 @@ int cmd_bench_prompts(int argc, char **argv) {
         if (o.draft_mem[j] > 0) gp.draft_memory = o.draft_mem[j];
         if (o.draft_ref[j] >= 0) gp.draft_refresh = o.draft_ref[j];
         if (o.draft_sto[j] >= 0) gp.draft_store = o.draft_sto[j];
+        if (o.draft_shr[j] >= 0) gp.draft_refresh_share = o.draft_shr[j] / 100.0f;
         if (o.draft_sco[j] >= 0) gp.draft_score = o.draft_sco[j];
         if (o.draft_pre[j] >= 0) gp.draft_prefill = o.draft_pre[j];
         gp.ctx.n_ctx = o.n_ctx;
@@ -763,6 +771,10 @@ int cmd_bench_prompts(int argc, char **argv) {
             int j = jj == 0 ? 0 : 1 + (jj - 1 + i) % (o.n_methods - 1);
             struct spc_gen_request rq = { toks, n, o.n_gen, NULL, 0 };
             struct spc_gen_result res;
+            /* long contexts: a document's L follow each other and share their prefix; a drafter
+               that kept the last one's K/V would start this one warm, and masw's choices (and
+               acceptance) would depend on the order */
+            if (o.long_dir) spc_gen_forget_drafter_cache(gens[j]);
             int st = spc_gen_run(gens[j], &rq, NULL, NULL, &res);
             if (st) {
                 fprintf(stderr, "specula bench: prompt %d, %s: ", i, o.label[j]);

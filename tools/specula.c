@@ -163,7 +163,7 @@ static int usage_run(void) {
             "                   [--spec none|draft|pld|ngram|selfspec|memory[,draft|,selfspec]] [-md DRAFT]\n"
             "                   [--draft-max K] [--draft-min K] [--draft-p-min P] [--draft-vocab N]\n"
             "                   [--draft-kv full|window|masw] [--draft-sinks N] [--draft-window N] [--draft-memory N] [--draft-refresh N]\n"
-            "                   [--draft-store N] [--draft-score mass|peak] [--draft-prefill full|sparse]\n"
+            "                   [--draft-refresh-share F] [--draft-store N] [--draft-score mass|peak] [--draft-prefill full|sparse]\n"
             "                   [--lookup-min N] [--lookup-max N]\n"
             "                   [--ngram-cache FILE] [--ngram-corpus FILE] [--ngram-min-count N] [--ngram-min-share S]\n"
             "                   [--skip-layers auto|LIST] [--draft-adapt 0|1] [--draft-policy fixed|threshold|adaptive]\n"
@@ -226,6 +226,7 @@ int parse_spec_opt(const char *cmd, const char *a, const char *v, struct spc_gen
     else if (!strcmp(a, "--draft-window")) ok = v && parse_int(v, 64, 1 << 24, &gp->draft_window);
     else if (!strcmp(a, "--draft-memory")) ok = v && parse_int(v, 0, 1 << 24, &gp->draft_memory);
     else if (!strcmp(a, "--draft-refresh")) ok = v && parse_int(v, 0, 1 << 24, &gp->draft_refresh);
+    else if (!strcmp(a, "--draft-refresh-share")) ok = v && parse_float(v, &gp->draft_refresh_share);
     else if (!strcmp(a, "--draft-store")) ok = v && parse_int(v, 0, 1 << 24, &gp->draft_store);
     else if (!strcmp(a, "--draft-score")) {
         ok = v && (!strcmp(v, "mass") || !strcmp(v, "peak"));
