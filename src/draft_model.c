@@ -781,8 +781,7 @@ static const char *md_describe(struct spc__drafter *d) {
             desc_add(md, "%s%d-%d", shown++ ? "," : " at ", b * MEM_CHUNK, (e + 1) * MEM_CHUNK - 1);
         }
         desc_add(md, ", %ld retrieved this request", md->n_retrieved);
-        if (!md->view)
-        {
+        if (!md->view) {
             desc_add(md, " (%ld positions re-forwarded, adding %.1f s", md->n_reforward, md->rf_spent);
             if (md->rf_share < 1) desc_add(md, ", at most %.0f%% of the drafting time)", 100.0 * md->rf_share);
             else desc_add(md, ")");
