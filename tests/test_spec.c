@@ -310,6 +310,12 @@ static void long_code_prompt(char *prompt, size_t cap) {
     snprintf(prompt + o, cap - (size_t)o, "def f24(x):\n");
 }
 
+/* That prompt, and its smollm2 tokens (their count). */
+static int long_code_tokens(char *prompt, size_t cap, int32_t *pt, int n_max) {
+    long_code_prompt(prompt, cap);
+    return tokenize(g_small, prompt, pt, n_max);
+}
+
 /* The number just before `suffix` in s, or -1. */
 static long number_before(const char *s, const char *suffix) {
     const char *p = strstr(s, suffix);
@@ -323,9 +329,8 @@ static long number_before(const char *s, const char *suffix) {
 TEST(lossless_draft_kv_window) {
     if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
     char prompt[4096];
-    long_code_prompt(prompt, sizeof prompt);
     int32_t pt[512];
-    int np = tokenize(g_small, prompt, pt, 512);
+    int np = long_code_tokens(prompt, sizeof prompt, pt, 512);
     CHECK_MSG(np > 3 * (64 + 4), "prompt of %d tokens: too short to evict", np);
     g_draft_kv = SPC_DRAFT_KV_MASW;        /* re-inserted chunks: their own positions, causal */
     check_lossless(g_small, g_small, SPC_SPEC_DRAFT, NULL, prompt, 40);
@@ -403,9 +408,8 @@ TEST(lossless_draft_kv_window) {
 TEST(drafter_cache_forget) {
     if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
     char prompt[4096];
-    long_code_prompt(prompt, sizeof prompt);
     int32_t pt[512];
-    int np = tokenize(g_small, prompt, pt, 512);
+    int np = long_code_tokens(prompt, sizeof prompt, pt, 512);
     struct spc_gen_params gp = params(SPC_SPEC_DRAFT, 4);
     gp.draft_model = g_small;
     gp.draft_kv = SPC_DRAFT_KV_MASW;       /* its count of prompt positions forwarded shows the reuse */
