@@ -363,7 +363,7 @@ static int md_forward_hist(struct mdraft *md, const int32_t *hist, int from, int
         spc__ctx_set_next_pos(md->ctx, at);      /* history index = position, whatever the slots */
         li = spc__forward_tokens(md->ctx, hist + at, n, md->chunk);
         if (li < 0) return li;
-        if (n == to - from && n < RF_BASE_N) {   /* a catch-up pass, timed for the budget */
+        if (md->kv_policy == SPC_DRAFT_KV_MASW && n == to - from && n < RF_BASE_N) {  /* a catch-up pass, timed for the budget */
             double t = spc__now() - t0;
             md->rf_base[n] = md->rf_base[n] > 0 ? 0.9 * md->rf_base[n] + 0.1 * t : t;
         }
