@@ -82,5 +82,6 @@ dev: $(BUILD)/libspecula.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) dev/dot_lab.c $(BUILD)/libspecula.a $(LDLIBS) -o $(BUILD)/dev/dot_lab
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) dev/mm_lab.c $(BUILD)/libspecula.a $(LDLIBS) -o $(BUILD)/dev/mm_lab
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) dev/att_lab.c $(BUILD)/libspecula.a $(LDLIBS) -o $(BUILD)/dev/att_lab
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) dev/rf_lab.c $(BUILD)/libspecula.a $(LDLIBS) -o $(BUILD)/dev/rf_lab
 
 .PHONY: dev
