@@ -9,16 +9,10 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "model.h"
+#include "spec.h"
 #include "specula.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int cmp(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -26,6 +20,18 @@ static int cmp(const void *a, const void *b) {
 }
 
 enum { ROUNDS = 12, FIRST = 600 };
+
+/* Seconds of one forward of tok[0..n) (at the given positions, or from position first on), the
+   cache rolled back to len slots after; negative on failure. */
+static double timed_pass(struct spc_ctx *c, const int32_t *pos, int first, const int32_t *tok, int n, int len) {
+    double t0 = spc__now();
+    if (pos) spc__ctx_set_next_positions(c, pos);
+    else spc__ctx_set_next_pos(c, first);
+    struct spc_batch b = { .n = n, .token = tok };
+    int st = spc_forward(c, &b);
+    double t = spc__now() - t0;
+    return st || spc_kv_truncate(c, 0, len) ? -1 : t;
+}
 
 int main(int argc, char **argv) {
     if (argc < 2) {
@@ -55,36 +61,16 @@ int main(int argc, char **argv) {
     int32_t *t = malloc(sizeof *t * (size_t)(L + 80)), pos[80], tok[80];
     srand(1);
     for (int i = 0; i < L + 80; i++) t[i] = rand() % 30000 + 100;
-    for (int i = 0; i < L; i += 256) {
-        struct spc_batch b = { .n = L - i < 256 ? L - i : 256, .token = t + i };
-        if (spc_forward(c, &b)) return 1;
-    }
-    if (spc_kv_evict(c, 0, 512, 512)) return 1;
+    if (spc__forward_tokens(c, t, L, cp.n_batch) < 0 || spc_kv_evict(c, 0, 512, 512)) return 1;
     int len = spc_kv_len(c, 0);
     double ta[ROUNDS], tb[ROUNDS], tc[ROUNDS];
     for (int i = 0; i < nf; i++) pos[i] = FIRST + i, tok[i] = t[FIRST + i];
     pos[nf] = L, pos[nf + 1] = L + 1, tok[nf] = t[L], tok[nf + 1] = t[L + 1];
     for (int r = 0; r < ROUNDS; r++) {
-        int st = 0;
-        double t0 = now();
-        spc__ctx_set_next_pos(c, L);
-        struct spc_batch b = { .n = 2, .token = t + L };
-        st |= spc_forward(c, &b);
-        ta[r] = now() - t0;
-        st |= spc_kv_truncate(c, 0, len);
-        t0 = now();
-        spc__ctx_set_next_positions(c, pos);
-        struct spc_batch b2 = { .n = nf + 2, .token = tok };
-        st |= spc_forward(c, &b2);
-        tb[r] = now() - t0;
-        st |= spc_kv_truncate(c, 0, len);
-        t0 = now();
-        spc__ctx_set_next_pos(c, L);
-        struct spc_batch b3 = { .n = nf + 2, .token = t + L };
-        st |= spc_forward(c, &b3);
-        tc[r] = now() - t0;
-        st |= spc_kv_truncate(c, 0, len);
-        if (st) {
+        ta[r] = timed_pass(c, NULL, L, t + L, 2, len);
+        tb[r] = timed_pass(c, pos, 0, tok, nf + 2, len);
+        tc[r] = timed_pass(c, NULL, L, t + L, nf + 2, len);
+        if (ta[r] < 0 || tb[r] < 0 || tc[r] < 0) {
             fprintf(stderr, "rf_lab: a forward failed\n");
             return 1;
         }
