@@ -400,6 +400,9 @@ struct spc_gen_stats {
     double alpha;               /* n_accepted / n_drafted (0 when nothing was drafted) */
     double alpha_cond;          /* n_accepted / n_checked: the per-token acceptance of the standard model */
     double tau;                 /* tokens committed per target pass */
+    long n_reforward;           /* masw with a draft model: evicted positions forwarded again into the
+                                   drafter's cache (retrieved chunks the store did not hold) */
+    double t_reforward;         /* the time they added to the drafting passes (within t_draft) */
 };
 
 struct spc_gen_request {

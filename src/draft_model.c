@@ -57,7 +57,6 @@ struct mdraft {
     double rf_credit;               /* seconds re-forwarding may take now (income: each call's time x rf_share) */
     double rf_base[RF_BASE_N];      /* seconds of a catch-up pass over n positions with nothing re-forwarded (0: not seen) */
     double rf_call;                 /* seconds re-forwarding added to this call */
-    double rf_spent;                /* seconds re-forwarding added this request */
     int n_chunk;                    /* masw: chunks of MEM_CHUNK history positions */
     float *score;                   /* masw: per chunk, the target's decayed attention to it */
     float *mass;                    /* masw: the last steps' attention per chunk (scratch) */
@@ -66,7 +65,6 @@ struct mdraft {
     long n_retrieved;               /* masw: chunk retrievals this request (selection changes) */
     int32_t *vslots;                /* view: the target slots the drafter attends to */
     uint8_t *have;                  /* masw, own cache: per history position, 1 if cached (scratch) */
-    long n_reforward;               /* masw, own cache: positions re-inserted this request */
     int32_t *pend;                  /* masw, own cache: positions of retrieved chunks not cached yet, ascending */
     int n_pend;
     int32_t *bpos, *btok;           /* masw, own cache: a catch-up pass's positions and tokens (n_batch) */
@@ -347,7 +345,7 @@ static int md_forward_hist(struct mdraft *md, const int32_t *hist, int from, int
             md->n_pend -= nf;
             memmove(md->pend, md->pend + nf, sizeof *md->pend * (size_t)md->n_pend);
             md->n_evict -= nf;
-            md->n_reforward += nf;
+            md->base.rf_n += nf;
             spc__ctx_set_next_positions(md->ctx, md->bpos);
             struct spc_batch b = { .n = nf + n, .token = md->btok };
             if ((st = spc_forward(md->ctx, &b))) return st;
@@ -357,7 +355,7 @@ static int md_forward_hist(struct mdraft *md, const int32_t *hist, int from, int
             double extra = t > base ? t - base : 0;
             md->rf_credit -= extra;
             md->rf_call += extra;
-            md->rf_spent += extra;
+            md->base.rf_s += extra;
             continue;
         }
         spc__ctx_set_next_pos(md->ctx, at);      /* history index = position, whatever the slots */
@@ -705,9 +703,9 @@ static int md_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int
         memset(md->in_mem, 0, (size_t)md->n_chunk);
         md->n_sel = 0;
         md->n_retrieved = 0;
-        md->n_reforward = 0;
+        md->base.rf_n = 0;
         md->rf_credit = 0;
-        md->rf_spent = 0;
+        md->base.rf_s = 0;
         md->n_restored = 0;
         md->n_prefilled = 0;
         md->n_pend = 0;
@@ -782,7 +780,7 @@ static const char *md_describe(struct spc__drafter *d) {
         }
         desc_add(md, ", %ld retrieved this request", md->n_retrieved);
         if (!md->view) {
-            desc_add(md, " (%ld positions re-forwarded, adding %.1f s", md->n_reforward, md->rf_spent);
+            desc_add(md, " (%ld positions re-forwarded, adding %.1f s", md->base.rf_n, md->base.rf_s);
             if (md->rf_share < 1) desc_add(md, ", at most %.0f%% of the drafting time)", 100.0 * md->rf_share);
             else desc_add(md, ")");
         }

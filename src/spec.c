@@ -277,6 +277,7 @@ int spc_gen_save(struct spc_gen *g) {
 void spc_gen_stats(const struct spc_gen *g, struct spc_gen_stats *out) {
     if (!g || !out) return;
     *out = g->st;
+    if (g->dr) out->n_reforward = g->dr->rf_n, out->t_reforward = g->dr->rf_s;
 }
 
 /* p(x) from the sampler's sorted sparse distribution. */

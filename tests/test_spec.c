@@ -387,6 +387,9 @@ TEST(lossless_draft_kv_window) {
         spc_gen_free(g);
     }
     CHECK_MSG(refwd[1] > 0, "masw re-forwarded nothing without a store");
+    for (int s = 0; s < 5; s++)     /* the stats carry what the description says (bench JSON n_reforward) */
+        CHECK_MSG(gs[s].n_reforward == refwd[s] && gs[s].t_reforward >= 0 && gs[s].t_reforward <= gs[s].t_draft,
+                  "stats: %ld re-forwarded in %.3f s (description: %ld)", gs[s].n_reforward, gs[s].t_reforward, refwd[s]);
     CHECK_MSG(refwd[4] == 0 && budget0, "a time budget of 0 re-forwarded %ld positions", refwd[4]);
     CHECK_MSG(copied[0] >= 0 && copied[1] == -1 && refwd[0] >= 0 && refwd[0] <= refwd[1],
               "store: %ld copied back, %ld re-forwarded (without: %ld)", copied[0], refwd[0], refwd[1]);

@@ -345,6 +345,8 @@ static void add_stats(struct agg *a, const struct spc_gen_stats *s, double gen_s
     t->t_verify += s->t_verify;
     t->t_prompt += s->t_prompt;     /* the target's prefill (unless an earlier method left it) and the drafter's */
     t->t_total += s->t_total;
+    t->n_reforward += s->n_reforward;
+    t->t_reforward += s->t_reforward;
     for (int k = 0; k < SPC_SPEC_KMAX; k++) {
         t->drafted_at[k] += s->drafted_at[k];
         t->accepted_at[k] += s->accepted_at[k];
@@ -817,7 +819,10 @@ int cmd_bench_prompts(int argc, char **argv) {
             }
             fprintf(stderr, " %s %.1f t/s", o.label[j], gen_s[j] > 0 ? st_m[j].n_gen / gen_s[j] : 0);
             if (j) fprintf(stderr, " %ld/%ld", (long)st_m[j].n_accepted, (long)st_m[j].n_drafted);  /* accepted/drafted */
-            fprintf(stderr, " (prompt %.1f s)", st_m[j].t_prompt);
+            fprintf(stderr, " (prompt %.1f s", st_m[j].t_prompt);
+            if (st_m[j].n_reforward)        /* masw: evicted positions forwarded again while drafting */
+                fprintf(stderr, "; %ld re-forwarded, %.1f s", st_m[j].n_reforward, st_m[j].t_reforward);
+            fprintf(stderr, ")");
             fprintf(stderr, "%s", same[j] ? "" : " (DIFFERS)");
         }
         fprintf(stderr, "\n");

@@ -375,8 +375,8 @@ void json_gen_stats(FILE *f, const struct spc_gen_stats *s) {
     for (int i = 0; i < last; i++) fprintf(f, "%s%.4f", i ? ", " : "", s->drafted_at[i] ? (double)s->accepted_at[i] / s->drafted_at[i] : 0.0);
     fprintf(f, "], \"drafted_at\": [");
     for (int i = 0; i < last; i++) fprintf(f, "%s%d", i ? ", " : "", s->drafted_at[i]);
-    fprintf(f, "], \"draft_s\": %.6f, \"verify_s\": %.6f, \"prompt_s\": %.6f, \"total_s\": %.6f", s->t_draft, s->t_verify,
-            s->t_prompt, s->t_total);
+    fprintf(f, "], \"draft_s\": %.6f, \"verify_s\": %.6f, \"prompt_s\": %.6f, \"total_s\": %.6f, \"n_reforward\": %ld, "
+               "\"reforward_s\": %.6f", s->t_draft, s->t_verify, s->t_prompt, s->t_total, s->n_reforward, s->t_reforward);
 }
 
 static int cmd_run(int argc, char **argv) {
