@@ -572,6 +572,8 @@ static int memory_propose(struct spc__drafter *d, const int32_t *hist, int n_his
             int n = mm->model->vt->propose(mm->model, hist, n_hist, mk, out, q, parent);
             t_model = spc__now() - tm;          /* the model's time is its own cost, not lookup */
             mm->base.t_extra = mm->model->t_extra;
+            mm->base.rf_n = mm->model->rf_n;    /* its masw re-forwarding, for the stats */
+            mm->base.rf_s = mm->model->rf_s;
             if (n < 0) return n;
             mm->model_hist = n_hist;
             if (n > 0) {
@@ -650,6 +652,8 @@ static int memory_reset(struct spc__drafter *d, const int32_t *hist, int n_hist,
     if (!mm->model) return SPC_OK;
     int st = mm->model->vt->reset(mm->model, hist, n_hist, n_max);
     mm->base.t_extra = mm->model->t_extra;
+    mm->base.rf_n = mm->model->rf_n;
+    mm->base.rf_s = mm->model->rf_s;
     return st;
 }
 

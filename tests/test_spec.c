@@ -403,6 +403,21 @@ TEST(lossless_draft_kv_window) {
               refwd[3] == refwd[0] && copied[3] == copied[0],
               "sparse skipping nothing: %ld prefilled, %d/%d accepted (full prefill %d/%d)", prefilled[3], gs[3].n_accepted,
               gs[3].n_drafted, gs[0].n_accepted, gs[0].n_drafted);
+    /* the memory's hybrid with the same masw model: the plain output, and its stats count the
+       model's re-forwarding */
+    gp.method = SPC_SPEC_MEMORY;
+    gp.memory_model = SPC_SPEC_DRAFT;
+    gp.draft_store = 0;
+    gp.draft_refresh_share = 1;
+    gp.draft_prefill = SPC_DRAFT_PREFILL_FULL;
+    CHECK_OK(spc_gen_new(&g, g_small, &gp));
+    CHECK_OK(spc_gen_run(g, &rq, NULL, NULL, &res));
+    CHECK(res.n_tokens == 120 && memcmp(res.tokens, ref, sizeof ref) == 0);
+    struct spc_gen_stats hs;
+    spc_gen_stats(g, &hs);
+    printf("    memory + masw model: %ld re-forwarded in %.3f s\n", hs.n_reforward, hs.t_reforward);
+    CHECK_MSG(hs.n_reforward > 0 && hs.t_reforward <= hs.t_draft, "hybrid: %ld re-forwarded", hs.n_reforward);
+    spc_gen_free(g);
     g_draft_kv = SPC_DRAFT_KV_FULL;
 }
 
