@@ -63,8 +63,9 @@ struct spc__drafter {
                            context length); 0 for lookups */
     double lag_s;       /* model drafters: time of catching up on history they had not seen (more */
     long lag_n;         /* than the bonus token: after steps drafted by someone else), and its tokens */
-    long rf_n;          /* masw, own cache: positions re-forwarded this request, and the seconds */
-    double rf_s;        /* they added (spc_gen_stats n_reforward, t_reforward) */
+    long rf_n;          /* masw draft model: positions re-forwarded this request, and the seconds */
+    double rf_s;        /* they added (spc_gen_stats n_reforward, t_reforward; the memory hybrid
+                           mirrors its model's, as it does t_extra) */
     bool own_k;         /* the drafter chooses each step's draft length itself (the generator
                            passes K, capped only by the budget and the context) */
     const struct spc_gen *gen;      /* set by the generator: its measured costs (spc__gen_v) */
