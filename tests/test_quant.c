@@ -224,7 +224,7 @@ TEST(x16_matches_reference) {
         }
         printf("    x16 kernel: %s\n", tr->name);
     }
-    if (!compared) printf("    x16 kernels: none on this CPU (they need AVX-512 VNNI); skipped\n");
+    if (!compared) printf("    x16 kernels: none on this CPU (they need AVX2 or AVX-512 VNNI); skipped\n");
 }
 
 TEST(activation_quantizers_match_reference) {

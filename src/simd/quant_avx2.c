@@ -171,6 +171,97 @@ static inline __attribute__((always_inline)) void q5_1_body(int n, const void *x
 }
 
 
+/* ---- legacy 4/5-bit quants x16 (quant.h): 32-value blocks, 16 rows interleaved ----
+ * The layout the AVX-512 kernels take, read as two halves of 8 rows: a 64-byte chunk holds 4 bytes of
+ * each row, so vpmaddubsw of one half against 4 broadcast activation bytes gives 8 rows' partial sums
+ * (2 int16 lanes a row). The weights stay unsigned (q4_0: 0..15, q5_0: 0..31, offset 8 or 16, taken
+ * off with the activation block's integer sum, q8_1i; q4_1/q5_1: the min times q8_1's s), so no sign
+ * trick per activation row; four vpmaddubsw add up in int16 without overflow (4 x 2 x 31 x 128 <
+ * 32768) before one vpmaddwd. Per block and activation row: 16 vpmaddubsw for 16 rows against 32 per
+ * row in the row kernels' two-instruction dot, and the unpacking is shared by all activation rows. */
+static inline __attribute__((always_inline)) void legx16_body(int n, const void *xv, const void *y, size_t ys, int np,
+                                                              float *s, size_t ss, int type) {
+    const bool has_m = type == SPC_TYPE_Q4_1 || type == SPC_TYPE_Q5_1, q5 = type == SPC_TYPE_Q5_0 || type == SPC_TYPE_Q5_1;
+    const int off = type == SPC_TYPE_Q5_0 ? 16 : type == SPC_TYPE_Q4_0 ? 8 : 0;
+    const size_t bsz = type == SPC_TYPE_Q4_0 ? sizeof(struct block_q4_0) : type == SPC_TYPE_Q5_0 ? sizeof(struct block_q5_0)
+                     : type == SPC_TYPE_Q4_1 ? sizeof(struct block_q4_1) : sizeof(struct block_q5_1);
+    const size_t gb = 16 * bsz, hdr = has_m ? 64 : 32, qs = hdr + (q5 ? 64 : 0);
+    const uint8_t *x = xv;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m10 = _mm256_set1_epi8(0x10), ones = _mm256_set1_epi16(1);
+    __m256 acc[SPC_MAXP][2];
+    _Pragma("GCC unroll 8")
+    for (int p = 0; p < np; p++) acc[p][0] = acc[p][1] = _mm256_setzero_ps();
+    for (int b = 0; b < n / QK; b++, x += gb) {
+        for (size_t o = 0; o < gb; o += 64) _mm_prefetch((const char *)x + 8 * gb + o, _MM_HINT_T0);
+        __m256i w[2][8];        /* [half][k]: values 4k..4k+3 (k < 4) or 16 + 4(k-4).. of the half's 8 rows */
+        _Pragma("GCC unroll 2")
+        for (int h = 0; h < 2; h++) {
+            __m256i qh = q5 ? _mm256_loadu_si256((const __m256i *)(x + hdr + 32 * h)) : _mm256_setzero_si256();
+            _Pragma("GCC unroll 4")
+            for (int c = 0; c < 4; c++) {
+                __m256i q = _mm256_loadu_si256((const __m256i *)(x + qs + 64 * c + 32 * h));
+                w[h][c] = _mm256_and_si256(q, m4);
+                w[h][4 + c] = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+                if (q5) {
+                    w[h][c] = _mm256_or_si256(w[h][c], _mm256_and_si256(_mm256_slli_epi16(qh, 4 - c), m10));
+                    w[h][4 + c] = _mm256_or_si256(w[h][4 + c], _mm256_and_si256(_mm256_srli_epi16(qh, c), m10));
+                }
+            }
+        }
+        const __m256 dv[2] = { _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)x)),
+                               _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + 16))) };
+        __m256 mv[2] = { _mm256_setzero_ps(), _mm256_setzero_ps() };
+        if (has_m) {
+            mv[0] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + 32)));
+            mv[1] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + 48)));
+        }
+        _Pragma("GCC unroll 8")
+        for (int p = 0; p < np; p++) {
+            const struct block_q8_1 *yb = YROW(struct block_q8_1, p) + b;
+            __m256i y4[8];
+            _Pragma("GCC unroll 8")
+            for (int k = 0; k < 8; k++) {
+                int32_t v;
+                memcpy(&v, yb->qs + 4 * k, 4);
+                y4[k] = _mm256_set1_epi32(v);
+            }
+            __m256 dy = _mm256_set1_ps(F16(yb->d));
+            __m256i offs = _mm256_setzero_si256();
+            if (off) {
+                int16_t sum;
+                memcpy(&sum, &yb->s, 2);
+                offs = _mm256_set1_epi32(off * sum);
+            }
+            _Pragma("GCC unroll 2")
+            for (int h = 0; h < 2; h++) {
+                __m256i a = _mm256_add_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(w[h][0], y4[0]), _mm256_maddubs_epi16(w[h][1], y4[1])),
+                                             _mm256_add_epi16(_mm256_maddubs_epi16(w[h][2], y4[2]), _mm256_maddubs_epi16(w[h][3], y4[3])));
+                __m256i c = _mm256_add_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(w[h][4], y4[4]), _mm256_maddubs_epi16(w[h][5], y4[5])),
+                                             _mm256_add_epi16(_mm256_maddubs_epi16(w[h][6], y4[6]), _mm256_maddubs_epi16(w[h][7], y4[7])));
+                __m256i t = _mm256_add_epi32(_mm256_madd_epi16(a, ones), _mm256_madd_epi16(c, ones));
+                if (off) t = _mm256_sub_epi32(t, offs);
+                acc[p][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), _mm256_mul_ps(dv[h], dy), acc[p][h]);
+                if (has_m) acc[p][h] = _mm256_fmadd_ps(mv[h], _mm256_set1_ps(F16(yb->s)), acc[p][h]);
+            }
+        }
+    }
+    _Pragma("GCC unroll 8")
+    for (int p = 0; p < np; p++) {
+        _mm256_storeu_ps(s + p * ss, acc[p][0]);
+        _mm256_storeu_ps(s + p * ss + 8, acc[p][1]);
+    }
+}
+
+#define LEG_BODY(t, T) \
+    static inline __attribute__((always_inline)) void t##x16_body(int n, const void *x, const void *y, size_t ys, int np, \
+                                                                  float *s, size_t ss) {                              \
+        legx16_body(n, x, y, ys, np, s, ss, SPC_TYPE_##T);                                                          \
+    }
+LEG_BODY(q4_0, Q4_0)
+LEG_BODY(q5_0, Q5_0)
+LEG_BODY(q4_1, Q4_1)
+LEG_BODY(q5_1, Q5_1)
+
 /* ---- k-quants against q8_K ---- */
 
 /* Broadcast int16 scale j (0..7) of a 128-bit lane of 8 scales to a whole ymm. */
@@ -330,3 +421,7 @@ SPC_SPECIALIZE(bf16, avx2)
 SPC_SPECIALIZE(q4_K, avx2)
 SPC_SPECIALIZE(q5_K, avx2)
 SPC_SPECIALIZE(q6_K, avx2)
+SPC_SPECIALIZE(q4_0x16, avx2)
+SPC_SPECIALIZE(q5_0x16, avx2)
+SPC_SPECIALIZE(q4_1x16, avx2)
+SPC_SPECIALIZE(q5_1x16, avx2)
