@@ -68,11 +68,15 @@ static void choose(void) {
         a2[SPC_TYPE_Q4_K] = spc__dot_q4_K_avx2;
         a2[SPC_TYPE_Q5_K] = spc__dot_q5_K_avx2;
         a2[SPC_TYPE_Q6_K] = spc__dot_q6_K_avx2;
-        /* interleaved kernels for the 4/5-bit legacy types (the AVX-512 ones replace them below) */
+        /* interleaved kernels (the AVX-512 ones replace them below); q8_0 keeps its row kernel: its
+           x16 bytes are stored + 128, too wide for vpmaddubsw's int16 sums */
         g_dot_x16[SPC_TYPE_Q4_0] = spc__dot_q4_0x16_avx2;
         g_dot_x16[SPC_TYPE_Q4_1] = spc__dot_q4_1x16_avx2;
         g_dot_x16[SPC_TYPE_Q5_0] = spc__dot_q5_0x16_avx2;
         g_dot_x16[SPC_TYPE_Q5_1] = spc__dot_q5_1x16_avx2;
+        g_dot_x16[SPC_TYPE_Q4_K] = spc__dot_q4_Kx16_avx2;
+        g_dot_x16[SPC_TYPE_Q5_K] = spc__dot_q5_Kx16_avx2;
+        g_dot_x16[SPC_TYPE_Q6_K] = spc__dot_q6_Kx16_avx2;
         if (cpu->avx512f && cpu->avx512bw && cpu->avx512vl && cpu->avx512vnni) {
             /* row kernels for the types whose x16 kernels need rows in groups of 16, and for the
                float types; the x16 kernels for every quantized type */

@@ -19,7 +19,8 @@ typedef void (*spc_dot_fn)(int n, const void *x, const void *y, size_t ys, int n
     void spc__dot_##t##_##isa(int n, const void *x, const void *y, size_t ys, int np, float *s, size_t ss);
 #define SPC_AVX2_TYPES(X) X(avx2, f32) X(avx2, f16) X(avx2, q4_0) X(avx2, q4_1) X(avx2, q5_0) X(avx2, q8_0) \
                           X(avx2, q4_K) X(avx2, q5_K) X(avx2, q6_K) X(avx2, q5_1) X(avx2, bf16) \
-                          X(avx2, q4_0x16) X(avx2, q5_0x16) X(avx2, q4_1x16) X(avx2, q5_1x16)
+                          X(avx2, q4_0x16) X(avx2, q5_0x16) X(avx2, q4_1x16) X(avx2, q5_1x16) \
+                          X(avx2, q4_Kx16) X(avx2, q5_Kx16) X(avx2, q6_Kx16)
 #define SPC_AVX512_TYPES(X) X(avx512, q4_Kx16) X(avx512, q6_Kx16) X(avx512, q8_0x16) \
                             X(avx512, q5_0x16) X(avx512, q4_1x16) X(avx512, q4_0x16) X(avx512, q5_1x16) \
                             X(avx512, q5_Kx16) X(avx512, f32) X(avx512, f16) X(avx512bf16, bf16) X(avx512, q4_K) \

@@ -410,6 +410,225 @@ static inline __attribute__((always_inline)) void q6_K_body(int n, const void *x
     finish(acc, np, s, ss);
 }
 
+/* ---- k-quants x16 (quant.h): 16 interleaved rows, read as two halves of 8 ----
+ * As the legacy x16 kernels: vpmaddubsw of a half's chunk (4 bytes of each of 8 rows) against 4
+ * broadcast activation bytes, the int16 sums of a sub-block added up while they cannot overflow, then
+ * one vpmaddwd against the sub-block's scale held twice in each row's 32-bit lane, which both widens
+ * and scales. q4_K/q5_K's mins, and q6_K's -32 offset, come off per block with vpmaddwd of
+ * (scale, scale) pairs against the activation's bsum pairs. Exact integer sums per block, float per
+ * block, per activation row independent of np. */
+
+/* Scale (mins = 0) or min (mins = 1) j of half h's 8 rows, twice in each 32-bit lane (int16 pair),
+   from the 12 scale planes of a q4_K/q5_K group. */
+static inline __attribute__((always_inline)) __m256i kx16_sm2(const uint8_t *pl, int h, int j, int mins) {
+#define PL(k) _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(pl + 16 * (k) + 8 * h)))
+    const __m256i m6 = _mm256_set1_epi32(63), m4 = _mm256_set1_epi32(15);
+    __m256i v;
+    if (j < 4) v = _mm256_and_si256(PL(j + 4 * mins), m6);
+    else v = _mm256_or_si256(mins ? _mm256_srli_epi32(PL(j + 4), 4) : _mm256_and_si256(PL(j + 4), m4),
+                             _mm256_slli_epi32(_mm256_srli_epi32(PL(j - 4 + 4 * mins), 6), 4));
+#undef PL
+    return _mm256_or_si256(v, _mm256_slli_epi32(v, 16));
+}
+
+static inline __attribute__((always_inline)) __m256i bc4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* Bit k of every byte moved to bit 4, the other bits cleared (16-bit shifts: what crosses into the
+   neighbouring byte never lands on bit 4). */
+static inline __attribute__((always_inline)) __m256i bit_to4(__m256i v, int k) {
+    __m256i t = k < 4 ? _mm256_slli_epi16(v, 4 - k) : k > 4 ? _mm256_srli_epi16(v, k - 4) : v;
+    return _mm256_and_si256(t, _mm256_set1_epi8(0x10));
+}
+
+#define PFD 4           /* groups prefetched ahead */
+
+static inline __attribute__((always_inline)) void kx16_body(int n, const void *xv, const void *y, size_t ys, int np,
+                                                            float *s, size_t ss, bool q5) {
+    const uint8_t *x = xv;
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    const size_t gb = 16 * (q5 ? sizeof(struct block_q5_K) : sizeof(struct block_q4_K));
+    __m256 acc[SPC_MAXP][2];
+    _Pragma("GCC unroll 8")
+    for (int p = 0; p < np; p++) acc[p][0] = acc[p][1] = _mm256_setzero_ps();
+    for (int b = 0; b < n / QK_K; b++, x += gb) {
+        const uint8_t *pl = x + 64;
+        __m256i S[SPC_MAXP][2];
+        _Pragma("GCC unroll 8")
+        for (int p = 0; p < np; p++) S[p][0] = S[p][1] = _mm256_setzero_si256();
+        for (int g = 0; g < 4; g++) {
+            for (int o = 0; o < (q5 ? 11 : 9); o++)
+                _mm_prefetch((const char *)x + PFD * gb + 64 * ((q5 ? 11 : 9) * g + o), _MM_HINT_T0);
+            __m256i lo[2][8], hi[2][8];
+            _Pragma("GCC unroll 2")
+            for (int h = 0; h < 2; h++) {
+                _Pragma("GCC unroll 8")
+                for (int i = 0; i < 8; i++) {
+                    __m256i raw = _mm256_loadu_si256((const __m256i *)(x + 256 + 64 * (8 * g + i) + 32 * h));
+                    lo[h][i] = _mm256_and_si256(raw, m4);
+                    hi[h][i] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), m4);
+                    if (q5) {           /* qh byte l: bit 2g for value 64g + l, 2g + 1 for 64g + 32 + l */
+                        __m256i qh = _mm256_loadu_si256((const __m256i *)(x + 2304 + 64 * i + 32 * h));
+                        lo[h][i] = _mm256_or_si256(lo[h][i], bit_to4(qh, 2 * g));
+                        hi[h][i] = _mm256_or_si256(hi[h][i], bit_to4(qh, 2 * g + 1));
+                    }
+                }
+            }
+            const __m256i sl[2] = { kx16_sm2(pl, 0, 2 * g, 0), kx16_sm2(pl, 1, 2 * g, 0) };
+            const __m256i sh[2] = { kx16_sm2(pl, 0, 2 * g + 1, 0), kx16_sm2(pl, 1, 2 * g + 1, 0) };
+            _Pragma("GCC unroll 8")
+            for (int p = 0; p < np; p++) {
+                const int8_t *q = YROW(struct block_q8_K, p)[b].qs + 64 * g;
+                /* int16 sums of 4 chunks (q5: 4 x 2 x 31 x 128 < 32768), or of 8 (q4: 8 x 2 x 15 x 128) */
+                __m256i a[2][4];
+                _Pragma("GCC unroll 2")
+                for (int h = 0; h < 2; h++)
+                    for (int k = 0; k < 4; k++) a[h][k] = _mm256_setzero_si256();
+                _Pragma("GCC unroll 8")
+                for (int i = 0; i < 8; i++) {
+                    __m256i yl = bc4(q + 4 * i), yh = bc4(q + 32 + 4 * i);
+                    const int k = q5 ? i / 4 : 0;
+                    _Pragma("GCC unroll 2")
+                    for (int h = 0; h < 2; h++) {
+                        a[h][k] = _mm256_add_epi16(a[h][k], _mm256_maddubs_epi16(lo[h][i], yl));
+                        a[h][2 + k] = _mm256_add_epi16(a[h][2 + k], _mm256_maddubs_epi16(hi[h][i], yh));
+                    }
+                }
+                _Pragma("GCC unroll 2")
+                for (int h = 0; h < 2; h++) {
+                    __m256i t = _mm256_add_epi32(_mm256_madd_epi16(a[h][0], sl[h]), _mm256_madd_epi16(a[h][2], sh[h]));
+                    if (q5) t = _mm256_add_epi32(t, _mm256_add_epi32(_mm256_madd_epi16(a[h][1], sl[h]), _mm256_madd_epi16(a[h][3], sh[h])));
+                    S[p][h] = _mm256_add_epi32(S[p][h], t);
+                }
+            }
+        }
+        _Pragma("GCC unroll 2")
+        for (int h = 0; h < 2; h++) {
+            __m256 dv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + 16 * h)));
+            __m256 mv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + 32 + 16 * h)));
+            __m256i mn[8];
+            _Pragma("GCC unroll 8")
+            for (int j = 0; j < 8; j++) mn[j] = kx16_sm2(pl, h, j, 1);
+            _Pragma("GCC unroll 8")
+            for (int p = 0; p < np; p++) {
+                const struct block_q8_K *yb = YROW(struct block_q8_K, p) + b;
+                __m256i M0 = _mm256_setzero_si256(), M1 = M0;
+                _Pragma("GCC unroll 4")
+                for (int j = 0; j < 8; j += 2) {
+                    M0 = _mm256_add_epi32(M0, _mm256_madd_epi16(mn[j], bc4((const int8_t *)&yb->bsums[2 * j])));
+                    M1 = _mm256_add_epi32(M1, _mm256_madd_epi16(mn[j + 1], bc4((const int8_t *)&yb->bsums[2 * j + 2])));
+                }
+                __m256 v = _mm256_fmsub_ps(_mm256_cvtepi32_ps(S[p][h]), dv,
+                                           _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(M0, M1)), mv));
+                acc[p][h] = _mm256_fmadd_ps(v, _mm256_set1_ps(yb->d), acc[p][h]);
+            }
+        }
+    }
+    _Pragma("GCC unroll 8")
+    for (int p = 0; p < np; p++) {
+        _mm256_storeu_ps(s + p * ss, acc[p][0]);
+        _mm256_storeu_ps(s + p * ss + 8, acc[p][1]);
+    }
+}
+static inline __attribute__((always_inline)) void q4_Kx16_body(int n, const void *x, const void *y, size_t ys, int np, float *s, size_t ss) {
+    kx16_body(n, x, y, ys, np, s, ss, false);
+}
+static inline __attribute__((always_inline)) void q5_Kx16_body(int n, const void *x, const void *y, size_t ys, int np, float *s, size_t ss) {
+    kx16_body(n, x, y, ys, np, s, ss, true);
+}
+
+/* q6_K x16: the 6-bit values unsigned (0..63), two vpmaddubsw per int16 sum (2 x 2 x 63 x 128 <
+   32768), one vpmaddwd per sub-block half for its scale, and the -32 offset once per block as
+   32 * sum(scale * bsum). */
+static inline __attribute__((always_inline)) void q6_Kx16_body(int n, const void *xv, const void *y, size_t ys, int np,
+                                                               float *s, size_t ss) {
+    const uint8_t *x = xv;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+    const size_t gb = 16 * sizeof(struct block_q6_K);
+    __m256 acc[SPC_MAXP][2];
+    _Pragma("GCC unroll 8")
+    for (int p = 0; p < np; p++) acc[p][0] = acc[p][1] = _mm256_setzero_ps();
+/* scale k of half hh's 8 rows as int32 lanes */
+#define Q6SC(k, hh) _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(x + 32 + 16 * (k) + 8 * (hh))))
+    for (int b = 0; b < n / QK_K; b++, x += gb) {
+        __m256i S[SPC_MAXP][2];
+        _Pragma("GCC unroll 8")
+        for (int p = 0; p < np; p++) S[p][0] = S[p][1] = _mm256_setzero_si256();
+        /* h: values 128h..128h+127; ii: chunks 4ii..4ii+3 of the l range; ab: ql bytes 0-31 (values
+           +0 and +64 after the nibble split) or 32-63 (+32 and +96) */
+        for (int h = 0; h < 2; h++)
+            for (int ii = 0; ii < 2; ii++)
+                for (int ab = 0; ab < 2; ab++) {
+                    for (int o = 0; o < 7; o++)
+                        _mm_prefetch((const char *)x + PFD * gb + 64 * (28 * h + 14 * ii + 7 * ab + o), _MM_HINT_T0);
+                    __m256i lo[2][4], hi[2][4], scl[2], sch[2];
+                    const int sbl = 8 * h + 2 * ab + ii, sbh = sbl + 4;
+                    _Pragma("GCC unroll 2")
+                    for (int r = 0; r < 2; r++) {
+                        _Pragma("GCC unroll 4")
+                        for (int i = 0; i < 4; i++) {
+                            int c = 4 * ii + i;
+                            __m256i ql = _mm256_loadu_si256((const __m256i *)(x + 288 + 64 * (16 * h + 8 * ab + c) + 32 * r));
+                            __m256i qh = _mm256_loadu_si256((const __m256i *)(x + 2336 + 64 * (8 * h + c) + 32 * r));
+                            /* qh bits 0-1 / 2-3 / 4-5 / 6-7: values +0 / +32 / +64 / +96 */
+                            __m256i hl = ab ? _mm256_slli_epi16(qh, 2) : _mm256_slli_epi16(qh, 4);
+                            __m256i hh = ab ? _mm256_srli_epi16(qh, 2) : qh;
+                            lo[r][i] = _mm256_or_si256(_mm256_and_si256(ql, m4), _mm256_and_si256(hl, m30));
+                            hi[r][i] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql, 4), m4), _mm256_and_si256(hh, m30));
+                        }
+                        __m256i a = Q6SC(sbl, r), c = Q6SC(sbh, r);
+                        scl[r] = _mm256_or_si256(_mm256_and_si256(a, _mm256_set1_epi32(0xffff)), _mm256_slli_epi32(a, 16));
+                        sch[r] = _mm256_or_si256(_mm256_and_si256(c, _mm256_set1_epi32(0xffff)), _mm256_slli_epi32(c, 16));
+                    }
+                    _Pragma("GCC unroll 8")
+                    for (int p = 0; p < np; p++) {
+                        const int8_t *q = YROW(struct block_q8_K, p)[b].qs + 128 * h + 32 * ab + 16 * ii;
+                        __m256i y0 = bc4(q), y1 = bc4(q + 4), y2 = bc4(q + 8), y3 = bc4(q + 12);
+                        __m256i z0 = bc4(q + 64), z1 = bc4(q + 68), z2 = bc4(q + 72), z3 = bc4(q + 76);
+                        _Pragma("GCC unroll 2")
+                        for (int r = 0; r < 2; r++) {
+                            __m256i l01 = _mm256_add_epi16(_mm256_maddubs_epi16(lo[r][0], y0), _mm256_maddubs_epi16(lo[r][1], y1));
+                            __m256i l23 = _mm256_add_epi16(_mm256_maddubs_epi16(lo[r][2], y2), _mm256_maddubs_epi16(lo[r][3], y3));
+                            __m256i h01 = _mm256_add_epi16(_mm256_maddubs_epi16(hi[r][0], z0), _mm256_maddubs_epi16(hi[r][1], z1));
+                            __m256i h23 = _mm256_add_epi16(_mm256_maddubs_epi16(hi[r][2], z2), _mm256_maddubs_epi16(hi[r][3], z3));
+                            __m256i t = _mm256_add_epi32(_mm256_add_epi32(_mm256_madd_epi16(l01, scl[r]), _mm256_madd_epi16(l23, scl[r])),
+                                                         _mm256_add_epi32(_mm256_madd_epi16(h01, sch[r]), _mm256_madd_epi16(h23, sch[r])));
+                            S[p][r] = _mm256_add_epi32(S[p][r], t);
+                        }
+                    }
+                }
+        _Pragma("GCC unroll 2")
+        for (int r = 0; r < 2; r++) {
+            __m256 dv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + 16 * r)));
+            __m256i sp[8];
+            _Pragma("GCC unroll 8")
+            for (int j = 0; j < 8; j++)             /* (scale 2j, scale 2j+1) as two int16 */
+                sp[j] = _mm256_or_si256(_mm256_and_si256(Q6SC(2 * j, r), _mm256_set1_epi32(0xffff)), _mm256_slli_epi32(Q6SC(2 * j + 1, r), 16));
+            _Pragma("GCC unroll 8")
+            for (int p = 0; p < np; p++) {
+                const struct block_q8_K *yb = YROW(struct block_q8_K, p) + b;
+                __m256i C0 = _mm256_setzero_si256(), C1 = C0;
+                _Pragma("GCC unroll 4")
+                for (int j = 0; j < 8; j += 2) {
+                    C0 = _mm256_add_epi32(C0, _mm256_madd_epi16(sp[j], bc4((const int8_t *)&yb->bsums[2 * j])));
+                    C1 = _mm256_add_epi32(C1, _mm256_madd_epi16(sp[j + 1], bc4((const int8_t *)&yb->bsums[2 * j + 2])));
+                }
+                __m256i tot = _mm256_sub_epi32(S[p][r], _mm256_slli_epi32(_mm256_add_epi32(C0, C1), 5));
+                acc[p][r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(tot), _mm256_mul_ps(dv, _mm256_set1_ps(yb->d)), acc[p][r]);
+            }
+        }
+    }
+#undef Q6SC
+    _Pragma("GCC unroll 8")
+    for (int p = 0; p < np; p++) {
+        _mm256_storeu_ps(s + p * ss, acc[p][0]);
+        _mm256_storeu_ps(s + p * ss + 8, acc[p][1]);
+    }
+}
+
 SPC_SPECIALIZE(f32, avx2)
 SPC_SPECIALIZE(f16, avx2)
 SPC_SPECIALIZE(q8_0, avx2)
@@ -425,3 +644,6 @@ SPC_SPECIALIZE(q4_0x16, avx2)
 SPC_SPECIALIZE(q5_0x16, avx2)
 SPC_SPECIALIZE(q4_1x16, avx2)
 SPC_SPECIALIZE(q5_1x16, avx2)
+SPC_SPECIALIZE(q4_Kx16, avx2)
+SPC_SPECIALIZE(q5_Kx16, avx2)
+SPC_SPECIALIZE(q6_Kx16, avx2)
