@@ -85,6 +85,7 @@ struct mdraft {
     int32_t *qids;                  /* SPC_SPEC_KMAX x n_vocab, sampling only */
     float *qprobs;
     uint8_t *skip;
+    uint8_t *prime_kv;              /* masw: the target's K/V of the prompt's last MEM_PRIME positions (md_prefilled) */
     char info[512], desc[640];
 };
 
@@ -728,20 +729,34 @@ static int md_reset(struct spc__drafter *d, const int32_t *hist, int n_hist, int
 }
 
 /* masw, at the start of a request: the target forwards the prompt's last MEM_PRIME positions again
-   (the same tokens at the same positions: the same K/V) with the attention statistics on, so the
-   first selection holds the chunks the prompt's end (the task, the question) draws on; the draft
-   model then prefills keeping them (nothing to re-forward later), a view holds them at once. */
+   with the attention statistics on, so the first selection holds the chunks the prompt's end (the
+   task, the question) draws on; the draft model then prefills keeping them (nothing to re-forward
+   later), a view holds them at once. The target's K/V of those positions is put back as it was:
+   forwarding them again gives the same bits only if the cache was made by these kernels (a prompt
+   cache loaded from a file written by another build or CPU need not be), and the output must not
+   depend on the drafter. */
 static int md_prefilled(struct spc__drafter *d, const int32_t *hist, int n_hist) {
     struct mdraft *md = (struct mdraft *)d;
     if (md->off || md->kv_policy != SPC_DRAFT_KV_MASW) return SPC_OK;
+    struct spc_ctx *tc = md->target_ctx;
     int n = n_hist - 1, st = SPC_OK;
-    if (n > md->sinks + md->window && spc_kv_len(md->target_ctx, 0) == n) {
+    if (n > md->sinks + md->window && spc_kv_len(tc, 0) == n) {
         int tail = n - md->sinks < MEM_PRIME ? n - md->sinks : MEM_PRIME;
-        if (!(st = spc_kv_truncate(md->target_ctx, 0, n - tail)) &&
-            !(st = spc__ctx_att_collect(md->target_ctx, MEM_CHUNK, md->sinks, md->peak))) {
-            int li = spc__forward_tokens(md->target_ctx, hist + n - tail, tail, md->gp->ctx.n_batch);
-            st = li < 0 ? li : spc__ctx_att_collect(md->target_ctx, 0, 0, false);
+        size_t pb = spc__ctx_kv_pos_bytes(tc);
+        if (!md->prime_kv && !(md->prime_kv = spc__alloc(pb * MEM_PRIME)))
+            return spc__err(SPC_ERR_NOMEM, "draft: out of memory");
+        int32_t tok[MEM_PRIME], pos[MEM_PRIME];
+        for (int i = 0; i < tail && !st; i++) {
+            tok[i] = spc_kv_tokens(tc, 0)[n - tail + i];
+            pos[i] = spc_kv_positions(tc, 0)[n - tail + i];
+            st = spc__kv_get(tc, 0, n - tail + i, md->prime_kv + pb * (size_t)i);
         }
+        if (!st && !(st = spc_kv_truncate(tc, 0, n - tail)) && !(st = spc__ctx_att_collect(tc, MEM_CHUNK, md->sinks, md->peak))) {
+            int li = spc__forward_tokens(tc, hist + n - tail, tail, md->gp->ctx.n_batch);
+            st = li < 0 ? li : spc__ctx_att_collect(tc, 0, 0, false);
+        }
+        if (!st) st = spc_kv_truncate(tc, 0, n - tail);
+        for (int i = 0; i < tail && !st; i++) st = spc__kv_put(tc, 0, md->prime_kv + pb * (size_t)i, tok[i], pos[i]);
         if (st) return st;
         mem_select(md, n, NULL);
     }
@@ -802,6 +817,7 @@ static void md_free(struct spc__drafter *d) {
     spc__free(md->qids);
     spc__free(md->qprobs);
     spc__free(md->skip);
+    spc__free(md->prime_kv);
     spc__free(md->score);
     spc__free(md->mass);
     spc__free(md->in_mem);

@@ -1039,6 +1039,61 @@ TEST(generators_sharing_a_context) {
     spc_ctx_free(c);
 }
 
+/* masw primes its first selection with the target's attention over the prompt's last positions,
+ * forwarded again; the target's K/V of those positions must come back as it was, whatever made it
+ * (a prompt cache written by another build or CPU holds other bits than these kernels would give):
+ * here the cache is perturbed, and masw still gives the plain output on it and leaves it as it was. */
+TEST(masw_priming_keeps_the_target_cache) {
+    if (!load("smollm2-135m", &g_small)) SKIP("model smollm2-135m not cached");
+    char prompt[4096];
+    int32_t pt[512], ref[48];
+    int np = long_code_tokens(prompt, sizeof prompt, pt, 512);
+    struct spc_ctx_params cp = spc_ctx_default_params();
+    cp.n_ctx = 1024;
+    cp.n_logits = 64;
+    struct spc_ctx *c;
+    CHECK_OK(spc_ctx_new(&c, g_small, &cp));
+    CHECK(spc__forward_tokens(c, pt, np - 1, 64) >= 0);
+    /* the last 16 prompt positions' K/V nudged (as another build's rounding would leave them) */
+    size_t pb = spc__ctx_kv_pos_bytes(c);
+    uint8_t *before = malloc(pb * 16), *after = malloc(pb);
+    int32_t tok[16], pos[16];
+    for (int i = 0; i < 16; i++) {
+        tok[i] = spc_kv_tokens(c, 0)[np - 17 + i];
+        pos[i] = spc_kv_positions(c, 0)[np - 17 + i];
+        CHECK_OK(spc__kv_get(c, 0, np - 17 + i, before + pb * i));
+        for (size_t b = 0; b < pb; b += 2) before[pb * i + b] ^= 1;   /* the f16 values' last bit */
+    }
+    CHECK_OK(spc_kv_truncate(c, 0, np - 17));
+    for (int i = 0; i < 16; i++) CHECK_OK(spc__kv_put(c, 0, before + pb * i, tok[i], pos[i]));
+    struct spc_gen *g[2];
+    for (int i = 0; i < 2; i++) {
+        g_draft_kv = SPC_DRAFT_KV_MASW;
+        struct spc_gen_params gp = params(i ? SPC_SPEC_DRAFT : SPC_SPEC_NONE, 4);
+        gp.draft_model = g_small;
+        gp.target_ctx = c;
+        CHECK_OK(spc_gen_new(&g[i], g_small, &gp));
+        struct spc_gen_request rq = { pt, np, 48, NULL, 0 };
+        struct spc_gen_result res;
+        CHECK_OK(spc_gen_run(g[i], &rq, NULL, NULL, &res));
+        struct spc_gen_stats st;
+        spc_gen_stats(g[i], &st);
+        CHECK_MSG(st.n_prompt_cached == np - 1, "prompt cache kept %d of %d", st.n_prompt_cached, np - 1);
+        if (i == 0) memcpy(ref, res.tokens, sizeof ref);
+        else CHECK_MSG(res.n_tokens == 48 && !memcmp(ref, res.tokens, sizeof ref), "masw differs on a perturbed cache");
+        for (int k = 0; k < 16; k++) {
+            CHECK_OK(spc__kv_get(c, 0, np - 17 + k, after));
+            CHECK_MSG(!memcmp(after, before + pb * k, pb), "%s: prompt position %d's K/V changed",
+                      i ? "masw" : "plain", np - 17 + k);
+        }
+    }
+    g_draft_kv = SPC_DRAFT_KV_FULL;
+    for (int i = 0; i < 2; i++) spc_gen_free(g[i]);
+    spc_ctx_free(c);
+    free(before);
+    free(after);
+}
+
 int main(int argc, char **argv) {
     test_init(argc, argv);
     RUN(lossless_pld);
@@ -1048,6 +1103,7 @@ int main(int argc, char **argv) {
     RUN(memory_file_round_trip_and_corruption);
     RUN(lossless_selfspec);
     RUN(lossless_draft_kv_window);
+    RUN(masw_priming_keeps_the_target_cache);
     RUN(drafter_cache_forget);
     RUN(lossless_selfspec_views);
     RUN(masw_retrieves_the_relevant_chunk);
