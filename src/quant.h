@@ -69,7 +69,8 @@ void spc__quantize_ref(uint32_t type, const float *x, void *y, int64_t n);
  * by side (16 x f16), the K-quants' scale bytes as planes of 16 (plane k = byte k of each row), and
  * the quants as chunks of 64 bytes, chunk c holding bytes 4c..4c+3 of each row, row after row.
  * So one 64-byte load gives 4 packed values (8 after a nibble split) of all 16 rows, and a vpdpbusd
- * against 4 broadcast activation bytes yields 16 rows' partial sums in 16 lanes. Two changes to the
+ * against 4 broadcast activation bytes yields 16 rows' partial sums in 16 lanes (AVX2: vpmaddubsw on
+ * each 32-byte half, 8 rows, 2 int16 lanes a row). Two changes to the
  * bytes: q8_0's values are stored + 128 (unsigned), and q5_0/q5_1's high bits are re-ordered so
  * that chunk c's bits are one shift away.
  *   q4_0: d | qs;  q4_1: d | m | qs;  q5_0: d | qh | qs;  q5_1: d | m | qh | qs;  q8_0: d | qs;

@@ -1,6 +1,7 @@
 /*
  * quant_avx2.c: AVX2/FMA dot products of one weight row against up to SPC_MAXP activation rows
- * (its partner type: q8_0, q8_1, q8_K or f32). Compiled with -mavx2 -mfma -mf16c and only called
+ * (its partner type: q8_0, q8_1, q8_K or f32), and of 16 interleaved rows (quant.h's x16 layouts,
+ * read as two halves of 8 rows) against up to 8. Compiled with -mavx2 -mfma -mf16c and only called
  * after kernels.c has checked the CPU.
  *
  * Each weight block is unpacked once and then multiplied into every activation row, so a
