@@ -367,7 +367,7 @@ struct spc_gen_params {
     int draft_memory;           /* masw: positions of evicted chunks brought back (default 512) */
     int draft_refresh;          /* masw, draft model: retrieved positions re-forwarded per catch-up pass (default 16) */
     float draft_refresh_share;  /* masw, draft model: the most re-forwarding may add to the drafting time, as
-                                   a share of it, measured (default 1: no limit) */
+                                   a share of it, measured (default 0.2; 1: no limit) */
     int draft_store;            /* masw, draft model: positions of evicted chunks whose K/V are kept to bring
                                    back without re-forwarding (default 2048; 0: none) */
     int draft_score;            /* masw: how a chunk is scored from the target's attention (enum

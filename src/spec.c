@@ -104,10 +104,12 @@ struct spc_gen_params spc_gen_default_params(void) {
     /* 16k, 4 documents, share of full's acceptance: full prefill 2 65%, 8 88%; sparse prefill 8 84%,
        16 91%, 32 94% (bench/results/2026-12-02zz-masw-sparse-prefill.md, ...zzb-masw-refresh16.md) */
     p.draft_refresh = 16;
-    /* no time limit: at 16k on 4 documents a share of 0.15 held the drafting call within 4% of
-       its 2k time but kept 61% of full's acceptance (91% without) and ran slower, 0.480 of plain
-       against 0.521 (bench/results/2026-12-02zzc-masw-refresh-share.md) */
-    p.draft_refresh_share = 1;
+    /* 0.2: at 16k on 4 documents, with the AVX2 x16 kernels (a re-forwarded 0.5b position ~4 ms),
+       masw kept all of its acceptance without a limit (167/499, 101% of full's) at the drafting
+       call's 2k time (70.2 -> 69.4 ms; no limit 68.1 -> 87.5 ms, +28%; 0.15: 162/519, +2%;
+       bench/results/2026-12-03zzg-masw-x16-refresh-share.md). Before those kernels (9 ms a
+       position) 0.15 had kept only 61% of full's (2026-12-02zzc-masw-refresh-share.md) */
+    p.draft_refresh_share = 0.2f;
     p.draft_store = 2048;
     p.draft_prefill = SPC_DRAFT_PREFILL_SPARSE;
     return p;
