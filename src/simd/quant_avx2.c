@@ -445,6 +445,18 @@ static inline __attribute__((always_inline)) __m256i bit_to4(__m256i v, int k) {
     return _mm256_and_si256(t, _mm256_set1_epi8(0x10));
 }
 
+/* sum over j < 8 of pair[j] . (bsums[2j], bsums[2j+1]) per 32-bit lane: a block's 16 activation
+   sums against per-row (a, b) int16 pairs (q4_K/q5_K: (min j, min j); q6_K: (scale 2j, scale 2j+1)) */
+static inline __attribute__((always_inline)) __m256i bsum_dot(const __m256i *pair, const int16_t *bsums) {
+    __m256i a = _mm256_setzero_si256(), c = a;
+    _Pragma("GCC unroll 4")
+    for (int j = 0; j < 8; j += 2) {
+        a = _mm256_add_epi32(a, _mm256_madd_epi16(pair[j], bc4((const int8_t *)&bsums[2 * j])));
+        c = _mm256_add_epi32(c, _mm256_madd_epi16(pair[j + 1], bc4((const int8_t *)&bsums[2 * j + 2])));
+    }
+    return _mm256_add_epi32(a, c);
+}
+
 #define PFD 4           /* groups prefetched ahead */
 
 static inline __attribute__((always_inline)) void kx16_body(int n, const void *xv, const void *y, size_t ys, int np,
@@ -516,14 +528,7 @@ static inline __attribute__((always_inline)) void kx16_body(int n, const void *x
             _Pragma("GCC unroll 8")
             for (int p = 0; p < np; p++) {
                 const struct block_q8_K *yb = YROW(struct block_q8_K, p) + b;
-                __m256i M0 = _mm256_setzero_si256(), M1 = M0;
-                _Pragma("GCC unroll 4")
-                for (int j = 0; j < 8; j += 2) {
-                    M0 = _mm256_add_epi32(M0, _mm256_madd_epi16(mn[j], bc4((const int8_t *)&yb->bsums[2 * j])));
-                    M1 = _mm256_add_epi32(M1, _mm256_madd_epi16(mn[j + 1], bc4((const int8_t *)&yb->bsums[2 * j + 2])));
-                }
-                __m256 v = _mm256_fmsub_ps(_mm256_cvtepi32_ps(S[p][h]), dv,
-                                           _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(M0, M1)), mv));
+                __m256 v = _mm256_fmsub_ps(_mm256_cvtepi32_ps(S[p][h]), dv, _mm256_mul_ps(_mm256_cvtepi32_ps(bsum_dot(mn, yb->bsums)), mv));
                 acc[p][h] = _mm256_fmadd_ps(v, _mm256_set1_ps(yb->d), acc[p][h]);
             }
         }
@@ -611,13 +616,7 @@ static inline __attribute__((always_inline)) void q6_Kx16_body(int n, const void
             _Pragma("GCC unroll 8")
             for (int p = 0; p < np; p++) {
                 const struct block_q8_K *yb = YROW(struct block_q8_K, p) + b;
-                __m256i C0 = _mm256_setzero_si256(), C1 = C0;
-                _Pragma("GCC unroll 4")
-                for (int j = 0; j < 8; j += 2) {
-                    C0 = _mm256_add_epi32(C0, _mm256_madd_epi16(sp[j], bc4((const int8_t *)&yb->bsums[2 * j])));
-                    C1 = _mm256_add_epi32(C1, _mm256_madd_epi16(sp[j + 1], bc4((const int8_t *)&yb->bsums[2 * j + 2])));
-                }
-                __m256i tot = _mm256_sub_epi32(S[p][r], _mm256_slli_epi32(_mm256_add_epi32(C0, C1), 5));
+                __m256i tot = _mm256_sub_epi32(S[p][r], _mm256_slli_epi32(bsum_dot(sp, yb->bsums), 5));
                 acc[p][r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(tot), _mm256_mul_ps(dv, _mm256_set1_ps(yb->d)), acc[p][r]);
             }
         }
