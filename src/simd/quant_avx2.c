@@ -180,6 +180,13 @@ static inline __attribute__((always_inline)) void q5_1_body(int n, const void *x
  * trick per activation row; four vpmaddubsw add up in int16 without overflow (4 x 2 x 31 x 128 <
  * 32768) before one vpmaddwd. Per block and activation row: 16 vpmaddubsw for 16 rows against 32 per
  * row in the row kernels' two-instruction dot, and the unpacking is shared by all activation rows. */
+/* 4 activation bytes broadcast to every 32-bit lane */
+static inline __attribute__((always_inline)) __m256i bc4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
 static inline __attribute__((always_inline)) void legx16_body(int n, const void *xv, const void *y, size_t ys, int np,
                                                               float *s, size_t ss, int type) {
     const bool has_m = type == SPC_TYPE_Q4_1 || type == SPC_TYPE_Q5_1, q5 = type == SPC_TYPE_Q5_0 || type == SPC_TYPE_Q5_1;
@@ -221,11 +228,7 @@ static inline __attribute__((always_inline)) void legx16_body(int n, const void 
             const struct block_q8_1 *yb = YROW(struct block_q8_1, p) + b;
             __m256i y4[8];
             _Pragma("GCC unroll 8")
-            for (int k = 0; k < 8; k++) {
-                int32_t v;
-                memcpy(&v, yb->qs + 4 * k, 4);
-                y4[k] = _mm256_set1_epi32(v);
-            }
+            for (int k = 0; k < 8; k++) y4[k] = bc4(yb->qs + 4 * k);
             __m256 dy = _mm256_set1_ps(F16(yb->d));
             __m256i offs = _mm256_setzero_si256();
             if (off) {
@@ -430,12 +433,6 @@ static inline __attribute__((always_inline)) __m256i kx16_sm2(const uint8_t *pl,
                              _mm256_slli_epi32(_mm256_srli_epi32(PL(j - 4 + 4 * mins), 6), 4));
 #undef PL
     return _mm256_or_si256(v, _mm256_slli_epi32(v, 16));
-}
-
-static inline __attribute__((always_inline)) __m256i bc4(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
 }
 
 /* Bit k of every byte moved to bit 4, the other bits cleared (16-bit shifts: what crosses into the
