@@ -84,5 +84,6 @@ dev: $(BUILD)/libspecula.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) dev/att_lab.c $(BUILD)/libspecula.a $(LDLIBS) -o $(BUILD)/dev/att_lab
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) dev/rf_lab.c $(BUILD)/libspecula.a $(LDLIBS) -o $(BUILD)/dev/rf_lab
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) dev/x16_lab.c $(BUILD)/libspecula.a $(LDLIBS) -o $(BUILD)/dev/x16_lab
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) dev/vk_lab.c $(BUILD)/libspecula.a $(LDLIBS) -o $(BUILD)/dev/vk_lab
 
 .PHONY: dev
