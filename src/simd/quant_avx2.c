@@ -172,6 +172,13 @@ static inline __attribute__((always_inline)) void q5_1_body(int n, const void *x
 }
 
 
+/* 4 activation bytes broadcast to every 32-bit lane */
+static inline __attribute__((always_inline)) __m256i bc4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
 /* ---- legacy 4/5-bit quants x16 (quant.h): 32-value blocks, 16 rows interleaved ----
  * The layout the AVX-512 kernels take, read as two halves of 8 rows: a 64-byte chunk holds 4 bytes of
  * each row, so vpmaddubsw of one half against 4 broadcast activation bytes gives 8 rows' partial sums
@@ -180,13 +187,6 @@ static inline __attribute__((always_inline)) void q5_1_body(int n, const void *x
  * trick per activation row; four vpmaddubsw add up in int16 without overflow (4 x 2 x 31 x 128 <
  * 32768) before one vpmaddwd. Per block and activation row: 16 vpmaddubsw for 16 rows against 32 per
  * row in the row kernels' two-instruction dot, and the unpacking is shared by all activation rows. */
-/* 4 activation bytes broadcast to every 32-bit lane */
-static inline __attribute__((always_inline)) __m256i bc4(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-}
-
 static inline __attribute__((always_inline)) void legx16_body(int n, const void *xv, const void *y, size_t ys, int np,
                                                               float *s, size_t ss, int type) {
     const bool has_m = type == SPC_TYPE_Q4_1 || type == SPC_TYPE_Q5_1, q5 = type == SPC_TYPE_Q5_0 || type == SPC_TYPE_Q5_1;
